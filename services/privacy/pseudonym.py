@@ -1,0 +1,230 @@
+"""Pseudonymisation of the BSN: keyed HMAC-SHA256, so the hub can follow one youth without a BSN.
+
+A keyed hash (not a plain hash) because the BSN space is small (10^9, ~10^8 valid): an unkeyed hash
+is reversed by trying every BSN. The key id travels with every pseudonym so a reader knows which key
+made it.
+
+Key rotation: the pseudonym is the only thing that ties the messages about one youth together in
+the streaming state (placements, episodes, measures). A new key gives every youth a new pseudonym,
+so messages pseudonymised before and after a rotation would look like different youth: an open
+placement would never be closed, a youth would count twice. Rotation therefore means rebuilding all
+derived state from the raw input with the new key active (e.g. ``jeugdhub replay`` of the full
+history, or reprocessing the raw topic into fresh state). A service whose stored state was built
+with another key refuses to start (``ensure_key_matches_state``). Older keys may stay in the keyring
+so pseudonyms made under them can still be recomputed (``pseudonymise(..., key_id=...)``); only the
+active key makes new pseudonyms.
+
+Keyring format (a file, or the same JSON in an environment setting)::
+
+    {"active": "k1", "keys": {"k1": "<secret>", "k0": "<older secret>"}}
+
+A secret is hex or base64 (standard or URL-safe alphabet), optionally prefixed ``hex:`` or
+``base64:`` to say which; unprefixed, a string of an even number of hex digits is read as hex. It
+must decode to at least 32 bytes. Secrets never appear in ``repr``/``str`` or error messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from services.privacy.masking import mask_bsn
+
+MIN_KEY_BYTES = 32
+EPHEMERAL_PREFIX = "ephemeral-"
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_WHITESPACE = re.compile(r"\s+")
+_NINE_DIGITS = re.compile(r"[0-9]{9}")
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+class KeyringError(ValueError):
+    """The keyring configuration is unusable; the message names the source, the key and the problem."""
+
+
+class KeyRotationError(RuntimeError):
+    """The active key differs from the key the stored state was built with (see module docstring)."""
+
+
+class Keyring:
+    """Pseudonymisation keys by key id, one of them active. The secrets are never shown."""
+
+    __slots__ = ("_active", "_keys")
+
+    def __init__(self, active: str, keys: Mapping[str, bytes], *, source: str = "keyring") -> None:
+        if not keys:
+            raise KeyringError(f"{source}: no keys")
+        for key_id, secret in keys.items():
+            if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+                raise KeyringError(
+                    f"{source}: key id {key_id!r} must be 1-64 characters of letters, digits, '.', '_', '-'"
+                )
+            if len(secret) < MIN_KEY_BYTES:
+                raise KeyringError(
+                    f"{source}: key {key_id!r} is {len(secret)} bytes, at least {MIN_KEY_BYTES} are needed"
+                )
+        if active not in keys:
+            raise KeyringError(f"{source}: active key {active!r} is not among the keys {sorted(keys)}")
+        self._active = active
+        self._keys: Mapping[str, bytes] = MappingProxyType(dict(keys))
+
+    @property
+    def active_key_id(self) -> str:
+        return self._active
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self._keys))
+
+    def hmac_hex(self, data: bytes, key_id: str | None = None) -> str:
+        """Hex HMAC-SHA256 of ``data`` under ``key_id`` (default: the active key)."""
+        chosen = self._active if key_id is None else key_id
+        if chosen not in self._keys:
+            raise KeyError(f"no key {chosen!r} in the keyring (keys: {list(self.key_ids)})")
+        return hmac.new(self._keys[chosen], data, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"Keyring(active={self._active!r}, key_ids={list(self.key_ids)!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Keyring is not picklable: its secrets must not leave the process")
+
+    @classmethod
+    def from_mapping(cls, data: object, *, source: str = "keyring") -> Keyring:
+        """Build from the parsed JSON form ``{"active": ..., "keys": {...}}``."""
+        if not isinstance(data, Mapping):
+            raise KeyringError(f"{source}: must be a JSON object with 'active' and 'keys'")
+        unknown = sorted(set(data) - {"active", "keys"})
+        if unknown:
+            raise KeyringError(f"{source}: unknown field(s) {unknown}; expected 'active' and 'keys'")
+        active = data.get("active")
+        raw_keys = data.get("keys")
+        if not isinstance(active, str):
+            raise KeyringError(f"{source}: 'active' must be a key id (string)")
+        if not isinstance(raw_keys, Mapping) or not raw_keys:
+            raise KeyringError(f"{source}: 'keys' must be a non-empty object of key id -> secret")
+        keys = {key_id: _decode_secret(secret, key_id, source) for key_id, secret in raw_keys.items()}
+        return cls(active, keys, source=source)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "keyring JSON") -> Keyring:
+        """Parse the JSON form, e.g. from an environment setting (``source`` names it in errors)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # The decoder's message holds a position only, never the document.
+            raise KeyringError(
+                f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} col {exc.colno})"
+            ) from None
+        return cls.from_mapping(data, source=source)
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> Keyring:
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KeyringError(f"{file}: cannot read keyring file ({exc.strerror})") from None
+        return cls.from_json(text, source=str(file))
+
+
+def _decode_secret(secret: object, key_id: object, source: str) -> bytes:
+    if not isinstance(secret, str):
+        raise KeyringError(f"{source}: key {key_id!r} must be a string (hex or base64)")
+    text = secret.strip()
+    kind, sep, rest = text.partition(":")
+    try:
+        if sep and kind == "hex":
+            return bytes.fromhex(rest)
+        if sep and kind == "base64":
+            return _b64(rest)
+        if _HEX.fullmatch(text):
+            return bytes.fromhex(text)
+        return _b64(text)
+    except (ValueError, binascii.Error):
+        raise KeyringError(f"{source}: key {key_id!r} is neither valid hex nor valid base64") from None
+
+
+def _b64(text: str) -> bytes:
+    """Strict base64; the URL-safe alphabet is mapped to the standard one first."""
+    return base64.b64decode(text.translate(_URLSAFE_TO_STANDARD), validate=True)
+
+
+def load_keyring(file: Path | str | None = None, json_text: str | None = None) -> Keyring | None:
+    """The configured keyring from a file or a JSON string (not both), or ``None`` when neither is set."""
+    if file is not None and json_text is not None:
+        raise KeyringError("keyring: configure either a keyring file or keyring JSON, not both")
+    if file is not None:
+        return Keyring.from_file(file)
+    if json_text is not None:
+        return Keyring.from_json(json_text)
+    return None
+
+
+def ephemeral_keyring() -> Keyring:
+    """A random one-off key, for a replay run without a configured key.
+
+    Its pseudonyms are consistent within the run and meaningless after it, which is all a replay
+    that only prints figures needs.
+    """
+    key_id = EPHEMERAL_PREFIX + secrets.token_hex(8)
+    return Keyring(key_id, {key_id: secrets.token_bytes(MIN_KEY_BYTES)}, source="ephemeral keyring")
+
+
+def normalise_bsn(bsn: str) -> str:
+    """The BSN without any whitespace; it must then be 9 ASCII digits (``ValueError`` otherwise)."""
+    normal = _WHITESPACE.sub("", bsn)
+    if not _NINE_DIGITS.fullmatch(normal):
+        raise ValueError(f"cannot pseudonymise bsn {mask_bsn(bsn)}: not 9 digits")
+    return normal
+
+
+def pseudonymise(bsn: str, keyring: Keyring, key_id: str | None = None) -> tuple[str, str]:
+    """``(pseudonym_hex, key_id)``: HMAC-SHA256 of the normalised BSN under the active key.
+
+    ``key_id`` selects an older key, to recompute pseudonyms made before a rotation.
+    """
+    chosen = keyring.active_key_id if key_id is None else key_id
+    return keyring.hmac_hex(normalise_bsn(bsn).encode("ascii"), chosen), chosen
+
+
+def ensure_key_matches_state(active_key_id: str, state_key_id: str | None) -> None:
+    """Refuse to run when stored state was built under another key (``None``: fresh state, fine)."""
+    if state_key_id is not None and state_key_id != active_key_id:
+        raise KeyRotationError(
+            f"the active pseudonymisation key is {active_key_id!r} but the stored state was built with "
+            f"{state_key_id!r}: a key rotation gives every youth a new pseudonym and would split their "
+            "histories. Rebuild the state from the raw input under the new key (or activate "
+            f"{state_key_id!r} again) before starting."
+        )
+
+
+def to_validated(msg: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
+    """The validated flat form of a checked, accepted message: no BSN, no birth date.
+
+    Same keys as ``msg`` minus ``bsn`` and ``birth_date``, plus ``youth_pseudonym``,
+    ``pseudonym_key_id`` and ``birth_year`` (int). Nested objects are copied, so the result shares
+    nothing mutable with ``msg``. The caller adds ``received_at``.
+    """
+    pseudonym, key_id = pseudonymise(msg["bsn"], keyring)
+    out: dict[str, Any] = {
+        key: dict(value) if isinstance(value, Mapping) else value
+        for key, value in msg.items()
+        if key not in ("bsn", "birth_date")
+    }
+    out["youth_pseudonym"] = pseudonym
+    out["pseudonym_key_id"] = key_id
+    out["birth_year"] = int(msg["birth_date"][:4])
+    return out

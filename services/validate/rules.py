@@ -1,0 +1,303 @@
+"""The stateless validation rules of messages.md (everything except ``SCHEMA`` and ``JH030``).
+
+``check_rules`` runs on a *checked canonical dict*: a message that already matched the schema, with
+every optional field present (``None`` when absent), dates as valid ``YYYY-MM-DD`` strings and
+timestamps as valid ``YYYY-MM-DDTHH:MM:SSZ`` strings. It reports **every** rule the message breaks,
+in the order of the contract's table, so a sender can fix all problems in one go.
+
+Readings of the contract chosen here (the contract is silent or ambiguous on these):
+
+- *Event date* per type: ``placement_started.start_date``, ``placement_ended.end_date``,
+  ``transfer.transfer_date``, ``measure.start_date``, ``perspective_determined.determined_date``.
+  A ``cancel`` has no body, so its event date is the date of ``created_at``.
+- ``TR134`` applies to every date field, including ``birth_date`` and end dates (a measure's planned
+  ``end_date`` in the future is rejected too: the contract says "a date").
+- ``TR018`` compares ``measure.end_date`` with ``measure.start_date`` (the only pair in one message).
+- ``TR002``: birth date after the event date, or ``birth_date < created_at's date − 120 years``
+  (exactly 120 years is accepted). For a cancel the first half coincides with ``TR134``; both are
+  reported because both rules are broken.
+- ``JH010``: ``relativedelta(event_date, birth_date).years >= 23``, so a youth turning 23 on the event
+  date is rejected, the day before accepted (a 29 February birthday turns 23 on 28 February in a
+  common year, as dateutil computes it). Not applied to cancels: a cancel makes no claim about care,
+  and rejecting it because the youth has since turned 23 would keep a wrong message counted.
+- ``RS036``/``RS035``: AGB codes are ``sender.code`` when the sender is a provider, ``provider_agb``
+  and ``to_provider_agb``; gemeentecodes are ``municipality_code`` and ``sender.code`` when the
+  sender is a municipality. ``S300`` is only checked on codes that are 4 digits (a malformed code is
+  reported once, as ``RS035``).
+- ``JH020``: ``placement_started``, ``placement_ended``, ``transfer`` and restrictive measures only
+  from providers; legal measures and ``perspective_determined`` from either kind; a municipality may
+  only send about youth it is responsible for (``sender.code == municipality_code``); a
+  ``placement_started`` must have ``provider_agb == sender.code``. ``to_provider_agb`` may be any
+  provider. For a cancel the type check uses its ``message_type`` (a cancel of a ``measure`` is
+  allowed from both kinds, as its kind is not known).
+- ``CS058`` only checks presence: ``cancels_message_id`` equal to the cancel's own ``message_id``
+  or naming another sender's message is not a rule of the contract.
+- ``BSN``: exactly 9 ASCII digits passing the 11-proef, nothing more (``000000000`` passes).
+
+Messages name the field, the rule and the offending value, except that a BSN is only shown masked
+(last 3 digits) and a birth date never.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from services.contracts.regions import RegionTable
+from services.privacy.masking import mask_bsn
+from services.validate.bsn import elfproef_sum, is_nine_digits
+
+JEUGDWET_MAX_AGE = 23
+MAX_AGE_YEARS = 120
+
+EVENT_DATE_FIELD: Mapping[str, str] = {
+    "placement_started": "start_date",
+    "placement_ended": "end_date",
+    "transfer": "transfer_date",
+    "measure": "start_date",
+    "perspective_determined": "determined_date",
+}
+# Every date field of a ``new`` message per type (birth_date is in the envelope of all).
+DATE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "placement_started": ("start_date",),
+    "placement_ended": ("end_date",),
+    "transfer": ("transfer_date",),
+    "measure": ("start_date", "end_date"),
+    "perspective_determined": ("determined_date",),
+}
+PROVIDER_ONLY_TYPES = frozenset({"placement_started", "placement_ended", "transfer"})
+RESTRICTIVE_MEASURES = frozenset({"afzondering", "separatie", "fixatie", "insluiting_eigen_kamer"})
+
+_AGB = re.compile(r"[0-9]{8}")
+_GEMEENTECODE = re.compile(r"[0-9]{4}")
+_SHOWN_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, as it appears in a retour message and a rejection record."""
+
+    code: str
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _show(value: object) -> str:
+    """Quote a sender-supplied value for a message, cut short so a huge value cannot bloat it."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _day(value: str) -> date:
+    return date.fromisoformat(value[:10])
+
+
+def _check_bsn(msg: Mapping[str, Any]) -> list[Violation]:
+    bsn: str = msg["bsn"]
+    if not is_nine_digits(bsn):
+        return [Violation("CS002", "bsn", f"bsn {mask_bsn(bsn)} is not exactly 9 digits (CS002)")]
+    if elfproef_sum(bsn) % 11:
+        return [Violation("CS002", "bsn", f"bsn {mask_bsn(bsn)} fails the 11-proef (CS002)")]
+    return []
+
+
+def _agb_fields(msg: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    fields: list[tuple[str, Any]] = []
+    if msg["sender"]["kind"] == "provider":
+        fields.append(("sender.code", msg["sender"]["code"]))
+    if msg["status"] == "new":
+        for name in ("provider_agb", "to_provider_agb"):
+            if name in msg and msg[name] is not None:
+                fields.append((name, msg[name]))
+    return fields
+
+
+def _gemeentecode_fields(msg: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    fields: list[tuple[str, Any]] = [("municipality_code", msg["municipality_code"])]
+    if msg["sender"]["kind"] == "municipality":
+        fields.append(("sender.code", msg["sender"]["code"]))
+    return fields
+
+
+def _check_agb(msg: Mapping[str, Any]) -> list[Violation]:
+    return [
+        Violation("RS036", path, f"{path} {_show(value)} is not an AGB code: must be exactly 8 digits")
+        for path, value in _agb_fields(msg)
+        if not _AGB.fullmatch(value)
+    ]
+
+
+def _check_gemeentecode_format(msg: Mapping[str, Any]) -> list[Violation]:
+    return [
+        Violation("RS035", path, f"{path} {_show(value)} is not a gemeentecode: must be exactly 4 digits")
+        for path, value in _gemeentecode_fields(msg)
+        if not _GEMEENTECODE.fullmatch(value)
+    ]
+
+
+def _check_region_table(msg: Mapping[str, Any], regions: RegionTable) -> list[Violation]:
+    return [
+        Violation("S300", path, f"{path} {value!r} is not in the region reference table")
+        for path, value in _gemeentecode_fields(msg)
+        if _GEMEENTECODE.fullmatch(value) and value not in regions
+    ]
+
+
+def _check_end_after_start(msg: Mapping[str, Any]) -> list[Violation]:
+    if msg["status"] != "new" or msg["message_type"] != "measure" or msg["end_date"] is None:
+        return []
+    if _day(msg["end_date"]) < _day(msg["start_date"]):
+        return [
+            Violation(
+                "TR018",
+                "end_date",
+                f"end_date {msg['end_date']} lies before start_date {msg['start_date']}",
+            )
+        ]
+    return []
+
+
+def _check_not_after_created(msg: Mapping[str, Any], created: date) -> list[Violation]:
+    violations: list[Violation] = []
+    if _day(msg["birth_date"]) > created:
+        violations.append(
+            Violation("TR134", "birth_date", f"birth_date lies after the date of created_at ({created})")
+        )
+    if msg["status"] == "new":
+        for name in DATE_FIELDS[msg["message_type"]]:
+            value = msg[name]
+            if value is not None and _day(value) > created:
+                violations.append(
+                    Violation("TR134", name, f"{name} {value} lies after the date of created_at ({created})")
+                )
+    return violations
+
+
+def _event(msg: Mapping[str, Any], created: date) -> tuple[str, date]:
+    """The field naming the event date (``created_at`` for a cancel) and that date."""
+    if msg["status"] != "new":
+        return "created_at", created
+    name = EVENT_DATE_FIELD[msg["message_type"]]
+    return name, _day(msg[name])
+
+
+def _check_birth_date(msg: Mapping[str, Any], created: date) -> list[Violation]:
+    birth = _day(msg["birth_date"])
+    event_field, event_day = _event(msg, created)
+    violations: list[Violation] = []
+    if birth > event_day:
+        violations.append(
+            Violation(
+                "TR002", "birth_date", f"birth_date lies after the event date ({event_field} {event_day})"
+            )
+        )
+    if birth < created - relativedelta(years=MAX_AGE_YEARS):
+        violations.append(
+            Violation(
+                "TR002",
+                "birth_date",
+                f"birth_date lies more than {MAX_AGE_YEARS} years before created_at ({created})",
+            )
+        )
+    return violations
+
+
+def _check_age(msg: Mapping[str, Any], created: date) -> list[Violation]:
+    if msg["status"] != "new":
+        return []
+    event_field, event_day = _event(msg, created)
+    if relativedelta(event_day, _day(msg["birth_date"])).years >= JEUGDWET_MAX_AGE:
+        return [
+            Violation(
+                "JH010",
+                "birth_date",
+                f"the youth is {JEUGDWET_MAX_AGE} or older on the event date ({event_field} {event_day}): "
+                "the Jeugdwet does not apply",
+            )
+        ]
+    return []
+
+
+def _check_status(msg: Mapping[str, Any]) -> list[Violation]:
+    cancels = msg["cancels_message_id"]
+    if msg["status"] == "cancel" and cancels is None:
+        return [Violation("CS058", "cancels_message_id", "status 'cancel' requires cancels_message_id")]
+    if msg["status"] == "new" and cancels is not None:
+        return [
+            Violation(
+                "CS058",
+                "cancels_message_id",
+                f"status 'new' must not carry cancels_message_id (got {_show(cancels)})",
+            )
+        ]
+    return []
+
+
+def _provider_only(msg: Mapping[str, Any]) -> bool:
+    message_type = msg["message_type"]
+    if message_type in PROVIDER_ONLY_TYPES:
+        return True
+    return message_type == "measure" and msg["status"] == "new" and msg["kind"] in RESTRICTIVE_MEASURES
+
+
+def _check_sender(msg: Mapping[str, Any]) -> list[Violation]:
+    kind: str = msg["sender"]["kind"]
+    code: str = msg["sender"]["code"]
+    message_type: str = msg["message_type"]
+    violations: list[Violation] = []
+    if kind == "municipality" and _provider_only(msg):
+        what = f"measure kind {msg['kind']!r}" if message_type == "measure" else f"{message_type!r}"
+        violations.append(
+            Violation("JH020", "sender.kind", f"a municipality may not send {what}: only providers may")
+        )
+    if kind == "municipality" and code != msg["municipality_code"]:
+        violations.append(
+            Violation(
+                "JH020",
+                "sender.code",
+                f"municipality {_show(code)} may not send for municipality_code "
+                f"{_show(msg['municipality_code'])}: only the responsible municipality may",
+            )
+        )
+    if (
+        message_type == "placement_started"
+        and msg["status"] == "new"
+        and kind == "provider"
+        and msg["provider_agb"] != code
+    ):
+        violations.append(
+            Violation(
+                "JH020",
+                "provider_agb",
+                f"provider_agb {_show(msg['provider_agb'])} differs from sender.code {_show(code)}",
+            )
+        )
+    return violations
+
+
+def check_rules(msg: Mapping[str, Any], regions: RegionTable) -> list[Violation]:
+    """Every rule (CS002 .. JH020, not SCHEMA or JH030) that a schema-checked message breaks.
+
+    An empty list means the message is acceptable as far as stateless rules go.
+    """
+    created = _day(msg["created_at"])
+    return [
+        *_check_bsn(msg),
+        *_check_agb(msg),
+        *_check_gemeentecode_format(msg),
+        *_check_region_table(msg, regions),
+        *_check_end_after_start(msg),
+        *_check_not_after_created(msg, created),
+        *_check_birth_date(msg, created),
+        *_check_age(msg, created),
+        *_check_status(msg),
+        *_check_sender(msg),
+    ]
