@@ -1,0 +1,112 @@
+"""Every Kafka topic of the hub, declared once: name, key, value schema, partitions, retention.
+
+Code, tests, ``jeugdhub kafka topics`` and the Kubernetes ``KafkaTopic`` manifests all read this
+module. A deployment may prefix every name (``JEUGDHUB_TOPIC_PREFIX``), which tests use to get
+topics of their own on a shared broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DAY_MS = 24 * 60 * 60 * 1000
+FOREVER = -1
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    value_schema: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: Literal["delete", "compact"]
+    readers: tuple[str, ...]
+    holds_bsn: bool
+    doc: str
+
+    def full_name(self, prefix: str = "") -> str:
+        return f"{prefix}{self.name}"
+
+    def config(self) -> dict[str, str]:
+        """Broker-side topic configuration."""
+        cfg = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        if self.cleanup_policy == "compact":
+            cfg["min.compaction.lag.ms"] = "0"
+        return cfg
+
+
+RAW = TopicSpec(
+    name="jeugdhub.raw.v1",
+    key="'<sender code>:<message_id>' (UTF-8), the key of validate's duplicate table: no repartition",
+    value_schema="RawMessage",
+    partitions=6,
+    retention_ms=7 * DAY_MS,
+    cleanup_policy="delete",
+    readers=("validate",),
+    holds_bsn=True,
+    doc="Messages as senders sent them, written by ingest in one transaction per request.",
+)
+VALIDATED = TopicSpec(
+    name="jeugdhub.validated.v1",
+    key="youth_pseudonym (UTF-8): all messages about one youth in one partition, in order",
+    value_schema="ValidatedMessage",
+    partitions=6,
+    retention_ms=FOREVER,
+    cleanup_policy="delete",
+    readers=("aggregate", "rebuild"),
+    holds_bsn=False,
+    doc="Accepted, pseudonymised messages; kept forever so the aggregate can be rebuilt.",
+)
+REJECTED = TopicSpec(
+    name="jeugdhub.rejected.v1",
+    key="'<sender code>:<message_id>' (UTF-8; 'unknown:' when unreadable)",
+    value_schema="Rejection",
+    partitions=3,
+    retention_ms=90 * DAY_MS,
+    cleanup_policy="delete",
+    readers=("operations",),
+    holds_bsn=False,
+    doc="Dead letters: rejected messages with every broken rule, BSN masked, birth date removed.",
+)
+RETOUR = TopicSpec(
+    name="jeugdhub.retour.v1",
+    key="sender code (UTF-8; 'unknown' when unreadable)",
+    value_schema="Retour",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+    cleanup_policy="delete",
+    readers=("ingest",),
+    holds_bsn=False,
+    doc="One retour record per message: accepted, rejected (with errors) or duplicate.",
+)
+YOUTH_FACTS = TopicSpec(
+    name="jeugdhub.youth-facts.v1",
+    key="youth_pseudonym (UTF-8)",
+    value_schema="YouthFactsRecord",
+    partitions=6,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("aggregate",),
+    holds_bsn=False,
+    doc="Each youth's current derived facts as an upsert; figures are computed from the latest per youth.",
+)
+AGGREGATES = TopicSpec(
+    name="jeugdhub.aggregates.v1",
+    key="region code (UTF-8), 'NL' for the national row",
+    value_schema="RegionSnapshot",
+    partitions=1,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("jeugdautoriteit", "run-view"),
+    holds_bsn=False,
+    doc="The latest figures per region; compacted so a new reader gets the current state.",
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (RAW, VALIDATED, REJECTED, RETOUR, YOUTH_FACTS, AGGREGATES)
+
+
+def dedup_key(sender_code: str, message_id: str) -> str:
+    """The raw topic's key and validate's duplicate-table key: one sender's one message."""
+    return f"{sender_code}:{message_id}"
