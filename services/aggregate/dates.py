@@ -1,0 +1,46 @@
+"""Calendar rules of the figures, in one place so the streaming service and replay cannot drift.
+
+Dates inside messages are ``YYYY-MM-DD`` strings (validated upstream); the figures compare them as
+:class:`datetime.date`. The month arithmetic is ``dateutil.relativedelta`` because the spec defines
+the perspective deadline by what it computes (31 August + 6 months = end of February).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+WINDOW_DAYS = 364
+"""'In the last 12 months' as of D means D − 364 days ≤ x ≤ D (365 dates in all)."""
+
+GAP_DAYS = 7
+"""A stay that starts at most this many days after the previous one ended continues it."""
+
+PERSPECTIVE_MONTHS = 6
+
+_SIX_MONTHS = relativedelta(months=PERSPECTIVE_MONTHS)
+
+
+def parse_date(value: str) -> date:
+    """Parse a validated ``YYYY-MM-DD`` date."""
+    return date.fromisoformat(value)
+
+
+def parse_optional_date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def format_optional_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def window_start(as_of: date) -> date:
+    """First date of the 12-month window that ends on (and includes) ``as_of``."""
+    return as_of - timedelta(days=WINDOW_DAYS)
+
+
+def perspective_deadline(episode_start: date) -> date:
+    """Episode start plus 6 calendar months, clamped to month end like ``relativedelta`` does."""
+    result: date = episode_start + _SIX_MONTHS
+    return result
