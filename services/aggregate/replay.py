@@ -1,0 +1,102 @@
+"""``jeugdhub replay``: the whole hub offline, on a file of canonical-JSON messages.
+
+It calls exactly the functions the services call: :func:`services.validate.pipeline.process` to
+judge each line (with an in-memory duplicate table keyed like the worker's) and the aggregate's
+``build_youth_facts``/``region_figures`` for the figures. So replay and the streaming services
+cannot disagree about a message or a figure; "first to arrive" is file order here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, BinaryIO
+
+from services.aggregate.facts import build_youth_facts
+from services.aggregate.figures import region_figures
+from services.contracts.regions import RegionTable
+from services.privacy.pseudonym import Keyring
+from services.validate.dedup import DedupEntry
+from services.validate.pipeline import RawInput, process
+
+RejectionSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class ReplayResult:
+    """Counts per outcome (one per input line) and the accepted messages grouped per youth."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    by_youth: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    bad_lines: list[int] = field(default_factory=list)
+
+
+def judge_lines(
+    lines: Iterable[bytes],
+    keyring: Keyring,
+    regions: RegionTable,
+    on_rejection: RejectionSink | None = None,
+) -> ReplayResult:
+    """Validate every line in file order; the rejection record's ``source_offset`` is its line number."""
+    result = ReplayResult()
+    seen: dict[str, DedupEntry] = {}
+    for line_no, line in enumerate(lines, start=1):
+        payload = line.strip()
+        if not payload:
+            continue
+        outcome = process(RawInput(payload, "json", None, None, None, line_no), seen.get, keyring, regions)
+        if outcome.dedup_key is not None and outcome.dedup_entry is not None:
+            seen[outcome.dedup_key] = outcome.dedup_entry
+        if outcome.status == "accepted" and outcome.validated is not None:
+            result.accepted += 1
+            result.by_youth[outcome.validated["youth_pseudonym"]].append(outcome.validated)
+        elif outcome.status == "duplicate":
+            result.duplicates += 1
+        else:
+            result.rejected += 1
+            rejection = outcome.rejection or {}
+            if rejection.get("payload_redacted") is None:
+                result.bad_lines.append(line_no)
+            if on_rejection is not None:
+                on_rejection(rejection)
+    return result
+
+
+def figures_document(result: ReplayResult, as_of: date, regions: RegionTable) -> dict[str, Any]:
+    """The JSON object of metrics.md ("Output of jeugdhub replay")."""
+    facts = (build_youth_facts(messages, regions) for messages in result.by_youth.values())
+    return {
+        "as_of": as_of.isoformat(),
+        "accepted": result.accepted,
+        "rejected": result.rejected,
+        "duplicates": result.duplicates,
+        "regions": region_figures(facts, as_of, regions),
+    }
+
+
+def read_lines(handle: BinaryIO, total_bytes: int | None, show_progress: bool) -> Iterator[bytes]:
+    """Lines of the input, with a progress bar on a terminal for inputs over a few MB."""
+    if not show_progress or total_bytes is None or total_bytes < 4_000_000:
+        yield from handle
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=None, transient=True) as progress:
+        task = progress.add_task("replay", total=total_bytes)
+        done = 0
+        for line in handle:
+            done += len(line)
+            if done & 0xFFFF < len(line):
+                progress.update(task, completed=done)
+            yield line
+        progress.update(task, completed=total_bytes)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

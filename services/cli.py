@@ -1,0 +1,117 @@
+"""The ``jeugdhub`` command. Subcommands import their modules lazily so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+
+def _as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--as-of must be YYYY-MM-DD, got {text!r}") from exc
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import orjson
+
+    from services.aggregate.replay import figures_document, judge_lines, read_lines
+    from services.contracts.regions import RegionTableError, load_region_table
+    from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
+    from services.settings import ReplaySettings
+
+    settings = ReplaySettings()
+    try:
+        regions = load_region_table(args.regions or settings.regions_file)
+        keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
+    except (RegionTableError, KeyringError, OSError) as exc:
+        print(f"jeugdhub replay: {exc}", file=sys.stderr)
+        return 2
+    input_path = Path(args.input)
+    rejections = open(args.rejections, "wb") if args.rejections else None  # noqa: SIM115
+    try:
+
+        def record(rejection: dict[str, object]) -> None:
+            if rejections is not None:
+                rejections.write(orjson.dumps(rejection) + b"\n")
+
+        with input_path.open("rb") as handle:
+            total = input_path.stat().st_size
+            lines = read_lines(handle, total, sys.stderr.isatty())
+            result = judge_lines(lines, keyring, regions, record)
+    finally:
+        if rejections is not None:
+            rejections.close()
+    for line_no in result.bad_lines:
+        print(
+            f"jeugdhub replay: {input_path}:{line_no}: not a JSON message, recorded as a SCHEMA rejection",
+            file=sys.stderr,
+        )
+    document = figures_document(result, args.as_of, regions)
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    if args.output:
+        Path(args.output).write_bytes(text)
+    else:
+        sys.stdout.buffer.write(text)
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from services.localkafka import cli as kafka_cli
+
+    action: int = getattr(kafka_cli, f"cli_{args.action}")(args)
+    return action
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from services.contracts.topics import ALL_TOPICS
+
+    for spec in ALL_TOPICS:
+        retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
+        print(
+            f"{spec.full_name(args.prefix):28} {spec.partitions:>2} partitions  {spec.cleanup_policy:7} "
+            f"{retention:>8}  key: {spec.key}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jeugdhub", description="Jeugdhub: youth-care data-exchange hub.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    replay = sub.add_parser("replay", help="validate and aggregate a JSONL file offline (no Kafka)")
+    replay.add_argument("input", help="canonical-JSON messages, one per line")
+    replay.add_argument("--as-of", required=True, type=_as_of, help="as-of date D, YYYY-MM-DD")
+    replay.add_argument(
+        "--regions", help="region reference table CSV (default: JEUGDHUB_REGIONS_FILE or the example)"
+    )
+    replay.add_argument("--output", help="write the figures JSON here instead of stdout")
+    replay.add_argument("--rejections", help="write one rejection record per rejected message (JSON lines)")
+    replay.set_defaults(func=cmd_replay)
+
+    kafka = sub.add_parser("kafka", help="the local single-node Kafka broker (development, tests)")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.add_argument(
+        "--state-dir", default="var/kafka", help="where the broker keeps data, logs and its pid"
+    )
+    kafka.add_argument("--port", type=int, default=None, help="broker port (default 9092 if free)")
+    kafka.set_defaults(func=cmd_kafka)
+
+    topics = sub.add_parser("topics", help="list the hub's topics as declared in services.contracts.topics")
+    topics.add_argument("--prefix", default="", help="topic name prefix")
+    topics.set_defaults(func=cmd_topics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""Configuration from environment variables (pydantic-settings), one frozen class per service.
+
+Every field names its variable; defaults are safe for local use; secrets are ``SecretStr`` and never
+logged (``masked()`` gives the form for the start-up log line). Settings are read when a command
+starts, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """What every Jeugdhub process shares."""
+
+    model_config = SettingsConfigDict(env_prefix="JEUGDHUB_", frozen=True, extra="ignore")
+
+    regions_file: Path | None = Field(None, description="JEUGDHUB_REGIONS_FILE: region reference table CSV")
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="JEUGDHUB_KAFKA_BOOTSTRAP: host:port[,host:port]"
+    )
+    topic_prefix: str = Field("", description="JEUGDHUB_TOPIC_PREFIX: prefix for every topic name")
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict for the start-up log line, secrets replaced by '**********'."""
+        return {
+            name: ("**********" if isinstance(value, SecretStr) and value.get_secret_value() else value)
+            for name, value in self.model_dump().items()
+        }
+
+
+class KeyringSettings(HubSettings):
+    """The pseudonymisation keyring: a file (a Kubernetes Secret mount) or a JSON string."""
+
+    keyring_file: Path | None = Field(None, description="JEUGDHUB_KEYRING_FILE: keyring JSON file")
+    keyring_json: SecretStr | None = Field(None, description="JEUGDHUB_KEYRING_JSON: keyring JSON (secret)")
+
+    def keyring_json_value(self) -> str | None:
+        return self.keyring_json.get_secret_value() if self.keyring_json is not None else None
+
+
+class ReplaySettings(KeyringSettings):
+    """``jeugdhub replay``: an ephemeral key is used when no keyring is configured."""
