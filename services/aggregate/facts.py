@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.aggregate.dates import (
     GAP_DAYS,
@@ -53,15 +53,13 @@ RESTRICTIVE_KINDS = ("afzondering", "separatie", "fixatie", "insluiting_eigen_ka
 STABLE_DESTINATIONS = frozenset({"thuis", "pleeggezin", "gezinshuis", "kleinschalig_wonen", "zelfstandig"})
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     date: date
     region: str | None
     between_providers: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Episode:
+class Episode(NamedTuple):
     """A run of closed-care stays; ``spans`` are its placements' (start, end) in sort order."""
 
     start_date: date
@@ -78,8 +76,7 @@ class Episode:
         return any(start <= day and (end is None or end > day) for start, end in self.spans)
 
 
-@dataclass(frozen=True, slots=True)
-class RestrictiveMeasure:
+class RestrictiveMeasure(NamedTuple):
     kind: str
     start_date: date
     region: str | None

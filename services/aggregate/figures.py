@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.aggregate.dates import window_start
 from services.aggregate.facts import CLOSED_CARE, RESTRICTIVE_KINDS, YouthFacts
@@ -41,8 +41,7 @@ FIGURE_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one youth adds to the figures as of one date (empty tuples when nothing)."""
 
     occupied: bool
@@ -177,59 +176,54 @@ class FigureAccumulator:
 
     def __init__(self, regions: RegionTable) -> None:
         self._codes = regions.region_codes
-        self._tallies: dict[Region, _Tally] = {code: _Tally() for code in self._codes}
         self._national = _Tally()
+        self._tallies: dict[Region, _Tally] = {code: _Tally() for code in self._codes}
+        # Every item counts nationally and, when its region is in the table, in that region too.
+        self._targets: dict[Region, tuple[_Tally, ...]] = {
+            code: (self._national, tally) for code, tally in self._tallies.items()
+        }
+        self._national_only = (self._national,)
 
     def add(self, c: Contribution, sign: int = 1) -> None:
         """Add one youth's contribution (``sign=-1`` takes a previously added one back)."""
-        tallies = self._tallies
         national = self._national
+        targets = self._targets.get
+        national_only = self._national_only
         if c.occupied:
-            national.occupancy += sign
-            tally = tallies.get(c.occupancy_region)
-            if tally is not None:
+            for tally in targets(c.occupancy_region, national_only):
                 tally.occupancy += sign
         if c.resident:
-            national.occupancy_residential += sign
-            tally = tallies.get(c.residential_region)
-            if tally is not None:
+            for tally in targets(c.residential_region, national_only):
                 tally.occupancy_residential += sign
         if c.placements_started:
-            national.placements_started += sign * len(c.placements_started)
-            national.youth_placed += sign
             for region in c.placements_started:
-                tally = tallies.get(region)
-                if tally is not None:
+                for tally in targets(region, national_only):
                     tally.placements_started += sign
+            # Distinct youth: once per region it was placed in, once nationally.
+            national.youth_placed += sign
             for region in set(c.placements_started):
-                tally = tallies.get(region)
-                if tally is not None:
+                for tally in targets(region, national_only)[1:]:
                     tally.youth_placed += sign
         for region, between in c.transfers:
-            for tally in (national, tallies.get(region)):
-                if tally is not None:
-                    if between:
-                        tally.transfers_between += sign
-                    else:
-                        tally.transfers_within += sign
+            for tally in targets(region, national_only):
+                if between:
+                    tally.transfers_between += sign
+                else:
+                    tally.transfers_within += sign
         for region, in_time in c.cohort:
-            for tally in (national, tallies.get(region)):
-                if tally is not None:
-                    tally.cohort += sign
-                    if in_time:
-                        tally.in_time += sign
+            for tally in targets(region, national_only):
+                tally.cohort += sign
+                if in_time:
+                    tally.in_time += sign
         for region in c.overdue:
-            for tally in (national, tallies.get(region)):
-                if tally is not None:
-                    tally.overdue += sign
+            for tally in targets(region, national_only):
+                tally.overdue += sign
         for region, days in c.ended_stays:
-            for tally in (national, tallies.get(region)):
-                if tally is not None:
-                    tally.stay_lengths[days] += sign
+            for tally in targets(region, national_only):
+                tally.stay_lengths[days] += sign
         for region, kind in c.measures:
-            for tally in (national, tallies.get(region)):
-                if tally is not None:
-                    tally.measures[kind] += sign
+            for tally in targets(region, national_only):
+                tally.measures[kind] += sign
 
     def rows(self) -> list[dict[str, Any]]:
         """Every region of the table sorted by code (zeros included), then ``NL``."""

@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from services.aggregate.facts import YouthFacts, build_youth_facts
+from services.aggregate.figures import region_figures
 from services.contracts.regions import RegionTable
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
@@ -198,3 +200,16 @@ def example_accepted_by_youth(examples: Path = EXAMPLES_DIR) -> dict[str, list[M
 
 def figures_by_region(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {row["region"]: row for row in rows}
+
+
+def facts_of(messages: Iterable[Msg], table: RegionTable = TABLE) -> list[YouthFacts]:
+    """Group flat messages by youth and build each youth's facts."""
+    groups: dict[str, list[Msg]] = defaultdict(list)
+    for message in messages:
+        groups[message["youth_pseudonym"]].append(message)
+    return [build_youth_facts(group, table) for group in groups.values()]
+
+
+def figures_of(messages: Iterable[Msg], as_of: date, table: RegionTable = TABLE) -> dict[str, dict[str, Any]]:
+    """The figures rows for a bag of messages (any youth), keyed by region."""
+    return figures_by_region(region_figures(facts_of(messages, table), as_of, table))
