@@ -29,6 +29,8 @@ BODY_RECORDS: dict[str, str] = {
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# Values at these paths identify a person: a schema error about them must not repeat the value.
+_SENSITIVE = frozenset({"bsn", "birth_date"})
 
 
 def parse_date(text: str) -> date:
@@ -144,7 +146,8 @@ def _check_string_facets(node: dict[str, Any], value: str, path: str) -> None:
     if high is not None and len(value) > high:
         raise ContractError(path, f"must be at most {high} characters, got {len(value)}")
     if pattern is not None and not re.match(pattern, value):
-        raise ContractError(path, f"{value!r} does not match {pattern}")
+        shown = "the value" if path in _SENSITIVE else repr(value)
+        raise ContractError(path, f"{shown} does not match {pattern}")
 
 
 def _convert_text(path: str, value: Any, parse: Any) -> Any:
@@ -153,6 +156,8 @@ def _convert_text(path: str, value: Any, parse: Any) -> Any:
     try:
         return parse(value)
     except ValueError as exc:
+        if path in _SENSITIVE:
+            raise ContractError(path, "is not a valid YYYY-MM-DD calendar date") from None
         raise ContractError(path, str(exc)) from exc
 
 

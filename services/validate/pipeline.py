@@ -129,6 +129,12 @@ def process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regio
     return Outcome("accepted", retour, validated=validated, dedup_key=store_key, dedup_entry=entry)
 
 
+def unreadable_raw(reason: str, partition: int | None, offset: int | None) -> Outcome:
+    """A raw-topic record that is not a RawMessage at all: nobody to answer, recorded all the same."""
+    raw = RawInput(b"", "json", None, None, partition, offset)
+    return _rejected(raw, None, None, None, [Violation("SCHEMA", "", reason)], None, None)
+
+
 def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
     if raw.sender is not None:
         return {"kind": str(raw.sender["kind"]), "code": str(raw.sender["code"])}

@@ -304,3 +304,11 @@ def test_encode_of_wrong_type_is_a_contract_error() -> None:
     record["birth_date"] = "not a date"
     with pytest.raises(ContractError):
         encode("InboundMessage", record)
+
+
+@pytest.mark.parametrize("bad", ["2010-5-17", "2010-02-30"])
+def test_schema_error_on_birth_date_does_not_repeat_it(bad: str) -> None:
+    with pytest.raises(ContractError) as err:
+        check_inbound(PLACEMENT | {"birth_date": bad})
+    assert err.value.field == "birth_date"
+    assert bad not in str(err.value)

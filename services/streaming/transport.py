@@ -1,0 +1,57 @@
+"""A faust transport with the delivery guarantees the hub needs, registered as ``jeugdhub://``.
+
+faust's aiokafka driver reads ``read_uncommitted`` and produces without idempotence unless the whole
+app runs ``exactly_once``, whose open bugs we do not want to depend on. We run at-least-once, but:
+- consumers read ``read_committed``, so a batch that ingest wrote in an aborted transaction is never
+  seen (ingest's all-or-nothing promise);
+- producers use ``acks=all`` and idempotence, so a retried send never duplicates a record.
+Offsets are committed by faust only after our agents awaited the delivery of their outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiokafka
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+SCHEME = "jeugdhub"
+
+
+class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka takes the level at construction and hands it to its fetcher in start(), which
+        # has not run yet; faust offers no setting for it outside exactly_once.
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
+class Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> ReadCommittedConsumerThread:
+        return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        extra: dict[str, Any] = dict(super()._settings_extra())
+        extra.update({"acks": "all", "enable_idempotence": True})
+        return extra
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer = Consumer
+    Producer = Producer
+
+
+def register() -> None:
+    """Make ``jeugdhub://host:port`` resolve to this transport (idempotent)."""
+    TRANSPORTS.aliases[SCHEME] = f"{__name__}:Transport"
+
+
+def broker_url(bootstrap: str) -> str:
+    """``host:port[,host:port]`` -> the faust broker URL using this transport."""
+    register()
+    return ";".join(f"{SCHEME}://{server.strip()}" for server in bootstrap.split(",") if server.strip())

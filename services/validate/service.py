@@ -1,0 +1,175 @@
+"""The validate worker: raw topic in; validated, rejected and retour topics out (faust).
+
+The agent only moves bytes: it decodes the RawMessage envelope, asks the pure
+:func:`services.validate.pipeline.process` for the outcome, stores the duplicate-table entry and
+sends the outputs. It awaits every send's acknowledgement before the batch's offsets may be
+committed (at-least-once); a raw record processed again after a crash finds its own offset in the
+duplicate table and produces the same outputs again (see pipeline/dedup).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from services.contracts.canonical import format_timestamp, record_from_json, validated_from_json
+from services.contracts.codec import decode, encode
+from services.contracts.errors import ContractError
+from services.contracts.regions import RegionTable
+from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.privacy.pseudonym import Keyring
+from services.streaming.transport import broker_url
+from services.streaming.web import add_service_routes, faust_is_ready
+from services.validate.dedup import DedupEntry
+from services.validate.metrics import ValidateMetrics, new_metrics
+from services.validate.pipeline import Outcome, RawInput, process, unreadable_raw
+from services.validate.settings import ValidateSettings
+
+log = logging.getLogger("jeugdhub.validate")
+
+
+@dataclass
+class ValidateService:
+    app: faust.App
+    metrics: ValidateMetrics
+
+
+def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTable) -> ValidateService:
+    """Build the faust app; nothing connects until a worker starts it."""
+    prefix = settings.topic_prefix
+    app = faust.App(
+        f"{prefix}{settings.app_id}",
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        producer_acks=-1,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 5),
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_request_timeout=max(40.0, settings.session_timeout_s + 10),
+        topic_partitions=RAW.partitions,
+        topic_allow_declare=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
+        table_cleanup_interval=3600.0,
+    )
+    metrics = new_metrics()
+    raw_topic = app.topic(
+        RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    out = {
+        spec.name: app.topic(spec.full_name(prefix), key_serializer="raw", value_serializer="raw")
+        for spec in (VALIDATED, REJECTED, RETOUR)
+    }
+    # Keyed like the raw topic and with the same partition count; use_partitioner makes faust pick
+    # the changelog partition by hashing the key (as the raw topic's producer did), so the batching
+    # below needs no per-event context and no repartition topic is ever created.
+    dedup = app.Table(
+        "dedup",
+        key_type=str,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="json",
+        partitions=RAW.partitions,
+        use_partitioner=True,
+    )
+
+    @app.agent(raw_topic, concurrency=1)
+    async def validate(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            pending: list[Awaitable[Any]] = []
+            highest: dict[int, int] = {}
+            for event in events:
+                message = event.message
+                outcome = _judge(message.value, message.partition, message.offset, dedup, keyring, regions)
+                if outcome.dedup_key is not None and outcome.dedup_entry is not None:
+                    dedup[outcome.dedup_key] = outcome.dedup_entry.to_dict()
+                pending.extend(await _send_outputs(out, outcome))
+                _count(metrics, outcome)
+                highest[message.partition] = max(highest.get(message.partition, -1), message.offset)
+            await asyncio.gather(*pending)
+            now = time.time()
+            for event in events:
+                metrics.latency.observe(max(0.0, now - event.message.timestamp))
+            metrics.messages_in.inc(len(events))
+            metrics.batch_size.observe(len(events))
+            metrics.dedup_entries.set(len(dedup))
+            _update_lag(app, metrics, raw_topic.get_topic_name(), highest)
+
+    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
+    return ValidateService(app, metrics)
+
+
+def _judge(
+    value: bytes, partition: int, offset: int, dedup: Any, keyring: Keyring, regions: RegionTable
+) -> Outcome:
+    try:
+        raw = decode("RawMessage", value)
+    except ContractError as exc:
+        return unreadable_raw(f"raw record is not a RawMessage: {exc}", partition, offset)
+    raw_input = RawInput(
+        payload=raw["payload"],
+        format=raw["format"],
+        sender=raw["sender"],
+        received_at=format_timestamp(raw["received_at"]),
+        source_partition=partition,
+        source_offset=offset,
+    )
+
+    def lookup(key: str) -> DedupEntry | None:
+        stored = dedup.get(key)
+        return DedupEntry.from_dict(stored) if stored is not None else None
+
+    return process(raw_input, lookup, keyring, regions)
+
+
+async def _send_outputs(out: dict[str, Any], outcome: Outcome) -> list[Awaitable[Any]]:
+    futures: list[Awaitable[Any]] = []
+    if outcome.validated is not None:
+        value = encode("ValidatedMessage", validated_from_json(outcome.validated))
+        key = outcome.validated["youth_pseudonym"].encode()
+        futures.append(await out[VALIDATED.name].send(key=key, value=value))
+    if outcome.rejection is not None:
+        sender = outcome.rejection["sender"]
+        key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()
+        value = encode("Rejection", record_from_json("Rejection", outcome.rejection))
+        futures.append(await out[REJECTED.name].send(key=key, value=value))
+    sender = outcome.retour["sender"]
+    value = encode("Retour", record_from_json("Retour", outcome.retour))
+    key = (sender["code"] if sender else "unknown").encode()
+    futures.append(await out[RETOUR.name].send(key=key, value=value))
+    return futures
+
+
+def _count(metrics: ValidateMetrics, outcome: Outcome) -> None:
+    if outcome.status == "accepted":
+        metrics.accepted.inc()
+    elif outcome.status == "duplicate":
+        metrics.duplicates.inc()
+    else:
+        sender = outcome.retour["sender"]
+        code = sender["code"] if sender else "unknown"
+        metrics.rejected.labels(sender=code).inc()
+        for rule in {error["code"] for error in outcome.retour["errors"]}:
+            metrics.rejections_by_rule.labels(code=rule, sender=code).inc()
+
+
+def _update_lag(app: faust.App, metrics: ValidateMetrics, topic: str, highest: dict[int, int]) -> None:
+    from faust.types import TP
+
+    for partition, offset in highest.items():
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except (KeyError, AttributeError):
+            continue
+        if highwater is not None:
+            metrics.lag.labels(partition=str(partition)).set(max(0, highwater - offset - 1))
