@@ -1,0 +1,1 @@
+"""A real single-node Kafka (KRaft) for local development and integration tests; see docs/kafka.md."""
