@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+
+
+COMMAND_MODULES = (
+    "services.validate.commands",
+    "services.ingest.commands",
+    "services.aggregate.commands",
+    "services.run.commands",
+)
 
 
 def _as_of(text: str) -> date:
@@ -104,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="list the hub's topics as declared in services.contracts.topics")
     topics.add_argument("--prefix", default="", help="topic name prefix")
     topics.set_defaults(func=cmd_topics)
+
+    # Service commands live next to their service; each module's register() adds its subparsers
+    # and must import nothing heavy at module level (``jeugdhub --help`` stays instant).
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
