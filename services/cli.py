@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-
 COMMAND_MODULES = (
     "services.validate.commands",
     "services.ingest.commands",
