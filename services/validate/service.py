@@ -61,6 +61,8 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         web_bind=settings.web_bind,
         web_host=settings.web_bind,
         table_cleanup_interval=3600.0,
+        key_serializer="raw",  # table keys: the UTF-8 dedup key, hashed like the raw topic's key
+        value_serializer="json",
     )
     metrics = new_metrics()
     raw_topic = app.topic(
@@ -76,9 +78,6 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     dedup = app.Table(
         "dedup",
         key_type=str,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="json",
         partitions=RAW.partitions,
         use_partitioner=True,
     )
