@@ -131,8 +131,12 @@ def _poll_gone(pid: int, timeout_s: float) -> bool:
     return True
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Ask Linux to SIGTERM the JVM when its parent dies, so a crashed test run leaks no broker."""
+def set_parent_death_signal() -> None:  # pragma: no cover - runs in the forked child
+    """``preexec_fn``: have Linux SIGTERM this child when its parent dies (no leaked JVMs).
+
+    The signal is tied to the parent *thread* that forked, so start children from a long-lived
+    thread (pytest's main thread is).
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
@@ -323,7 +327,7 @@ class Broker:
                 stderr=subprocess.STDOUT,
                 cwd=self.layout.root,
                 start_new_session=True,  # own process group: terminal ^C does not reach it
-                preexec_fn=_die_with_parent if use_pdeathsig else None,
+                preexec_fn=set_parent_death_signal if use_pdeathsig else None,
             )
 
     def _wait_ready(self, started: float) -> None:
