@@ -1,0 +1,66 @@
+"""Generated canonical-JSON messages and RawMessage records for integration tests."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from services.contracts.codec import encode
+
+
+def valid_bsn(rng: random.Random) -> str:
+    """A random 9-digit number that passes the 11-proef."""
+    while True:
+        digits = [rng.randrange(10) for _ in range(8)]
+        total = sum(w * d for w, d in zip(range(9, 1, -1), digits, strict=True))
+        last = total % 11
+        if last < 10:
+            return "".join(map(str, [*digits, last]))
+
+
+def placement(
+    rng: random.Random, bsn: str, birth: date, provider: str = "10000001", **overrides: Any
+) -> dict[str, Any]:
+    start = date(2026, 1, 1) + timedelta(days=rng.randrange(60))
+    message = {
+        "message_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "message_type": "placement_started",
+        "status": "new",
+        "cancels_message_id": None,
+        "sender": {"kind": "provider", "code": provider},
+        "created_at": f"{start + timedelta(days=1)}T10:00:00Z",
+        "bsn": bsn,
+        "birth_date": birth.isoformat(),
+        "municipality_code": "0363",
+        "placement_id": f"P{rng.getrandbits(32):08x}",
+        "provider_agb": provider,
+        "location_code": "L1",
+        "care_type": rng.choice(["gesloten", "open_residentieel", "gezinshuis"]),
+        "legal_basis": "machtiging",
+        "start_date": start.isoformat(),
+    }
+    message.update(overrides)
+    return message
+
+
+def raw_record(message: dict[str, Any] | bytes, sender: dict[str, str] | None = None) -> tuple[bytes, bytes]:
+    """(key, RawMessage bytes) as ingest would write them."""
+    if isinstance(message, bytes):
+        payload, message_id = message, "unreadable"
+        sender = sender or {"kind": "provider", "code": "10000001"}
+    else:
+        payload, message_id = orjson.dumps(message), str(message["message_id"])
+        sender = sender or message["sender"]
+    assert sender is not None
+    record = {
+        "received_at": datetime.now(UTC).replace(microsecond=0),
+        "sender": sender,
+        "message_id": message_id,
+        "format": "json",
+        "payload": payload,
+    }
+    return f"{sender['code']}:{message_id}".encode(), encode("RawMessage", record)

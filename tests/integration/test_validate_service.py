@@ -1,0 +1,209 @@
+"""The validate worker as a real process on the real broker: every path, privacy, crash-restart."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hub_processes import produce, read_all, running, service_env, topic_names, write_keyring
+from messages_support import placement, raw_record, valid_bsn
+
+from services.contracts.canonical import inbound_from_json, record_to_json, validated_to_json
+from services.contracts.codec import decode, encode
+from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.streaming.topic_admin import create_hub_topics
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+
+
+def _env(
+    kafka_bootstrap: str, prefix: str, tmp_path: Path, regions: Path | None = None, **extra: str
+) -> dict[str, str]:
+    settings = {"JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json"))}
+    if regions is not None:
+        settings["JEUGDHUB_REGIONS_FILE"] = str(regions)
+    settings.update(extra)
+    return service_env(kafka_bootstrap, prefix, settings)
+
+
+@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="worked example not available")
+def test_every_path_of_the_example_feed(kafka_bootstrap: str, unique_prefix: str, tmp_path: Path) -> None:
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    records = []
+    for line in (EXAMPLES / "feed.jsonl").read_bytes().splitlines():
+        try:
+            message = json.loads(line)
+            records.append(raw_record(line, message["sender"]) if False else raw_record(message))
+        except ValueError:
+            records.append(raw_record(line))  # the line that is not JSON
+    # an Avro-encoded InboundMessage, accepted like its JSON twin
+    rng = random.Random(7)
+    avro_message = placement(rng, valid_bsn(rng), date(2010, 1, 1))
+    avro_key, _ = raw_record(avro_message)
+    from datetime import UTC, datetime
+
+    avro_raw = encode(
+        "RawMessage",
+        {
+            "received_at": datetime.now(UTC).replace(microsecond=0),
+            "sender": avro_message["sender"],
+            "message_id": avro_message["message_id"],
+            "format": "avro",
+            "payload": encode("InboundMessage", inbound_from_json(avro_message)),
+        },
+    )
+    records.append((avro_key, avro_raw))
+    records.append((b"junk", b"this is not a RawMessage"))  # someone else wrote to the raw topic
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), records)
+
+    env = _env(kafka_bootstrap, unique_prefix, tmp_path, EXAMPLES / "regions.csv")
+    with running("validate", env, tmp_path / "validate.log") as worker:
+        retours = read_all(kafka_bootstrap, RETOUR.full_name(unique_prefix), expect=len(records))
+        status, metrics = worker.get("/metrics")
+        assert status == 200
+        assert worker.get("/healthz")[0] == 200
+
+    statuses = Counter(decode("Retour", r.value)["status"] for r in retours)
+    assert statuses == {"accepted": 725, "rejected": 19, "duplicate": 36}
+    assert b"jeugdhub_validate_accepted_total 725.0" in metrics
+    assert b'jeugdhub_validate_rule_violations_total{code="JH030",sender=' in metrics
+
+    validated = [
+        decode("ValidatedMessage", r.value)
+        for r in read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix), expect=725)
+    ]
+    assert len(validated) == 725
+    for record in read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix), expect=725)[:50]:
+        assert record.key.decode() == decode("ValidatedMessage", record.value)["youth_pseudonym"]
+    assert avro_message["message_id"] in {str(v["message_id"]) for v in validated}
+
+    rejections = [
+        record_to_json("Rejection", decode("Rejection", r.value))
+        for r in read_all(kafka_bootstrap, REJECTED.full_name(unique_prefix), expect=19)
+    ]
+    expected = [
+        json.loads(line) for line in (EXAMPLES / "expected-rejections.jsonl").read_text().splitlines()
+    ]
+    for want in expected:
+        assert any(
+            r["message_id"] == want["message_id"] and set(want["codes"]) <= {e["code"] for e in r["errors"]}
+            for r in rejections
+        ), want
+    unreadable = [r for r in rejections if r["message_id"] is None]
+    assert len(unreadable) == 2  # the non-JSON line and the junk record
+    assert all(r["errors"][0]["code"] == "SCHEMA" for r in unreadable)
+    # the retour of a rejected message lists its errors
+    rejected_retours = [
+        decode("Retour", r.value) for r in retours if decode("Retour", r.value)["status"] == "rejected"
+    ]
+    assert all(r["errors"] for r in rejected_retours)
+
+
+def test_no_bsn_or_birth_date_leaves_the_validate_step(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
+) -> None:
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    rng = random.Random(2026)
+    messages: list[dict[str, Any]] = []
+    for i in range(120):
+        bsn = valid_bsn(rng)
+        birth = date(2008, 1, 1) + timedelta(days=rng.randrange(1500))  # no event date is in 2008-2012
+        overrides: dict[str, Any] = {}
+        if i % 4 == 1:
+            overrides["municipality_code"] = "9999"  # S300: rejected, BSN must be masked there
+        if i % 4 == 2:
+            overrides["birth_date"] = "2030-01-01"  # TR134 + TR002: the rejection must not show it
+            birth = date(2030, 1, 1)
+        if i % 4 == 3:
+            overrides["start_dat"] = overrides.pop("start_date", "2026-01-05")  # SCHEMA
+        messages.append(placement(rng, bsn, birth, **overrides))
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), [raw_record(m) for m in messages])
+    env = _env(
+        kafka_bootstrap, unique_prefix, tmp_path, EXAMPLES / "regions.csv" if EXAMPLES.is_dir() else None
+    )
+    log = tmp_path / "validate.log"
+    with running("validate", env, log):
+        read_all(kafka_bootstrap, RETOUR.full_name(unique_prefix), expect=len(messages))
+
+    secrets = {m["bsn"].encode() for m in messages} | {m["birth_date"].encode() for m in messages}
+    written = sorted(
+        t
+        for t in topic_names(kafka_bootstrap)
+        if t.startswith(unique_prefix) and t != RAW.full_name(unique_prefix)
+    )
+    assert VALIDATED.full_name(unique_prefix) in written
+    assert any("dedup-changelog" in t for t in written)
+    scanned = 0
+    for topic in written:
+        for record in read_all(kafka_bootstrap, topic):
+            blob = (record.key or b"") + b"\x00" + (record.value or b"")
+            scanned += 1
+            leaked = [s for s in secrets if s in blob]
+            assert not leaked, f"{topic} holds {len(leaked)} BSNs or birth dates"
+    assert scanned >= 2 * len(messages)
+    log_bytes = log.read_bytes()
+    assert b"jeugdhub.validate" in log_bytes or b"faust" in log_bytes
+    assert not [s for s in secrets if s in log_bytes]
+
+
+def test_sigkill_mid_batch_then_restart_gives_one_outcome_per_message(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
+) -> None:
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    rng = random.Random(99)
+    messages = []
+    for i in range(3000):
+        overrides = {"municipality_code": "9999"} if i % 10 == 0 else {}
+        messages.append(placement(rng, valid_bsn(rng), date(2010, 6, 1), **overrides))
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), [raw_record(m) for m in messages])
+    env = _env(kafka_bootstrap, unique_prefix, tmp_path, None, JEUGDHUB_BATCH_SIZE="40")
+    retour_topic = RETOUR.full_name(unique_prefix)
+
+    with running("validate", env, tmp_path / "validate-1.log") as worker:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(read_all(kafka_bootstrap, retour_topic)) < 400:
+            time.sleep(0.05)
+        worker.kill()
+    first_run = len(read_all(kafka_bootstrap, retour_topic))
+    assert 0 < first_run < len(messages), "the kill must land mid-stream"
+
+    with running("validate", env, tmp_path / "validate-2.log"):
+        retours = read_all(kafka_bootstrap, retour_topic, expect=len(messages), timeout_s=120)
+        time.sleep(1)
+        retours = read_all(kafka_bootstrap, retour_topic)
+
+    by_id: dict[str, set[str]] = defaultdict(set)
+    for record in retours:
+        retour = decode("Retour", record.value)
+        by_id[retour["message_id"]].add(retour["status"])
+    assert set(by_id) == {m["message_id"] for m in messages}
+    assert all(len(s) == 1 and "duplicate" not in s for s in by_id.values())
+    expected_rejected = {m["message_id"] for m in messages if m["municipality_code"] == "9999"}
+    assert {k for k, s in by_id.items() if s == {"rejected"}} == expected_rejected
+
+    validated_ids = Counter(
+        str(decode("ValidatedMessage", r.value)["message_id"])
+        for r in read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix))
+    )
+    rejected_ids = Counter(
+        decode("Rejection", r.value)["message_id"]
+        for r in read_all(kafka_bootstrap, REJECTED.full_name(unique_prefix))
+    )
+    assert set(validated_ids) == {m["message_id"] for m in messages} - expected_rejected
+    assert set(rejected_ids) == expected_rejected
+    # at-least-once: a re-processed record may appear twice, but always with identical content
+    dupes = [r for r in read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix))]
+    by_message: dict[str, set[bytes]] = defaultdict(set)
+    for r in dupes:
+        by_message[str(decode("ValidatedMessage", r.value)["message_id"])].add(
+            orjson.dumps(validated_to_json(decode("ValidatedMessage", r.value)), option=orjson.OPT_SORT_KEYS)
+        )
+    assert all(len(v) == 1 for v in by_message.values())
