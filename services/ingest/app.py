@@ -1,0 +1,372 @@
+"""The aiohttp shell: routes, authentication, limits, problem responses, metrics.
+
+Handlers read the request, call the pure checks of :mod:`services.ingest.checks` in order and hand
+the encoded records to the writer. Anything that goes wrong leaves as a :class:`ProblemError` and
+the middleware turns it into an RFC 9457 response, counts it and logs it without content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.contracts.topics import RAW, RETOUR
+from services.ingest import problems as P
+from services.ingest.checks import (
+    accepted_body,
+    check_content_length,
+    check_senders,
+    count_by_label,
+    media_format,
+    parse_body,
+    parse_limit,
+    raw_records,
+)
+from services.ingest.cursor import Cursor, CursorError, decode_cursor
+from services.ingest.kafka import KafkaUnavailable, RawWriter, Record, RetourPage, RetourReader
+from services.ingest.metrics import IngestMetrics, new_metrics
+from services.ingest.openapi import openapi_document
+from services.ingest.problems import Problem, ProblemError
+from services.ingest.ratelimit import KeyedLimiter, retry_after_seconds
+from services.ingest.settings import IngestSettings
+from services.ingest.tokens import Sender, TokenFileError, TokenFileWatcher, TokenStore, bearer_token
+
+log = logging.getLogger("jeugdhub.ingest")
+
+DEFAULT_RETOUR_LIMIT = 100
+_JSON = "application/json"
+
+
+class Writer(Protocol):
+    """What the handlers need from the raw-topic writer (a fake in HTTP-only unit tests)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def write(self, records: Sequence[Record]) -> None: ...
+
+    async def probe(self) -> bool: ...
+
+
+class Reader(Protocol):
+    async def close(self) -> None: ...
+
+    async def sender_partition(self, sender_code: str) -> tuple[int, int]: ...
+
+    async def read(self, sender_kind: str, sender_code: str, start: Cursor, limit: int) -> RetourPage: ...
+
+
+@dataclass
+class IngestContext:
+    settings: IngestSettings
+    metrics: IngestMetrics
+    tokens: TokenStore
+    watcher: TokenFileWatcher | None
+    writer: Writer
+    reader: Reader
+    sender_limiter: KeyedLimiter
+    auth_limiter: KeyedLimiter
+    openapi: bytes
+
+
+CONTEXT = web.AppKey("ingest", IngestContext)
+
+
+def create_app(
+    settings: IngestSettings,
+    *,
+    tokens: TokenStore | None = None,
+    writer: Writer | None = None,
+    reader: Reader | None = None,
+    metrics: IngestMetrics | None = None,
+) -> web.Application:
+    """Build the application; Kafka connections and the tokens file are opened on startup.
+
+    Pass *tokens* to use a fixed token table instead of the tokens file (tests); *writer* and
+    *reader* replace the Kafka shell (HTTP-only tests).
+    """
+    metrics = metrics or new_metrics()
+    store = tokens if tokens is not None else TokenStore()
+    watcher = None if tokens is not None else TokenFileWatcher(settings.ingest_tokens_file, store)
+    ctx = IngestContext(
+        settings=settings,
+        metrics=metrics,
+        tokens=store,
+        watcher=watcher,
+        writer=writer or RawWriter(settings, metrics, RAW.full_name(settings.topic_prefix)),
+        reader=reader or RetourReader(settings, RETOUR.full_name(settings.topic_prefix)),
+        sender_limiter=KeyedLimiter(settings.ingest_rate_per_s, settings.ingest_rate_burst),
+        auth_limiter=KeyedLimiter(
+            settings.ingest_auth_failures_per_min / 60.0, settings.ingest_auth_failure_burst
+        ),
+        openapi=orjson.dumps(openapi_document(settings)),
+    )
+    app = web.Application(
+        middlewares=[_problems_and_metrics],
+        client_max_size=settings.ingest_max_body_bytes,
+    )
+    app[CONTEXT] = ctx
+    app.router.add_post("/v1/messages", post_messages)
+    app.router.add_get("/v1/retour", get_retour)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/openapi.json", openapi_page)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CONTEXT]
+    if ctx.watcher is not None:
+        ctx.watcher.load()  # a malformed file stops the start: fail fast, name the file
+        if not len(ctx.tokens):
+            log.warning("no API tokens loaded: every request gets 401", extra={"file": str(ctx.watcher.path)})
+    ctx.metrics.tokens.set(len(ctx.tokens))
+    await ctx.writer.start()
+    reload_task = asyncio.create_task(_reload_tokens(ctx), name="ingest-token-reload")
+    try:
+        yield
+    finally:
+        reload_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reload_task
+        await ctx.writer.close()
+        await ctx.reader.close()
+
+
+async def _reload_tokens(ctx: IngestContext) -> None:
+    if ctx.watcher is None:
+        return
+    while True:
+        await asyncio.sleep(ctx.settings.ingest_tokens_reload_s)
+        try:
+            if ctx.watcher.load():
+                ctx.metrics.tokens.set(len(ctx.tokens))
+                log.info("API tokens reloaded", extra={"tokens": len(ctx.tokens)})
+        except TokenFileError as exc:
+            log.error("tokens file not reloaded, keeping the previous table", extra={"error": str(exc)})
+
+
+# -- middleware ------------------------------------------------------------------------------------
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    started = time.perf_counter()
+    route = _route_label(request)
+    problem: Problem | None = None
+    response: web.StreamResponse
+    try:
+        response = await handler(request)
+    except ProblemError as exc:
+        problem = exc.problem
+    except web.HTTPException as exc:
+        problem = _http_problem(exc, ctx.settings)
+    except Exception:
+        log.exception("unhandled error", extra={"route": route, "method": request.method})
+        problem = Problem(P.INTERNAL, "an unexpected error occurred; nothing was accepted")
+    if problem is not None:
+        response = problem_response(problem)
+        ctx.metrics.rejected.labels(problem.reason).inc()
+        if problem.status >= 500:
+            log.warning(
+                "request failed", extra={"route": route, "status": problem.status, "reason": problem.reason}
+            )
+        else:
+            log.info(
+                "request refused",
+                extra={
+                    "route": route,
+                    "status": problem.status,
+                    "reason": problem.reason,
+                    "index": problem.index,
+                    "sender": request.get("sender_code"),
+                },
+            )
+    ctx.metrics.requests.labels(route, str(response.status)).inc()
+    ctx.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "other"
+
+
+def _http_problem(exc: web.HTTPException, settings: IngestSettings) -> Problem:
+    if exc.status == 404:
+        return Problem(P.NOT_FOUND, "see /openapi.json for the routes of this API")
+    if exc.status == 405:
+        return Problem(P.METHOD_NOT_ALLOWED, f"{exc.reason}; see /openapi.json")
+    if exc.status == 413:
+        return Problem(P.BODY_TOO_LARGE, f"the body may be at most {settings.ingest_max_body_bytes} bytes")
+    return Problem(P.INTERNAL if exc.status >= 500 else P.INVALID_QUERY, exc.reason or "request refused")
+
+
+def problem_response(problem: Problem) -> web.Response:
+    return web.Response(status=problem.status, body=problem.to_bytes(), headers=problem.headers())
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type=_JSON)
+
+
+# -- authentication and limits ---------------------------------------------------------------------
+def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.remote or "unknown"
+
+
+def authenticate(request: web.Request, ctx: IngestContext) -> Sender:
+    """The token's sender; 401 for a missing/unknown token, 429 once an address failed too often."""
+    address = client_address(request, ctx.settings.ingest_trust_forwarded_for)
+    wait = ctx.auth_limiter.wait_for(address)
+    if wait > 0:
+        raise ProblemError(
+            Problem(
+                P.AUTH_RATE_LIMITED,
+                "too many failed authentications from this address",
+                retry_after=retry_after_seconds(wait),
+            )
+        )
+    token = bearer_token(request.headers.get("Authorization"))
+    sender = ctx.tokens.authenticate(token)
+    if sender is None:
+        if token is not None:
+            ctx.auth_limiter.take(address)
+        detail = "send 'Authorization: Bearer <token>'" if token is None else "the token is not valid"
+        raise ProblemError(Problem(P.UNAUTHENTICATED, detail))
+    request["sender_code"] = sender.code
+    return sender
+
+
+def charge(ctx: IngestContext, sender: Sender, cost: int) -> None:
+    wait = ctx.sender_limiter.take(sender.code, cost)
+    if wait > 0:
+        raise ProblemError(
+            Problem(
+                P.RATE_LIMITED,
+                f"rate limit {ctx.settings.ingest_rate_per_s:g} messages/s per sender",
+                retry_after=retry_after_seconds(wait),
+            )
+        )
+
+
+def _raise(result: Any) -> None:
+    if isinstance(result, Problem):
+        raise ProblemError(result)
+
+
+def _unavailable(ctx: IngestContext) -> ProblemError:
+    return ProblemError(
+        Problem(
+            P.KAFKA_UNAVAILABLE,
+            "Kafka is not reachable; nothing was stored. Send the same request again later",
+            retry_after=ctx.settings.ingest_retry_after_s,
+        )
+    )
+
+
+# -- handlers --------------------------------------------------------------------------------------
+async def post_messages(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    settings = ctx.settings
+    sender = authenticate(request, ctx)
+    charge(ctx, sender, 1)
+    fmt = media_format(request.headers.get("Content-Type"))
+    if isinstance(fmt, Problem):
+        raise ProblemError(fmt)
+    _raise(check_content_length(request.content_length, settings.ingest_max_body_bytes))
+    body = await request.read()  # aiohttp raises 413 past client_max_size (chunked bodies too)
+    parsed = parse_body(
+        fmt, body, max_batch=settings.ingest_max_batch, max_message_bytes=settings.ingest_max_message_bytes
+    )
+    if isinstance(parsed, Problem):
+        raise ProblemError(parsed)
+    if len(parsed.messages) > 1:
+        charge(ctx, sender, len(parsed.messages) - 1)
+    _raise(check_senders(parsed, sender))
+    if not ctx.writer.available:
+        raise _unavailable(ctx)
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    records = raw_records(parsed, sender, received_at)
+    try:
+        await ctx.writer.write(records)
+    except KafkaUnavailable as exc:
+        log.warning(
+            "messages not stored",
+            extra={"sender": sender.code, "messages": len(records), "error": str(exc)},
+        )
+        raise _unavailable(ctx) from exc
+    for (kind, message_type), count in count_by_label(parsed.messages).items():
+        ctx.metrics.messages.labels(kind, message_type).inc(count)
+    ctx.metrics.payload_bytes.observe(len(body))
+    return _json(accepted_body(parsed, received_at), status=202)
+
+
+async def get_retour(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    sender = authenticate(request, ctx)
+    charge(ctx, sender, 1)
+    limit = parse_limit(
+        request.query.get("limit"), DEFAULT_RETOUR_LIMIT, ctx.settings.ingest_retour_max_limit
+    )
+    if isinstance(limit, Problem):
+        raise ProblemError(limit)
+    try:
+        partitions, partition = await ctx.reader.sender_partition(sender.code)
+        since = request.query.get("since")
+        try:
+            start = (
+                decode_cursor(since, partitions=partitions, partition=partition)
+                if since
+                else Cursor(partitions, partition, 0)
+            )
+        except CursorError as exc:
+            raise ProblemError(Problem(P.INVALID_CURSOR, str(exc))) from exc
+        page = await ctx.reader.read(sender.kind, sender.code, start, limit)
+    except KafkaUnavailable as exc:
+        log.warning("retour not read", extra={"sender": sender.code, "error": str(exc)})
+        raise _unavailable(ctx) from exc
+    return _json({"retours": page.records, "cursor": page.cursor.encode(), "more": page.more})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    writer = request.app[CONTEXT].writer
+    if writer.available and await writer.probe():
+        return _json({"status": "ready"})
+    return _json({"status": "kafka unreachable"}, status=503)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    registry = request.app[CONTEXT].metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi_page(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[CONTEXT].openapi, content_type=_JSON)

@@ -1,0 +1,237 @@
+"""The pure part of ``POST /v1/messages``: bytes and headers in, messages or a Problem out.
+
+Ingest checks only what it needs to route a message and to keep senders apart: the JSON shape,
+``message_id`` (a string, for the key) and ``sender`` (it must be the token's). Everything else is
+the validate step's job, so that every message gets its retour (and its rejection record) from one
+place. Nothing here does I/O; the aiohttp shell calls these functions in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from services.contracts.canonical import BODY_RECORDS, format_timestamp, inbound_to_json
+from services.contracts.codec import decode, encode
+from services.contracts.errors import ContractError
+from services.contracts.topics import dedup_key
+from services.ingest import problems as P
+from services.ingest.problems import Problem
+from services.ingest.tokens import SENDER_KINDS, Sender
+
+JSON_TYPE = "application/json"
+AVRO_TYPE = "application/vnd.jeugdhub.avro"
+RawFormat = Literal["json", "avro"]
+MEDIA_TYPES: dict[str, RawFormat] = {JSON_TYPE: "json", AVRO_TYPE: "avro"}
+KNOWN_MESSAGE_TYPES = frozenset(BODY_RECORDS)
+_DETAIL_MAX = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message as ingest routes it; ``message_type`` is a metric label (bounded)."""
+
+    message_id: str
+    sender_kind: str
+    sender_code: str
+    message_type: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    format: RawFormat
+    messages: tuple[Incoming, ...]
+    is_batch: bool
+
+
+def media_format(content_type: str | None) -> RawFormat | Problem:
+    """``application/json`` (any charset parameter must be UTF-8) or the Avro media type, else 415."""
+    if not content_type:
+        return Problem(P.UNSUPPORTED_MEDIA_TYPE, f"Content-Type is required: {JSON_TYPE} or {AVRO_TYPE}")
+    main, _, params = content_type.partition(";")
+    media = main.strip().lower()
+    fmt = MEDIA_TYPES.get(media)
+    if fmt is None:
+        return Problem(
+            P.UNSUPPORTED_MEDIA_TYPE, f"Content-Type {_short(media)!r} is not {JSON_TYPE} or {AVRO_TYPE}"
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return Problem(P.UNSUPPORTED_MEDIA_TYPE, "JSON bodies must be UTF-8")
+    return fmt
+
+
+def check_content_length(content_length: int | None, max_body_bytes: int) -> Problem | None:
+    """413 before reading a body the client already announced as too large."""
+    if content_length is not None and content_length > max_body_bytes:
+        return body_too_large(max_body_bytes)
+    return None
+
+
+def body_too_large(max_body_bytes: int) -> Problem:
+    return Problem(P.BODY_TOO_LARGE, f"the body may be at most {max_body_bytes} bytes")
+
+
+def parse_body(
+    fmt: RawFormat, body: bytes, *, max_batch: int, max_message_bytes: int
+) -> ParsedBody | Problem:
+    if fmt == "avro":
+        return parse_avro(body, max_message_bytes=max_message_bytes)
+    return parse_json(body, max_batch=max_batch, max_message_bytes=max_message_bytes)
+
+
+def parse_json(body: bytes, *, max_batch: int, max_message_bytes: int) -> ParsedBody | Problem:
+    """One message object, or an array of 1..max_batch message objects."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return Problem(P.INVALID_JSON, _short(f"not valid JSON: {exc}"))
+    if isinstance(value, dict):
+        if len(body) > max_message_bytes:
+            return _message_too_large(None, len(body), max_message_bytes)
+        checked = _check_message(value, body, None)
+        if isinstance(checked, Problem):
+            return checked
+        return ParsedBody("json", (checked,), is_batch=False)
+    if not isinstance(value, list):
+        return Problem(
+            P.NOT_A_MESSAGE, f"the body must be a message object or an array of them, got {_json_type(value)}"
+        )
+    if not value:
+        return Problem(P.EMPTY_BATCH, "send at least one message")
+    if len(value) > max_batch:
+        return Problem(P.BATCH_TOO_LARGE, f"{len(value)} messages; at most {max_batch} per request")
+    messages: list[Incoming] = []
+    for index, element in enumerate(value):
+        if not isinstance(element, dict):
+            return Problem(P.NOT_A_MESSAGE, f"element is {_json_type(element)}, not an object", index)
+        payload = orjson.dumps(element)
+        if len(payload) > max_message_bytes:
+            return _message_too_large(index, len(payload), max_message_bytes)
+        checked = _check_message(element, payload, index)
+        if isinstance(checked, Problem):
+            return checked
+        messages.append(checked)
+    return ParsedBody("json", tuple(messages), is_batch=True)
+
+
+def parse_avro(body: bytes, *, max_message_bytes: int) -> ParsedBody | Problem:
+    """One single-object-encoded InboundMessage; its bytes go to the raw topic unchanged."""
+    if len(body) > max_message_bytes:
+        return _message_too_large(None, len(body), max_message_bytes)
+    try:
+        record = decode("InboundMessage", body)
+    except ContractError as exc:
+        return Problem(P.INVALID_AVRO, _short(str(exc)))
+    try:
+        obj: dict[str, Any] = inbound_to_json(record)
+    except ContractError:
+        # Decodable but inconsistent (say, a body that does not fit message_type): that is a SCHEMA
+        # rejection for validate to report in the retour; we only need the routing fields.
+        obj = {"message_id": str(record.get("message_id")), "sender": record.get("sender")}
+        obj["message_type"] = record.get("message_type")
+    checked = _check_message(obj, body, None)
+    if isinstance(checked, Problem):
+        return checked
+    return ParsedBody("avro", (checked,), is_batch=False)
+
+
+def _check_message(obj: dict[str, Any], payload: bytes, index: int | None) -> Incoming | Problem:
+    where = "" if index is None else f" (element {index})"
+    if "message_id" not in obj:
+        return Problem(P.MISSING_MESSAGE_ID, f"message_id is required{where}", index)
+    message_id = obj["message_id"]
+    if not isinstance(message_id, str):
+        return Problem(
+            P.INVALID_MESSAGE_ID, f"message_id must be a string, got {_json_type(message_id)}{where}", index
+        )
+    if "sender" not in obj:
+        return Problem(P.MISSING_SENDER, f"sender is required{where}", index)
+    sender = obj["sender"]
+    if not isinstance(sender, dict):
+        return Problem(P.INVALID_SENDER, f"sender must be an object, got {_json_type(sender)}{where}", index)
+    kind, code = sender.get("kind"), sender.get("code")
+    if kind not in SENDER_KINDS:
+        return Problem(P.INVALID_SENDER, f"sender.kind must be provider or municipality{where}", index)
+    if not isinstance(code, str):
+        return Problem(P.INVALID_SENDER, f"sender.code must be a string{where}", index)
+    message_type = obj.get("message_type")
+    label = message_type if isinstance(message_type, str) and message_type in KNOWN_MESSAGE_TYPES else "other"
+    return Incoming(message_id, str(kind), code, label, payload)
+
+
+def check_senders(parsed: ParsedBody, sender: Sender) -> Problem | None:
+    """403 unless every message claims exactly the token's sender."""
+    for index, message in enumerate(parsed.messages):
+        if message.sender_kind != sender.kind or message.sender_code != sender.code:
+            return Problem(
+                P.FORBIDDEN_SENDER,
+                f"this token sends as {sender.kind} {sender.code}; the message claims "
+                f"{message.sender_kind} {_short(message.sender_code, 40)}",
+                index if parsed.is_batch else None,
+            )
+    return None
+
+
+def raw_records(parsed: ParsedBody, sender: Sender, received_at: datetime) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each message's RawMessage record, in request order."""
+    base = {"received_at": received_at, "sender": sender.as_dict(), "format": parsed.format}
+    out: list[tuple[bytes, bytes]] = []
+    for message in parsed.messages:
+        record = {**base, "message_id": message.message_id, "payload": message.payload}
+        key = dedup_key(sender.code, message.message_id).encode("utf-8")
+        out.append((key, encode("RawMessage", record)))
+    return out
+
+
+def accepted_body(parsed: ParsedBody, received_at: datetime) -> Any:
+    """The 202 body mirrors the request: an object for one message, an array for a batch."""
+    stamp = format_timestamp(received_at)
+    items = [{"message_id": m.message_id, "received": True, "received_at": stamp} for m in parsed.messages]
+    return items if parsed.is_batch else items[0]
+
+
+def parse_limit(text: str | None, default: int, maximum: int) -> int | Problem:
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        return Problem(P.INVALID_QUERY, f"limit must be an integer from 1 to {maximum}")
+    return int(text)
+
+
+def _message_too_large(index: int | None, size: int, limit: int) -> Problem:
+    where = "" if index is None else f" (element {index})"
+    return Problem(P.MESSAGE_TOO_LARGE, f"a message is {size} bytes{where}; at most {limit}", index)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def _short(text: str, limit: int = _DETAIL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def count_by_label(messages: Sequence[Incoming]) -> dict[tuple[str, str], int]:
+    """Messages per (sender kind, message type) for the metric, computed once per request."""
+    counts: dict[tuple[str, str], int] = {}
+    for message in messages:
+        label = (message.sender_kind, message.message_type)
+        counts[label] = counts.get(label, 0) + 1
+    return counts

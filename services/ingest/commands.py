@@ -1,0 +1,103 @@
+"""``jeugdhub ingest`` and ``jeugdhub tokens``; imports stay inside the commands (fast ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the ingest subcommands to the ``jeugdhub`` argparse subparsers object."""
+    ingest = sub.add_parser("ingest", help="run the ingest HTTP API (settings: JEUGDHUB_* variables)")
+    ingest.set_defaults(func=cmd_ingest)
+
+    tokens = sub.add_parser("tokens", help="manage the ingest API tokens (stored as SHA-256 hashes)")
+    actions = tokens.add_subparsers(dest="tokens_action", required=True)
+    add = actions.add_parser("add", help="create a token for a sender and print it once")
+    revoke = actions.add_parser("revoke", help="remove every token of a sender")
+    listing = actions.add_parser("list", help="list the senders that have tokens (never the tokens)")
+    for parser in (add, revoke):
+        parser.add_argument("--kind", required=True, choices=["provider", "municipality"])
+        parser.add_argument("--code", required=True, help="AGB code (8 digits) or gemeentecode (4 digits)")
+    for parser in (add, revoke, listing):
+        parser.add_argument(
+            "--file", help="tokens file (default: JEUGDHUB_INGEST_TOKENS_FILE or var/ingest-tokens.json)"
+        )
+    add.set_defaults(func=cmd_tokens_add)
+    revoke.set_defaults(func=cmd_tokens_revoke)
+    listing.set_defaults(func=cmd_tokens_list)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from services.ingest.server import run
+    from services.ingest.settings import IngestSettings
+    from services.observability.logs import setup_logging
+
+    try:
+        settings = IngestSettings()
+    except ValidationError as exc:
+        print(f"jeugdhub ingest: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    return run(settings)
+
+
+def _tokens_file(args: argparse.Namespace) -> Path:
+    if args.file:
+        return Path(args.file)
+    from services.ingest.settings import IngestSettings
+
+    return IngestSettings().ingest_tokens_file
+
+
+def cmd_tokens_add(args: argparse.Namespace) -> int:
+    from services.ingest.tokens import TokenFileError, add_token, check_sender
+
+    try:
+        sender = check_sender(args.kind, args.code)
+        path = _tokens_file(args)
+        token = add_token(path, sender)
+    except (ValueError, OSError) as exc:
+        kind = "bad tokens file" if isinstance(exc, TokenFileError) else "refused"
+        print(f"jeugdhub tokens add: {kind}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"token for {sender.kind} {sender.code} stored as its hash in {path}; it is shown only now:",
+        file=sys.stderr,
+    )
+    print(token)
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from services.ingest.tokens import check_sender, revoke_sender
+
+    try:
+        sender = check_sender(args.kind, args.code)
+        path = _tokens_file(args)
+        removed = revoke_sender(path, sender)
+    except (ValueError, OSError) as exc:
+        print(f"jeugdhub tokens revoke: {exc}", file=sys.stderr)
+        return 2
+    print(f"removed {removed} token(s) of {sender.kind} {sender.code} from {path}")
+    return 0 if removed else 1
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    from services.ingest.tokens import read_token_file
+
+    try:
+        tokens = read_token_file(_tokens_file(args))
+    except (ValueError, OSError) as exc:
+        print(f"jeugdhub tokens list: {exc}", file=sys.stderr)
+        return 2
+    counts: dict[tuple[str, str], int] = {}
+    for sender in tokens.values():
+        counts[(sender.kind, sender.code)] = counts.get((sender.kind, sender.code), 0) + 1
+    for (kind, code), count in sorted(counts.items()):
+        print(f"{kind:12} {code:10} {count} token(s)")
+    return 0
