@@ -68,15 +68,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kafka(args: argparse.Namespace) -> int:
-    from services.localkafka import cli as kafka_cli
-
-    action: int = getattr(kafka_cli, f"cli_{args.action}")(args)
-    return action
-
-
 def cmd_topics(args: argparse.Namespace) -> int:
     from services.contracts.topics import ALL_TOPICS
+
+    if args.create:
+        from services.settings import HubSettings
+        from services.streaming.topic_admin import create_hub_topics
+
+        settings = HubSettings()
+        bootstrap = args.bootstrap or settings.kafka_bootstrap
+        created = create_hub_topics(bootstrap, args.prefix or settings.topic_prefix)
+        print(f"topics present on {bootstrap}: {', '.join(created)}")
 
     for spec in ALL_TOPICS:
         retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
@@ -102,15 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     kafka = sub.add_parser("kafka", help="the local single-node Kafka broker (development, tests)")
-    kafka.add_argument("action", choices=["start", "stop", "status"])
-    kafka.add_argument(
-        "--state-dir", default="var/kafka", help="where the broker keeps data, logs and its pid"
-    )
-    kafka.add_argument("--port", type=int, default=None, help="broker port (default 9092 if free)")
-    kafka.set_defaults(func=cmd_kafka)
+    kafka_sub = kafka.add_subparsers(dest="action", required=True)
+    from services.localkafka import named
+
+    for action in ("start", "stop", "status"):
+        handler = getattr(named, f"cli_{action}")
+        parser_ = kafka_sub.add_parser(action, help=(handler.__doc__ or "").split(".")[0])
+        named.add_arguments(parser_, action)
+        parser_.set_defaults(func=handler)
 
     topics = sub.add_parser("topics", help="list the hub's topics as declared in services.contracts.topics")
-    topics.add_argument("--prefix", default="", help="topic name prefix")
+    topics.add_argument("--prefix", default="", help="topic name prefix (default: JEUGDHUB_TOPIC_PREFIX)")
+    topics.add_argument("--create", action="store_true", help="create missing topics on the broker")
+    topics.add_argument("--bootstrap", help="broker host:port (default: JEUGDHUB_KAFKA_BOOTSTRAP)")
     topics.set_defaults(func=cmd_topics)
 
     # Service commands live next to their service; each module's register() adds its subparsers
