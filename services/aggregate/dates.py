@@ -1,8 +1,9 @@
 """Calendar rules of the figures, in one place so the streaming service and replay cannot drift.
 
-Dates inside messages are ``YYYY-MM-DD`` strings (validated upstream); the figures compare them as
-:class:`datetime.date`. The month arithmetic is ``dateutil.relativedelta`` because the spec defines
-the perspective deadline by what it computes (31 August + 6 months = end of February).
+Dates inside messages are ``YYYY-MM-DD`` strings (validated upstream, so ``date.fromisoformat``
+reads them); the figures compare them as :class:`datetime.date`. The month arithmetic is
+``dateutil.relativedelta`` because the spec defines the perspective deadline by what it computes
+(31 August + 6 months = end of February).
 """
 
 from __future__ import annotations
@@ -22,15 +23,6 @@ PERSPECTIVE_MONTHS = 6
 
 _SIX_MONTHS = relativedelta(months=PERSPECTIVE_MONTHS)
 _WINDOW = timedelta(days=WINDOW_DAYS)
-
-
-def parse_date(value: str) -> date:
-    """Parse a validated ``YYYY-MM-DD`` date."""
-    return date.fromisoformat(value)
-
-
-def parse_optional_date(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
 
 
 def format_optional_date(value: date | None) -> str | None:

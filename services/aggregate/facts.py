@@ -38,8 +38,6 @@ from typing import Any, NamedTuple
 from services.aggregate.dates import (
     GAP_DAYS,
     format_optional_date,
-    parse_date,
-    parse_optional_date,
     perspective_deadline,
 )
 from services.aggregate.timeline import Message, Placement, Timeline, build_timeline
@@ -149,43 +147,53 @@ class YouthFacts:
         """Inverse of :meth:`to_dict`; refuses another version rather than misreading it."""
         if data.get("v") != FACTS_VERSION:
             raise ValueError(f"youth facts version {data.get('v')!r}, expected {FACTS_VERSION}")
+        day = date.fromisoformat
+
+        def maybe_day(value: str | None) -> date | None:
+            return None if value is None else day(value)
+
         return cls(
             youth=data["youth"],
             placements=tuple(
-                Placement(
-                    provider_agb=p["provider_agb"],
-                    placement_id=p["placement_id"],
-                    start_date=parse_date(p["start_date"]),
-                    location_code=p["location_code"],
-                    care_type=p["care_type"],
-                    legal_basis=p["legal_basis"],
-                    region=p["region"],
-                    end_date=parse_optional_date(p["end_date"]),
-                    end_reason=p["end_reason"],
-                    end_destination=p["end_destination"],
-                )
-                for p in data["placements"]
+                [
+                    Placement(
+                        p["provider_agb"],
+                        p["placement_id"],
+                        day(p["start_date"]),
+                        p["location_code"],
+                        p["care_type"],
+                        p["legal_basis"],
+                        p["region"],
+                        maybe_day(p["end_date"]),
+                        p["end_reason"],
+                        p["end_destination"],
+                    )
+                    for p in data["placements"]
+                ]
             ),
             transfers=tuple(
-                Transfer(parse_date(t["date"]), t["region"], t["between_providers"])
-                for t in data["transfers"]
+                [Transfer(day(t["date"]), t["region"], t["between_providers"]) for t in data["transfers"]]
             ),
             episodes=tuple(
-                Episode(
-                    start_date=parse_date(e["start_date"]),
-                    end_date=parse_optional_date(e["end_date"]),
-                    deadline=parse_date(e["deadline"]),
-                    region=e["region"],
-                    final_destination=e["final_destination"],
-                    perspective_in_time=e["perspective_in_time"],
-                    spans=tuple((parse_date(s), parse_optional_date(x)) for s, x in e["spans"]),
-                )
-                for e in data["episodes"]
+                [
+                    Episode(
+                        day(e["start_date"]),
+                        maybe_day(e["end_date"]),
+                        day(e["deadline"]),
+                        e["region"],
+                        e["final_destination"],
+                        e["perspective_in_time"],
+                        tuple([(day(s), maybe_day(x)) for s, x in e["spans"]]),
+                    )
+                    for e in data["episodes"]
+                ]
             ),
-            perspective_dates=tuple(parse_date(d) for d in data["perspective_dates"]),
+            perspective_dates=tuple([day(d) for d in data["perspective_dates"]]),
             restrictive_measures=tuple(
-                RestrictiveMeasure(m["kind"], parse_date(m["start_date"]), m["region"])
-                for m in data["restrictive_measures"]
+                [
+                    RestrictiveMeasure(m["kind"], day(m["start_date"]), m["region"])
+                    for m in data["restrictive_measures"]
+                ]
             ),
         )
 
