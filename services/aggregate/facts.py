@@ -21,9 +21,15 @@ Derived notions (metrics.md), computed here once because they only depend on the
   ``None`` while any placement has no end, else the latest end; "open on D" is asked of its
   placements (any open on D), exactly as the spec words it, so a ≤7-day gap between two of its
   stays is not open.
-* whether the episode had a perspective in time: a ``perspective_determined`` dated in
-  [start, deadline], or the final placement ended by the deadline towards a stable home. This only
+  Episodes are formed from every known placement, also when a replay asks for an as-of date
+  before some of them started: the spec defines them on the messages' dates, not on D.
+* whether the episode had a perspective in time: a ``perspective_determined`` (of any value, also
+  ``anders``: the spec asks only for its date) dated in [start, deadline], or the final placement ended by the deadline towards a stable home. This only
   looks at dates up to the deadline, so it does not depend on D either.
+
+Regions are resolved with the table given to :func:`build_youth_facts` (see ``timeline`` for which
+message's municipality decides). The facts therefore depend on the table as well as the messages:
+after a table change (municipal mergers, every 1 January) they must be rebuilt from the messages.
 """
 
 from __future__ import annotations
