@@ -24,7 +24,7 @@ from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
-from services.streaming.transport import broker_url
+from services.streaming.faust_app import new_faust_app
 from services.streaming.web import add_service_routes, faust_is_ready
 from services.validate.dedup import DedupEntry
 from services.validate.metrics import ValidateMetrics, new_metrics
@@ -43,27 +43,7 @@ class ValidateService:
 def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTable) -> ValidateService:
     """Build the faust app; nothing connects until a worker starts it."""
     prefix = settings.topic_prefix
-    app = faust.App(
-        f"{prefix}{settings.app_id}",
-        broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
-        autodiscover=False,
-        producer_acks=-1,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 5),
-        broker_rebalance_timeout=settings.rebalance_timeout_s,
-        broker_request_timeout=max(40.0, settings.session_timeout_s + 10),
-        topic_partitions=RAW.partitions,
-        topic_allow_declare=True,
-        web_port=settings.web_port,
-        web_bind=settings.web_bind,
-        web_host=settings.web_bind,
-        table_cleanup_interval=3600.0,
-        key_serializer="raw",  # table keys: the UTF-8 dedup key, hashed like the raw topic's key
-        value_serializer="json",
-    )
+    app = new_faust_app(settings, RAW.partitions)
     metrics = new_metrics()
     raw_topic = app.topic(
         RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"

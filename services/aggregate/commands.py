@@ -1,0 +1,85 @@
+"""``jeugdhub aggregate`` (the worker) and ``jeugdhub rebuild`` (from the validated topic's history)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    worker = sub.add_parser(
+        "aggregate", help="run the aggregate worker: validated -> youth facts -> snapshots"
+    )
+    worker.set_defaults(func=run)
+    rebuild = sub.add_parser(
+        "rebuild", help="recompute all youth facts and the figures from the validated topic"
+    )
+    rebuild.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)")
+    rebuild.add_argument("--publish", action="store_true", help="republish every youth's facts (upserts)")
+    rebuild.add_argument("--output", help="write the figures JSON here instead of stdout")
+    rebuild.set_defaults(func=run_rebuild)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+
+    from services.aggregate.service import create_app
+    from services.aggregate.settings import AggregateSettings
+    from services.contracts.regions import RegionTableError, load_region_table
+    from services.observability.logs import logging_config, setup_logging
+    from services.streaming.topic_admin import create_hub_topics
+
+    settings = AggregateSettings()
+    setup_logging(settings.log_level)
+    log = logging.getLogger("jeugdhub.aggregate")
+    log.info("starting", extra={"settings": settings.masked()})
+    try:
+        regions = load_region_table(settings.regions_file)
+        create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    except (RegionTableError, OSError) as exc:
+        print(f"jeugdhub aggregate: {exc}", file=sys.stderr)
+        return 2
+    service = create_app(settings, regions)
+    worker = faust.Worker(
+        service.app,
+        loglevel=settings.log_level.lower(),
+        logging_config=logging_config(settings.log_level),
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
+    return 0
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from services.aggregate.rebuild import rebuild
+    from services.aggregate.service import today_in
+    from services.aggregate.settings import AggregateSettings
+    from services.contracts.regions import load_region_table
+
+    settings = AggregateSettings()
+    as_of = args.as_of or settings.as_of or today_in(settings.timezone)()
+
+    def progress(read: int) -> None:
+        print(f"rebuild: {read} validated messages read", file=sys.stderr, flush=True)
+
+    document = rebuild(
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        load_region_table(settings.regions_file),
+        as_of,
+        args.publish,
+        progress,
+    )
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    if args.output:
+        Path(args.output).write_bytes(text)
+    else:
+        sys.stdout.buffer.write(text)
+    return 0

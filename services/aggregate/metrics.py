@@ -1,0 +1,82 @@
+"""Prometheus metrics of the aggregate worker: the figures as gauges (label ``region``, and ``kind``
+for measures) plus service health. Never a pseudonym in a label."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.aggregate.figures import FIGURE_KEYS
+
+_SCALAR = [k for k in FIGURE_KEYS if k not in ("region", "restrictive_measures_12m")]
+
+
+@dataclass(frozen=True)
+class AggregateMetrics:
+    registry: CollectorRegistry
+    figures: dict[str, Gauge]
+    measures: Gauge
+    events_applied: Counter
+    youth_tracked: Gauge
+    recompute_seconds: Histogram
+    snapshots_published: Counter
+    lag: Gauge
+
+    def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            region = row["region"]
+            for key in _SCALAR:
+                value = row[key]
+                self.figures[key].labels(region=region).set(math.nan if value is None else float(value))
+            for kind, count in row["restrictive_measures_12m"].items():
+                self.measures.labels(region=region, kind=kind).set(count)
+
+
+def new_metrics() -> AggregateMetrics:
+    registry = CollectorRegistry()
+    figures = {
+        key: Gauge(
+            f"jeugdhub_aggregate_{key}",
+            f"metrics.md figure {key} per region (NL: national)",
+            ["region"],
+            registry=registry,
+        )
+        for key in _SCALAR
+    }
+    return AggregateMetrics(
+        registry=registry,
+        figures=figures,
+        measures=Gauge(
+            "jeugdhub_aggregate_restrictive_measures_12m",
+            "Restrictive measures started in the last 12 months, per region and kind",
+            ["region", "kind"],
+            registry=registry,
+        ),
+        events_applied=Counter(
+            "jeugdhub_aggregate_events_applied", "Validated messages applied", registry=registry
+        ),
+        youth_tracked=Gauge(
+            "jeugdhub_aggregate_youth_tracked", "Youth with facts in the figures state", registry=registry
+        ),
+        recompute_seconds=Histogram(
+            "jeugdhub_aggregate_recompute_seconds",
+            "Time to compute the region figures from the state",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=registry,
+        ),
+        snapshots_published=Counter(
+            "jeugdhub_aggregate_snapshots_published",
+            "Region snapshots written to the aggregates topic",
+            registry=registry,
+        ),
+        lag=Gauge(
+            "jeugdhub_aggregate_consumer_lag_messages",
+            "Validated records not yet applied, per partition",
+            ["partition"],
+            registry=registry,
+        ),
+    )

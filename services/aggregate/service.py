@@ -1,0 +1,233 @@
+"""The aggregate worker (faust): validated messages in; youth facts and region snapshots out.
+
+Two stages, both upserts, so a replayed or duplicated message cannot change a figure:
+1. ``apply`` (partitioned by youth): keeps each youth's accepted messages in a changelog-backed
+   table, derives the youth's date-independent facts with :func:`build_youth_facts` and publishes
+   them keyed by youth on the compacted youth-facts topic.
+2. ``follow_facts`` + ``publish`` (every worker, all partitions): reads the youth-facts topic from
+   its beginning into :class:`FiguresState` (latest facts per youth), recomputes the figures when
+   something changed or the date moved, and publishes changed region snapshots (each region at most
+   once per interval) and Prometheus gauges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import faust
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
+
+from services.aggregate.facts import FACTS_VERSION, YouthFacts, build_youth_facts
+from services.aggregate.metrics import AggregateMetrics, new_metrics
+from services.aggregate.settings import AggregateSettings
+from services.aggregate.snapshots import SnapshotThrottle, snapshot
+from services.aggregate.state import FiguresState
+from services.contracts.canonical import record_from_json, validated_to_json
+from services.contracts.codec import decode, encode
+from services.contracts.errors import ContractError
+from services.contracts.regions import RegionTable
+from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
+from services.streaming.faust_app import new_faust_app
+from services.streaming.web import add_service_routes, faust_is_ready
+
+log = logging.getLogger("jeugdhub.aggregate")
+Today = Callable[[], date]
+
+
+def pinned(day: date) -> Today:
+    return lambda: day
+
+
+def today_in(timezone: str) -> Today:
+    zone = ZoneInfo(timezone)
+    return lambda: datetime.now(zone).date()
+
+
+@dataclass
+class AggregateService:
+    app: faust.App
+    metrics: AggregateMetrics
+    state: FiguresState
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def facts_record(youth: str, facts: YouthFacts, messages: int) -> bytes:
+    return encode(
+        "YouthFactsRecord",
+        {
+            "youth_pseudonym": youth,
+            "facts_version": FACTS_VERSION,
+            "facts_json": orjson.dumps(facts.to_dict()).decode(),
+            "messages_applied": messages,
+            "updated_at": datetime.now(UTC).replace(microsecond=0),
+        },
+    )
+
+
+def message_key(message: dict[str, Any]) -> str:
+    return f"{message['sender']['code']}:{message['message_id']}"
+
+
+def create_app(
+    settings: AggregateSettings, regions: RegionTable, today: Today | None = None
+) -> AggregateService:
+    prefix = settings.topic_prefix
+    as_of = pinned(settings.as_of) if settings.as_of else (today or today_in(settings.timezone))
+    app = new_faust_app(settings, VALIDATED.partitions)
+    metrics = new_metrics()
+    state = FiguresState(regions, as_of())
+    service = AggregateService(app, metrics, state)
+    validated_topic = app.topic(
+        VALIDATED.full_name(prefix),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    facts_topic = app.topic(YOUTH_FACTS.full_name(prefix), key_serializer="raw", value_serializer="raw")
+    aggregates_topic = app.topic(AGGREGATES.full_name(prefix), key_serializer="raw", value_serializer="raw")
+    # youth pseudonym -> {"<sender>:<message_id>": validated message}; keyed and partitioned like
+    # the validated topic, so no repartition topic (see the validate service).
+    youth_messages = app.Table(
+        "youth-messages", key_type=str, partitions=VALIDATED.partitions, use_partitioner=True
+    )
+
+    @app.agent(validated_topic, concurrency=1)
+    async def apply(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            changed: set[str] = set()
+            for event in events:
+                try:
+                    message = validated_to_json(decode("ValidatedMessage", event.message.value))
+                except ContractError as exc:
+                    log.error(
+                        "undecodable validated record skipped",
+                        extra={"error": str(exc), "offset": event.message.offset},
+                    )
+                    continue
+                youth = message["youth_pseudonym"]
+                stored: dict[str, Any] = dict(youth_messages.get(youth) or {})
+                key = message_key(message)
+                if stored.get(key) != message:
+                    stored[key] = message
+                    youth_messages[youth] = stored
+                    changed.add(youth)
+            pending: list[Awaitable[Any]] = []
+            for youth in changed:
+                messages = list(youth_messages[youth].values())
+                facts = build_youth_facts(messages, regions)
+                value = facts_record(youth, facts, len(messages))
+                pending.append(await facts_topic.send(key=youth.encode(), value=value))
+            await asyncio.gather(*pending)
+            metrics.events_applied.inc(len(events))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_facts() -> None:
+        await _follow_facts(settings, service)
+
+    throttle = SnapshotThrottle(settings.publish_interval_s)
+    published_version = -1
+
+    @app.timer(interval=min(0.25, settings.publish_interval_s))  # type: ignore[untyped-decorator]
+    async def publish() -> None:
+        nonlocal published_version
+        if not service.caught_up.is_set():
+            return
+        started = time.perf_counter()
+        state.set_as_of(as_of())
+        if state.version == published_version and not throttle.pending:
+            return
+        rows = state.rows()
+        metrics.recompute_seconds.observe(time.perf_counter() - started)
+        metrics.set_figures(rows)
+        metrics.youth_tracked.set(state.youth_count)
+        now = time.monotonic()
+        computed_at = datetime.now(UTC).replace(microsecond=0)
+        due = throttle.due(rows, state.as_of, now)
+        pending = []
+        for row in due:
+            value = encode(
+                "RegionSnapshot", record_from_json("RegionSnapshot", snapshot(row, state.as_of, computed_at))
+            )
+            pending.append(await aggregates_topic.send(key=row["region"].encode(), value=value))
+        await asyncio.gather(*pending)
+        for row in due:
+            throttle.published(row, state.as_of, now)
+        metrics.snapshots_published.inc(len(due))
+        throttle.pending = throttle.has_unpublished(rows, state.as_of)
+        published_version = state.version
+
+    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and service.caught_up.is_set())
+    return service
+
+
+def partition_ids(bootstrap: str, topic: str, timeout_s: float = 60.0) -> set[int]:
+    """The topic's partitions, waiting for it to exist (the worker creates it before starting)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                return set(partitions)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} does not exist")
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+
+
+async def _follow_facts(settings: AggregateSettings, service: AggregateService) -> None:
+    """Read the compacted youth-facts topic from its beginning, then follow it, into the state."""
+    topic = YOUTH_FACTS.full_name(settings.topic_prefix)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        # aiokafka's consumer only learns partitions of subscribed topics; ask kafka-python instead.
+        partitions = await asyncio.to_thread(partition_ids, settings.kafka_bootstrap, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        targets = await consumer.end_offsets(tps)
+        stale = 0
+        while True:
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    youth = record.key.decode()
+                    if record.value is None:
+                        service.state.remove(youth)
+                        continue
+                    try:
+                        value = decode("YouthFactsRecord", record.value)
+                        facts = YouthFacts.from_dict(orjson.loads(value["facts_json"]))
+                    except (ContractError, ValueError) as exc:
+                        stale += 1
+                        if stale in (1, 100, 10_000):
+                            log.warning(
+                                "youth facts not usable (run jeugdhub rebuild --publish)",
+                                extra={"error": str(exc), "count": stale},
+                            )
+                        continue
+                    service.state.upsert(youth, facts)
+            if not service.caught_up.is_set():
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= targets[tp] for tp in tps):
+                    service.caught_up.set()
+                    log.info("figures state loaded", extra={"youth": service.state.youth_count})
+    finally:
+        await consumer.stop()

@@ -1,0 +1,46 @@
+"""Which region snapshots to publish: only changed rows, each region at most once per interval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.contracts.canonical import format_timestamp
+
+
+def snapshot(row: dict[str, Any], as_of: date, computed_at: datetime) -> dict[str, Any]:
+    """A RegionSnapshot (JSON form) from a figures row."""
+    return {**row, "as_of": as_of.isoformat(), "computed_at": format_timestamp(computed_at)}
+
+
+@dataclass
+class SnapshotThrottle:
+    """Remembers what was published per region, and when."""
+
+    min_interval_s: float = 1.0
+    _last_row: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    _last_time: dict[str, float] = field(default_factory=dict)
+    pending: bool = False
+    """Set by the caller when a changed row was held back by the interval and must be sent later."""
+
+    def due(self, rows: Sequence[dict[str, Any]], as_of: date, now: float) -> list[dict[str, Any]]:
+        """Rows whose figures (or as-of date) changed and whose region was not published too recently."""
+        out = []
+        for row in rows:
+            region = row["region"]
+            previous = self._last_row.get(region)
+            if previous == (as_of.isoformat(), row):
+                continue
+            if now - self._last_time.get(region, float("-inf")) < self.min_interval_s:
+                continue
+            out.append(row)
+        return out
+
+    def has_unpublished(self, rows: Sequence[dict[str, Any]], as_of: date) -> bool:
+        return any(self._last_row.get(row["region"]) != (as_of.isoformat(), row) for row in rows)
+
+    def published(self, row: dict[str, Any], as_of: date, now: float) -> None:
+        self._last_row[row["region"]] = (as_of.isoformat(), row)
+        self._last_time[row["region"]] = now

@@ -1,0 +1,149 @@
+"""validate + aggregate as real processes on the real broker give exactly replay's figures,
+also after the aggregate worker is SIGKILLed mid-stream and restarted."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hub_processes import ServiceProcess, produce, read_all, running, service_env, write_keyring
+from messages_support import expand_feed, raw_record
+
+from services.aggregate.replay import figures_document, judge_lines
+from services.contracts.canonical import record_to_json
+from services.contracts.codec import decode
+from services.contracts.regions import load_region_table
+from services.contracts.topics import AGGREGATES, RAW, YOUTH_FACTS
+from services.localkafka.broker import free_port
+from services.privacy.pseudonym import ephemeral_keyring
+from services.streaming.topic_admin import create_hub_topics
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not EXAMPLES.is_dir(), reason="worked example not available"),
+]
+AS_OF = "2026-03-31"
+
+
+def _raw(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    records = []
+    for line in lines:
+        try:
+            message = json.loads(line)
+            records.append(raw_record(message) if isinstance(message, dict) else raw_record(line))
+        except ValueError:
+            records.append(raw_record(line))
+    return records
+
+
+def _replay_rows(lines: list[bytes]) -> list[dict[str, Any]]:
+    regions = load_region_table(EXAMPLES / "regions.csv")
+    result = judge_lines(lines, ephemeral_keyring(), regions)
+    rows: list[dict[str, Any]] = figures_document(result, date.fromisoformat(AS_OF), regions)["regions"]
+    return rows
+
+
+def _published_rows(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for record in read_all(bootstrap, AGGREGATES.full_name(prefix), timeout_s=10):
+        snapshot = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
+        assert snapshot["as_of"] == AS_OF
+        latest[record.key.decode()] = {k: v for k, v in snapshot.items() if k not in ("as_of", "computed_at")}
+    return [latest[k] for k in sorted(k for k in latest if k != "NL")] + (
+        [latest["NL"]] if "NL" in latest else []
+    )
+
+
+def _wait_for(
+    bootstrap: str, prefix: str, expected: list[dict[str, Any]], timeout_s: float = 120
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = _published_rows(bootstrap, prefix)
+        if rows == expected:
+            return rows
+        time.sleep(1)
+    return rows
+
+
+def test_streaming_figures_equal_replay_and_survive_sigkill(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
+) -> None:
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    lines = expand_feed((EXAMPLES / "feed.jsonl").read_bytes().splitlines(), copies=4, seed=5)
+    assert len(lines) > 3000
+    first, second = lines[: len(lines) // 2], lines[len(lines) // 2 :]
+    env = service_env(
+        kafka_bootstrap,
+        unique_prefix,
+        {
+            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
+            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
+            "JEUGDHUB_AS_OF": AS_OF,
+            "JEUGDHUB_BATCH_SIZE": "50",
+        },
+    )
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(first))
+    with running("validate", env, tmp_path / "validate.log"):
+        with running("aggregate", env, tmp_path / "aggregate-1.log") as aggregate:
+            expected_first = _replay_rows(first)
+            assert _wait_for(kafka_bootstrap, unique_prefix, expected_first) == expected_first
+            status, metrics = aggregate.get("/metrics")
+            assert status == 200 and b'jeugdhub_aggregate_occupancy{region="NL"}' in metrics
+
+            produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(second))
+            facts_before = len(read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix), timeout_s=5))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # kill while the second half is being applied
+                if (
+                    len(read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix), timeout_s=5))
+                    > facts_before
+                ):
+                    break
+                time.sleep(0.05)
+            aggregate.kill()
+
+        port = free_port()
+        restarted = ServiceProcess(
+            "aggregate", {**env, "JEUGDHUB_WEB_PORT": str(port)}, tmp_path / "aggregate-2.log", port
+        )
+        restarted.start()
+        try:
+            restarted.wait_ready(90)
+            expected_all = _replay_rows(lines)
+            assert expected_all != expected_first
+            assert _wait_for(kafka_bootstrap, unique_prefix, expected_all) == expected_all
+        finally:
+            restarted.stop()
+
+
+def test_rebuild_from_the_validated_topic_equals_replay(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
+) -> None:
+    from services.aggregate.rebuild import rebuild
+
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(lines))
+    env = service_env(
+        kafka_bootstrap,
+        unique_prefix,
+        {
+            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
+            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
+        },
+    )
+    with running("validate", env, tmp_path / "validate.log"):
+        read_all(kafka_bootstrap, f"{unique_prefix}jeugdhub.retour.v1", expect=len(lines))
+    regions = load_region_table(EXAMPLES / "regions.csv")
+    document = rebuild(kafka_bootstrap, unique_prefix, regions, date.fromisoformat(AS_OF), publish=True)
+    expected = json.loads((EXAMPLES / "expected-figures.json").read_text())
+    assert document["accepted"] == expected["accepted"]
+    assert document["regions"] == _replay_rows(lines)
+    assert len(read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix))) == document["youth"]
