@@ -73,6 +73,13 @@ class IngestSettings(HubSettings):
     ingest_max_txn_messages: int = Field(
         5000, ge=1, description="JEUGDHUB_INGEST_MAX_TXN_MESSAGES: messages grouped into one transaction"
     )
+    ingest_txn_retry_backoff_ms: float = Field(
+        2.0,
+        gt=0,
+        le=100,
+        description="JEUGDHUB_INGEST_TXN_RETRY_BACKOFF_MS: wait before retrying a transaction start that "
+        "found the previous commit still completing (aiokafka's own is 20 ms)",
+    )
     ingest_kafka_connect_timeout_s: float = Field(
         5.0, gt=0, description="JEUGDHUB_INGEST_KAFKA_CONNECT_TIMEOUT_S: producer/consumer start"
     )

@@ -1,0 +1,317 @@
+"""Ingest throughput and latency over real HTTP on loopback, against a real local Kafka.
+
+    python bench/ingest_bench.py                      # starts a broker and the service itself
+    python bench/ingest_bench.py --url http://127.0.0.1:8080 --token TOKEN --code 12345678
+
+Without ``--url`` it starts a single-node Kafka (services.localkafka) in a temporary directory,
+creates the hub's topics under a fresh prefix, issues a token, and runs ``jeugdhub ingest`` as a
+child process with the rate limit raised out of the way; this process is the HTTP client. Three
+scenarios, each bounded in time:
+
+1. batches of 1, closed loop (``--concurrency`` requests in flight): single-message requests/s;
+2. batches of 100, closed loop: messages/s;
+3. batches of 1 at a fixed ``--rate`` (open loop): p50/p99 latency, measured from each request's
+   scheduled start so a stall is not hidden by the client waiting (no coordinated omission).
+
+Targets (issue): >= 2,000 requests/s at batch 1, >= 20,000 messages/s at batch 100, p99 < 100 ms
+at 500 requests/s. Everything runs on one machine: client, service and broker share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SENDER_CODE = "12345678"
+
+
+def message(code: str) -> dict[str, object]:
+    """A realistic placement_started message (about 450 bytes) with a fresh message_id."""
+    return {
+        "message_id": str(uuid.uuid4()),
+        "message_type": "placement_started",
+        "status": "new",
+        "cancels_message_id": None,
+        "sender": {"kind": "provider", "code": code},
+        "created_at": "2026-03-02T09:30:00Z",
+        "bsn": "123456782",
+        "birth_date": "2010-05-17",
+        "municipality_code": "0363",
+        "placement_id": "P-bench",
+        "provider_agb": code,
+        "location_code": "L1",
+        "care_type": "gesloten",
+        "legal_basis": "machtiging",
+        "start_date": "2026-03-01",
+    }
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    messages: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:34} {self.requests / self.seconds:9.0f} req/s {self.messages / self.seconds:9.0f} msg/s"
+            f"   p50 {self.pct(50):7.1f} ms   p99 {self.pct(99):7.1f} ms   errors {self.errors}"
+        )
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client connection.
+
+    aiohttp's client costs several times the CPU of the request it sends; on a 2-core machine
+    shared by client, service and broker that would measure the client. This one writes a
+    prepared request and reads the status line, headers and Content-Length body.
+    """
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.head = (
+            f"POST /v1/messages HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> int:
+        """Send one POST /v1/messages; the status code, or 0 on a connection error."""
+        try:
+            if self.writer is None or self.reader is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await self.reader.readexactly(length)
+            return status
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            await self.close()
+            return 0
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+def _body(code: str, batch: int) -> bytes:
+    return orjson.dumps(message(code) if batch == 1 else [message(code) for _ in range(batch)])
+
+
+def _host_port(base: str) -> tuple[str, int]:
+    url = urllib.parse.urlsplit(base)
+    return url.hostname or "127.0.0.1", url.port or 80
+
+
+async def closed_loop(
+    base: str, token: str, code: str, batch: int, concurrency: int, seconds: float
+) -> Result:
+    host, port = _host_port(base)
+    latencies: list[float] = []
+    counts = {"ok": 0, "err": 0}
+    deadline = time.perf_counter() + seconds
+    connections = [Connection(host, port, token) for _ in range(concurrency)]
+
+    async def worker(connection: Connection) -> None:
+        while time.perf_counter() < deadline:
+            body = _body(code, batch)
+            t0 = time.perf_counter()
+            status = await connection.post(body)
+            latencies.append(time.perf_counter() - t0)
+            counts["ok" if status == 202 else "err"] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    name = f"batch {batch:>3}, {concurrency} in flight"
+    return Result(name, counts["ok"], counts["ok"] * batch, counts["err"], elapsed, latencies)
+
+
+async def open_loop(base: str, token: str, code: str, rate: float, seconds: float) -> Result:
+    host, port = _host_port(base)
+    latencies: list[float] = []
+    counts = {"ok": 0, "err": 0}
+    idle: list[Connection] = []
+    everyone: set[Connection] = set()
+
+    async def one(scheduled: float) -> None:
+        connection = idle.pop() if idle else Connection(host, port, token)
+        everyone.add(connection)
+        status = await connection.post(_body(code, 1))
+        latencies.append(time.perf_counter() - scheduled)
+        counts["ok" if status == 202 else "err"] += 1
+        idle.append(connection)
+
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        scheduled = started + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    for connection in everyone:
+        await connection.close()
+    name = f"batch   1, open loop {rate:g} req/s"
+    return Result(name, counts["ok"], counts["ok"], counts["err"], elapsed, latencies)
+
+
+async def run_scenarios(base: str, token: str, code: str, args: argparse.Namespace) -> list[Result]:
+    # Warm-up: first transactions (metadata, partitions added) are slower than steady state.
+    await closed_loop(base, token, code, 1, 8, 2.0)
+    results = [
+        await closed_loop(base, token, code, 1, args.concurrency, args.seconds),
+        await closed_loop(base, token, code, 100, args.batch_concurrency, args.seconds),
+        await open_loop(base, token, code, args.rate, args.seconds),
+    ]
+    return results
+
+
+@contextlib.contextmanager
+def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    """Broker + topics + token + ``jeugdhub ingest`` child; yields (base URL, token)."""
+    from services.ingest.tokens import Sender, add_token
+    from services.localkafka.broker import Broker, free_port
+    from services.streaming.topic_admin import create_hub_topics
+
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    broker = Broker(workdir / "kafka", progress=lambda line: print(f"localkafka: {line}", file=sys.stderr))
+    service: subprocess.Popen[bytes] | None = None
+    try:
+        broker.start()
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        create_hub_topics(broker.bootstrap, prefix)
+        tokens = workdir / "tokens.json"
+        token = add_token(tokens, Sender("provider", SENDER_CODE))
+        port = free_port()
+        env = {
+            **os.environ,
+            "JEUGDHUB_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "JEUGDHUB_TOPIC_PREFIX": prefix,
+            "JEUGDHUB_INGEST_TOKENS_FILE": str(tokens),
+            "JEUGDHUB_INGEST_HOST": "127.0.0.1",
+            "JEUGDHUB_INGEST_PORT": str(port),
+            "JEUGDHUB_INGEST_RATE_PER_S": "10000000",
+            "JEUGDHUB_INGEST_RATE_BURST": "10000000",
+            "JEUGDHUB_INGEST_PRODUCERS": str(args.producers),
+            "JEUGDHUB_LOG_LEVEL": "WARNING",
+        }
+        log = (workdir / "ingest.log").open("wb")
+        service = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "ingest"], cwd=REPO, env=env, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base, service, timeout_s=60.0)
+        yield base, token
+    finally:
+        if service is not None and service.poll() is None:
+            service.send_signal(signal.SIGTERM)
+            try:
+                service.wait(20)
+            except subprocess.TimeoutExpired:
+                service.kill()
+                service.wait()
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_ready(base: str, service: subprocess.Popen[bytes], timeout_s: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise SystemExit(f"ingest exited with {service.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise SystemExit("ingest not ready in time")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="a running ingest service (else one is started with its own broker)")
+    parser.add_argument("--token", help="bearer token for --url")
+    parser.add_argument("--code", default=SENDER_CODE, help="the token's provider AGB code (with --url)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each scenario")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight, batch 1")
+    parser.add_argument("--batch-concurrency", type=int, default=8, help="requests in flight, batch 100")
+    parser.add_argument("--rate", type=float, default=500.0, help="open-loop request rate")
+    parser.add_argument("--producers", type=int, default=2, help="JEUGDHUB_INGEST_PRODUCERS (local service)")
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.seconds > 120:
+        parser.error("--seconds must be in (0, 120]")
+    if args.url:
+        if not args.token:
+            parser.error("--url needs --token")
+        results = asyncio.run(run_scenarios(args.url.rstrip("/"), args.token, args.code, args))
+    else:
+        with local_service(args) as (base, token):
+            results = asyncio.run(run_scenarios(base, token, SENDER_CODE, args))
+    print(f"ingest benchmark ({os.cpu_count()} CPUs, client, service and broker on one machine)")
+    for result in results:
+        print(result.line())
+    single, batched, paced = results
+    checks = [
+        ("batch 1 >= 2000 req/s", single.requests / single.seconds >= 2000),
+        ("batch 100 >= 20000 msg/s", batched.messages / batched.seconds >= 20000),
+        (f"p99 < 100 ms at {args.rate:g} req/s", paced.pct(99) < 100),
+    ]
+    print("targets: " + "; ".join(f"{name}: {_mark(ok)}" for name, ok in checks))
+    return 0 if all(r.errors == 0 for r in results) else 1
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
