@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "services.ingest.commands",
     "services.aggregate.commands",
     "services.run.commands",
+    "services.simulate.commands",
+    "services.deploy.commands",
 )
 
 

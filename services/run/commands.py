@@ -1,0 +1,30 @@
+"""``jeugdhub run``: the whole hub on this machine — Kafka, the three services, a simulated feed
+and a live view. Ctrl-C stops everything and says where the data and logs are."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "run", help="run Kafka, ingest, validate, aggregate and a simulated feed, with a live view"
+    )
+    parser.add_argument("--rate", type=float, default=50.0, help="simulated messages per second (default 50)")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)"
+    )
+    parser.add_argument("--no-simulator", action="store_true", help="only run the hub")
+    parser.add_argument("--regions", type=Path, default=None, help="region reference table CSV")
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed")
+    parser.add_argument("--state-dir", type=Path, default=Path("var/run"), help="keyring, tokens and logs")
+    parser.add_argument("--no-view", action="store_true", help="print a status line every 5 s instead")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from services.run.orchestrate import Hub
+
+    return Hub(args).run()

@@ -1,0 +1,189 @@
+"""Starts and stops the local hub for ``jeugdhub run`` (imperative shell around the services)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+
+from services.contracts.regions import load_region_table
+from services.contracts.topics import AGGREGATES
+from services.localkafka import named
+from services.localkafka.broker import free_port, port_is_free
+from services.run.follower import SnapshotFollower
+from services.run.processes import Child, jeugdhub_argv
+from services.run.scrape import parse
+from services.run.view import Rates, rejects_by_rule, render
+from services.streaming.topic_admin import create_hub_topics
+
+
+def _port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+def local_keyring(path: Path) -> Path:
+    """A keyring for this machine only, made once (0600); a deployment mounts a Secret instead."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"active": "local-1", "keys": {"local-1": secrets.token_hex(32)}}))
+        path.chmod(0o600)
+    return path
+
+
+class Hub:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.state_dir: Path = args.state_dir.resolve()
+        self.logs = self.state_dir / "logs"
+        self.console = Console(stderr=False)
+        self.children: list[Child] = []
+        self.started_kafka = False
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+    def run(self) -> int:
+        regions_file = self.args.regions.resolve() if self.args.regions else None
+        load_region_table(regions_file)  # fail fast on a bad table, before anything starts
+        code = 0
+        try:
+            bootstrap = self._kafka()
+            self._services(bootstrap, regions_file)
+            self._show(bootstrap)
+        except KeyboardInterrupt:
+            self.say("\nstopping…")
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            self.say(f"[red]jeugdhub run: {exc}[/red]")
+            code = 1
+        finally:
+            self._stop()
+        return code
+
+    def _kafka(self) -> str:
+        state = named.running_state(named.DEFAULT_STATE_DIR.resolve())
+        if state is None:
+            self.say("starting Kafka (the first run downloads its jars with Maven)…")
+            state = named.start(named.DEFAULT_STATE_DIR)
+            self.started_kafka = True
+        self.say(f"Kafka {state.kafka_version} on {state.bootstrap}")
+        create_hub_topics(state.bootstrap, "")
+        return state.bootstrap
+
+    def _services(self, bootstrap: str, regions_file: Path | None) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("JEUGDHUB_")}
+        base.update(
+            {
+                "JEUGDHUB_KAFKA_BOOTSTRAP": bootstrap,
+                "JEUGDHUB_KEYRING_FILE": str(local_keyring(self.state_dir / "keyring.json")),
+                "JEUGDHUB_INGEST_TOKENS_FILE": str(self.state_dir / "ingest-tokens.json"),
+            }
+        )
+        if regions_file is not None:
+            base["JEUGDHUB_REGIONS_FILE"] = str(regions_file)
+        ports = {"ingest": _port(8080), "validate": _port(6066), "aggregate": _port(6067)}
+        for name in ("validate", "aggregate", "ingest"):
+            env = dict(base)
+            if name == "ingest":
+                env["JEUGDHUB_INGEST_PORT"] = str(ports[name])
+            else:
+                env["JEUGDHUB_WEB_PORT"] = str(ports[name])
+            child = Child(name, jeugdhub_argv(name), env, self.logs / f"{name}.log", ports[name])
+            child.start()
+            self.children.append(child)
+        for child in self.children:
+            self.say(f"waiting for {child.name}…")
+            child.wait_ready(120)
+        for child in self.children:
+            self.say(f"{child.name:9} ready: {child.url('/metrics')}  (log {child.log_path})")
+        if not self.args.no_simulator:
+            self._simulator(base, ports["ingest"])
+
+    def _simulator(self, env: dict[str, str], ingest_port: int) -> None:
+        argv = jeugdhub_argv(
+            "simulate",
+            "--post",
+            f"http://127.0.0.1:{ingest_port}",
+            "--register-tokens",
+            env["JEUGDHUB_INGEST_TOKENS_FILE"],
+            "--rate",
+            str(self.args.rate),
+            "--seed",
+            str(self.args.seed),
+        )
+        if self.args.regions is not None:
+            argv += ["--regions", str(self.args.regions.resolve())]
+        child = Child("simulator", argv, env, self.logs / "simulator.log")
+        child.start()
+        self.children.append(child)
+        self.say(f"simulator posting {self.args.rate:g} messages/s to ingest (log {child.log_path})")
+
+    def _show(self, bootstrap: str) -> None:
+        follower = SnapshotFollower(bootstrap, AGGREGATES.full_name(""))
+        follower.start()
+        rates = Rates()
+        started = time.monotonic()
+        deadline = None if self.args.duration is None else started + self.args.duration
+        try:
+            if self.args.no_view or not sys.stdout.isatty():
+                self._status_lines(follower, rates, started, deadline)
+            else:
+                with Live(
+                    self._frame(follower, rates, started), console=self.console, refresh_per_second=2
+                ) as live:
+                    while deadline is None or time.monotonic() < deadline:
+                        time.sleep(1.0)
+                        self._check_children()
+                        live.update(self._frame(follower, rates, started))
+        finally:
+            follower.stop()
+
+    def _status_lines(
+        self, follower: SnapshotFollower, rates: Rates, started: float, deadline: float | None
+    ) -> None:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(5.0)
+            self._check_children()
+            self._frame(follower, rates, started)
+            nl = follower.latest().get("NL", {})
+            self.say(
+                f"{time.monotonic() - started:6.0f} s  accepted {rates.totals.get('accepted', 0):,.0f} "
+                f"rejected {rates.totals.get('rejected', 0):,.0f}  NL occupancy {nl.get('occupancy', '–')}, "
+                f"transfers 12m {nl.get('transfers_12m', '–')}"
+            )
+
+    def _frame(self, follower: SnapshotFollower, rates: Rates, started: float) -> Group:
+        merged: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        for child in self.children:
+            answer = child.get("/metrics") if child.web_port else None
+            if answer is not None and answer[0] == 200:
+                for name, samples in parse(answer[1].decode()).items():
+                    merged.setdefault(name, {}).update(samples)
+        rates.update(merged)
+        snapshots = follower.latest()
+        as_of = next(iter(snapshots.values()))["as_of"] if snapshots else None
+        services = [(c.name, c.alive, c.url("/metrics")) for c in self.children]
+        return render(snapshots, rates, rejects_by_rule(merged), services, as_of, time.monotonic() - started)
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            if not child.alive and child.name != "simulator":
+                raise RuntimeError(f"{child.name} stopped (exit {child.exit_code}); see {child.log_path}")
+
+    def _stop(self) -> None:
+        for child in reversed(self.children):
+            with suppress(Exception):
+                child.stop()
+        if self.started_kafka:
+            with suppress(Exception):
+                named.stop(named.DEFAULT_STATE_DIR)
+        self.say(f"stopped. Logs: {self.logs}  Kafka data: {named.DEFAULT_STATE_DIR / 'data'}")
+        if not self.started_kafka:
+            self.say("Kafka was already running before and is left running (jeugdhub kafka stop).")

@@ -1,0 +1,84 @@
+"""Child processes of ``jeugdhub run``: start, watch, stop — each with its own log file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    web_port: int | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            # own process group: Ctrl-C in the terminal reaches only `jeugdhub run`, which stops
+            # the children in order (simulator first, Kafka last).
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def url(self, path: str) -> str | None:
+        return None if self.web_port is None else f"http://127.0.0.1:{self.web_port}{path}"
+
+    def get(self, path: str, timeout_s: float = 1.0) -> tuple[int, bytes] | None:
+        url = self.url(path)
+        if url is None:
+            return None
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
+        except OSError:
+            return None
+
+    def ready(self) -> bool:
+        answer = self.get("/readyz")
+        return answer is not None and answer[0] == 200
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited with {self.exit_code}; see {self.log_path}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_path}")
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if not self.alive or self.proc is None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+
+def jeugdhub_argv(*args: str) -> list[str]:
+    """The ``jeugdhub`` command of this interpreter's environment."""
+    return [sys.executable, "-m", "services.cli", *args]

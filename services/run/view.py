@@ -1,0 +1,123 @@
+"""The live terminal view of ``jeugdhub run`` (rich): figures per region, rates, rejects by rule."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from services.run.scrape import Samples, by_label, total
+
+COUNTERS = {
+    "ingest": ("jeugdhub_ingest_messages_received_total", "received"),
+    "validate_in": ("jeugdhub_validate_messages_in_total", "validated"),
+    "accepted": ("jeugdhub_validate_accepted_total", "accepted"),
+    "rejected": ("jeugdhub_validate_rejected_total", "rejected"),
+    "duplicates": ("jeugdhub_validate_duplicates_total", "duplicates"),
+    "applied": ("jeugdhub_aggregate_events_applied_total", "aggregated"),
+}
+
+
+@dataclass
+class Rates:
+    """Per-second rates from successive counter readings."""
+
+    _last: dict[str, tuple[float, float]] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def update(self, samples: Samples, now: float | None = None) -> None:
+        moment = time.monotonic() if now is None else now
+        for key, (name, _label) in COUNTERS.items():
+            value = total(samples, name)
+            previous = self._last.get(key)
+            if previous is not None and moment > previous[1]:
+                self.rates[key] = max(0.0, (value - previous[0]) / (moment - previous[1]))
+            self._last[key] = (value, moment)
+            self.totals[key] = value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1%}" if value <= 1.0 and value != 0 else f"{value:.1f}"
+    return str(value)
+
+
+def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
+    table = Table(title="Figures per region (aggregates topic)", expand=True, header_style="bold")
+    columns = [
+        ("region", "region"),
+        ("occupancy", "closed"),
+        ("occupancy_residential", "resid."),
+        ("placements_started_12m", "plac. 12m"),
+        ("youth_placed_12m", "youth 12m"),
+        ("transfers_between_providers_12m", "transf. betw."),
+        ("transfers_within_provider_12m", "transf. within"),
+        ("perspective_in_time_rate", "persp. in time"),
+        ("overdue_without_perspective", "overdue"),
+        ("median_length_of_stay_days_12m", "median LOS d"),
+    ]
+    for _, header in columns:
+        table.add_column(header, justify="right" if header != "region" else "left")
+    table.add_column("separatie/fixatie/afz./insl.", justify="right")
+    ordered = sorted((r for r in snapshots if r != "NL"), key=str) + (["NL"] if "NL" in snapshots else [])
+    for region in ordered:
+        row = snapshots[region]
+        measures = row.get("restrictive_measures_12m") or {}
+        cells = [
+            str(row["median_length_of_stay_days_12m"])
+            if key == "median_length_of_stay_days_12m" and row[key] is not None
+            else _fmt(row[key])
+            if key != "region"
+            else str(row[key])
+            for key, _ in columns
+        ]
+        cells.append(
+            "/".join(
+                str(measures.get(k, 0))
+                for k in ("separatie", "fixatie", "afzondering", "insluiting_eigen_kamer")
+            )
+        )
+        table.add_row(*cells, style="bold" if region == "NL" else None)
+    if not ordered:
+        table.add_row("(waiting for the first snapshot)", *[""] * len(columns))
+    return table
+
+
+def render(
+    snapshots: Mapping[str, Mapping[str, Any]],
+    rates: Rates,
+    rejects_by_rule: Mapping[str, float],
+    services: Sequence[tuple[str, bool, str | None]],
+    as_of: str | None,
+    elapsed_s: float,
+) -> Group:
+    status = Table.grid(padding=(0, 2))
+    status.add_row(*[f"[{'green' if up else 'red'}]●[/] {name}" for name, up, _ in services])
+    flow = Table.grid(padding=(0, 3))
+    flow.add_row(
+        *[
+            f"{label}: {rates.totals.get(key, 0):,.0f} ({rates.rates.get(key, 0.0):,.0f}/s)"
+            for key, (_, label) in COUNTERS.items()
+        ]
+    )
+    rules = ", ".join(
+        f"{code} {count:,.0f}" for code, count in sorted(rejects_by_rule.items(), key=lambda kv: -kv[1])
+    )
+    header = Panel(
+        Group(status, flow, f"rejects by rule: {rules or 'none yet'}"),
+        title=f"Jeugdhub — running {elapsed_s:,.0f} s — figures as of {as_of or '…'}",
+        subtitle="Ctrl-C stops everything",
+    )
+    return Group(header, figures_table(snapshots))
+
+
+def rejects_by_rule(samples: Samples) -> dict[str, float]:
+    return by_label(samples, "jeugdhub_validate_rule_violations_total", "code")
