@@ -207,3 +207,27 @@ def test_sigkill_mid_batch_then_restart_gives_one_outcome_per_message(
             orjson.dumps(validated_to_json(decode("ValidatedMessage", r.value)), option=orjson.OPT_SORT_KEYS)
         )
     assert all(len(v) == 1 for v in by_message.values())
+
+
+def test_refuses_to_start_under_another_pseudonymisation_key(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from hub_processes import JEUGDHUB
+
+    create_hub_topics(kafka_bootstrap, unique_prefix)
+    rng = random.Random(3)
+    produce(
+        kafka_bootstrap,
+        RAW.full_name(unique_prefix),
+        [raw_record(placement(rng, valid_bsn(rng), date(2011, 2, 3)))],
+    )
+    env = _env(kafka_bootstrap, unique_prefix, tmp_path, None)
+    with running("validate", env, tmp_path / "validate.log"):
+        read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix), expect=1)
+    rotated = {**env, "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "rotated.json", key_id="k2"))}
+    result = subprocess.run([JEUGDHUB, "validate"], env=rotated, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert b"'k2'" in result.stderr and b"'k1'" in result.stderr
+    assert b"split" in result.stderr
