@@ -31,6 +31,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from services.aggregate.replay import figures_document, judge_lines, read_lines
     from services.contracts.regions import RegionTableError, load_region_table
+    from services.output import write_json_document
     from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
     from services.settings import ReplaySettings
 
@@ -61,12 +62,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"jeugdhub replay: {input_path}:{line_no}: not a JSON message, recorded as a SCHEMA rejection",
             file=sys.stderr,
         )
-    document = figures_document(result, args.as_of, regions)
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-    if args.output:
-        Path(args.output).write_bytes(text)
-    else:
-        sys.stdout.buffer.write(text)
+    write_json_document(figures_document(result, args.as_of, regions), args.output)
     return 0
 
 

@@ -24,13 +24,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import faust
-
     from services.aggregate.service import create_app
     from services.aggregate.settings import AggregateSettings
     from services.contracts.regions import RegionTableError, load_region_table
-    from services.observability.logs import logging_config, setup_logging
+    from services.observability.logs import setup_logging
     from services.streaming.topic_admin import create_hub_topics
+    from services.streaming.worker import run_worker
 
     settings = AggregateSettings()
     setup_logging(settings.log_level)
@@ -43,25 +42,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"jeugdhub aggregate: {exc}", file=sys.stderr)
         return 2
     service = create_app(settings, regions)
-    worker = faust.Worker(
-        service.app,
-        loglevel=settings.log_level.lower(),
-        logging_config=logging_config(settings.log_level),
-        redirect_stdouts=False,
-    )
-    worker.execute_from_commandline()
-    return 0
+    return run_worker(service.app, settings)
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import orjson
-
     from services.aggregate.rebuild import rebuild
     from services.aggregate.service import today_in
     from services.aggregate.settings import AggregateSettings
     from services.contracts.regions import load_region_table
+    from services.output import write_json_document
 
     settings = AggregateSettings()
     as_of = args.as_of or settings.as_of or today_in(settings.timezone)()
@@ -77,9 +66,5 @@ def run_rebuild(args: argparse.Namespace) -> int:
         args.publish,
         progress,
     )
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-    if args.output:
-        Path(args.output).write_bytes(text)
-    else:
-        sys.stdout.buffer.write(text)
+    write_json_document(document, args.output)
     return 0

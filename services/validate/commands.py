@@ -14,12 +14,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import faust
-
     from services.contracts.regions import RegionTableError, load_region_table
-    from services.observability.logs import logging_config, setup_logging
+    from services.observability.logs import setup_logging
     from services.privacy.pseudonym import KeyringError, KeyRotationError, load_keyring
     from services.streaming.topic_admin import create_hub_topics
+    from services.streaming.worker import run_worker
     from services.validate.keycheck import check_key_against_validated_topic
     from services.validate.service import create_app
     from services.validate.settings import ValidateSettings
@@ -44,11 +43,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"jeugdhub validate: {exc}", file=sys.stderr)
         return 2
     service = create_app(settings, keyring, regions)
-    worker = faust.Worker(
-        service.app,
-        loglevel=settings.log_level.lower(),
-        logging_config=logging_config(settings.log_level),
-        redirect_stdouts=False,
-    )
-    worker.execute_from_commandline()
-    return 0
+    return run_worker(service.app, settings)
