@@ -84,6 +84,7 @@ class IngestContext:
 
 
 CONTEXT = web.AppKey("ingest", IngestContext)
+SENDER_CODE = web.RequestKey("sender_code", str)  # for the refusal log line
 
 
 def create_app(
@@ -197,7 +198,7 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
                     "status": problem.status,
                     "reason": problem.reason,
                     "index": problem.index,
-                    "sender": request.get("sender_code"),
+                    "sender": request.get(SENDER_CODE),
                 },
             )
     ctx.metrics.requests.labels(route, str(response.status)).inc()
@@ -214,7 +215,8 @@ def _http_problem(exc: web.HTTPException, settings: IngestSettings) -> Problem:
     if exc.status == 404:
         return Problem(P.NOT_FOUND, "see /openapi.json for the routes of this API")
     if exc.status == 405:
-        return Problem(P.METHOD_NOT_ALLOWED, f"{exc.reason}; see /openapi.json")
+        allow = exc.headers.get("Allow", "")
+        return Problem(P.METHOD_NOT_ALLOWED, f"allowed here: {allow or 'nothing'}", allow=allow)
     if exc.status == 413:
         return Problem(P.BODY_TOO_LARGE, f"the body may be at most {settings.ingest_max_body_bytes} bytes")
     return Problem(P.INTERNAL if exc.status >= 500 else P.INVALID_QUERY, exc.reason or "request refused")
@@ -257,7 +259,7 @@ def authenticate(request: web.Request, ctx: IngestContext) -> Sender:
             ctx.auth_limiter.take(address)
         detail = "send 'Authorization: Bearer <token>'" if token is None else "the token is not valid"
         raise ProblemError(Problem(P.UNAUTHENTICATED, detail))
-    request["sender_code"] = sender.code
+    request[SENDER_CODE] = sender.code
     return sender
 
 
@@ -339,9 +341,9 @@ async def get_retour(request: web.Request) -> web.Response:
         since = request.query.get("since")
         try:
             start = (
-                decode_cursor(since, partitions=partitions, partition=partition)
-                if since
-                else Cursor(partitions, partition, 0)
+                Cursor(partitions, partition, 0)
+                if since is None
+                else decode_cursor(since, partitions=partitions, partition=partition)
             )
         except CursorError as exc:
             raise ProblemError(Problem(P.INVALID_CURSOR, str(exc))) from exc

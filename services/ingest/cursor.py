@@ -77,8 +77,8 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 def decode_cursor(text: str, *, partitions: int, partition: int) -> Cursor:
     """Parse *text* and check it belongs to this sender's partition of the current topic layout."""
-    if len(text) > 64:
-        raise CursorError("cursor too long")
+    if not text or len(text) > 64:
+        raise CursorError("cursor must be 1 to 64 characters")
     padded = text + "=" * (-len(text) % 4)
     try:
         plain = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")

@@ -137,9 +137,11 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _problem("Not JSON, not a message, no message_id or sender, bad Avro"),
+                        "400": _problem(
+                            "Not JSON, not a message, no message_id or sender, too many messages, bad Avro"
+                        ),
                         "403": _problem("A message claims a sender other than the token's; nothing stored"),
-                        "413": _problem("Body, batch or one message larger than allowed"),
+                        "413": _problem("Body or one message larger than allowed"),
                         "415": _problem(f"Content-Type is not {JSON_TYPE} or {AVRO_TYPE}"),
                         **_common_errors(),
                     },
@@ -155,7 +157,7 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                             "in": "query",
                             "required": False,
                             "description": "The cursor of the previous page; leave out to start at the oldest",
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
                         },
                         {
                             "name": "limit",

@@ -43,7 +43,7 @@ FORBIDDEN_SENDER = _t("forbidden-sender", 403, "The message claims a sender othe
 NOT_FOUND = _t("not-found", 404, "No such resource")
 METHOD_NOT_ALLOWED = _t("method-not-allowed", 405, "Method not allowed on this resource")
 BODY_TOO_LARGE = _t("body-too-large", 413, "The request body is larger than allowed")
-BATCH_TOO_LARGE = _t("batch-too-large", 413, "The batch holds more messages than allowed")
+BATCH_TOO_LARGE = _t("batch-too-large", 400, "The batch holds more messages than allowed")
 MESSAGE_TOO_LARGE = _t("message-too-large", 413, "One message is larger than allowed")
 UNSUPPORTED_MEDIA_TYPE = _t("unsupported-media-type", 415, "Unsupported Content-Type")
 RATE_LIMITED = _t("rate-limited", 429, "Too many messages from this sender; slow down")
@@ -86,6 +86,7 @@ class Problem:
     detail: str
     index: int | None = None
     retry_after: int | None = None
+    allow: str | None = None  # the Allow header of a 405
 
     @property
     def status(self) -> int:
@@ -114,6 +115,8 @@ class Problem:
         headers = {"Content-Type": CONTENT_TYPE}
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, self.retry_after))
+        if self.allow is not None:
+            headers["Allow"] = self.allow
         if self.kind is UNAUTHENTICATED:
             headers["WWW-Authenticate"] = 'Bearer realm="jeugdhub"'
         return headers
