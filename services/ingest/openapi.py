@@ -14,6 +14,23 @@ from services.ingest.problems import ALL_TYPES, CONTENT_TYPE, TYPE_BASE
 from services.ingest.settings import IngestSettings
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+EXAMPLE_MESSAGE: dict[str, Any] = {
+    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "message_type": "placement_started",
+    "status": "new",
+    "cancels_message_id": None,
+    "sender": {"kind": "provider", "code": "12345678"},
+    "created_at": "2026-03-02T09:30:00Z",
+    "bsn": "123456782",
+    "birth_date": "2010-05-17",
+    "municipality_code": "0363",
+    "placement_id": "P-2026-0001",
+    "provider_agb": "12345678",
+    "location_code": "L1",
+    "care_type": "gesloten",
+    "legal_basis": "machtiging",
+    "start_date": "2026-03-01",
+}
 
 
 def _problem(description: str, *, retry_after: bool = False, authenticate: bool = False) -> dict[str, Any]:
@@ -107,7 +124,11 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                                             "items": {"$ref": "#/components/schemas/Message"},
                                         },
                                     ]
-                                }
+                                },
+                                "examples": {
+                                    "one": {"summary": "One message", "value": EXAMPLE_MESSAGE},
+                                    "batch": {"summary": "A batch", "value": [EXAMPLE_MESSAGE]},
+                                },
                             },
                             AVRO_TYPE: {
                                 "schema": {
