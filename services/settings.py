@@ -44,6 +44,9 @@ class WorkerSettings(HubSettings):
     session_timeout_s: float = Field(30.0, ge=1, description="JEUGDHUB_SESSION_TIMEOUT_S: consumer session")
     rebalance_timeout_s: float = Field(30.0, ge=1, description="JEUGDHUB_REBALANCE_TIMEOUT_S")
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")
+    data_dir: Path = Field(
+        Path("var/faust"), description="JEUGDHUB_DATA_DIR: faust's local state (tables live in memory and changelogs)"
+    )
 
 
 class KeyringSettings(HubSettings):

@@ -30,4 +30,5 @@ def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
         table_cleanup_interval=3600.0,
         key_serializer="raw",  # table keys are UTF-8 strings hashed like the source topic's keys
         value_serializer="json",
+        datadir=str(settings.data_dir / "{conf.name}"),
     )

@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -98,6 +99,7 @@ def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = N
             "JEUGDHUB_SESSION_TIMEOUT_S": "6",
             "JEUGDHUB_REBALANCE_TIMEOUT_S": "6",
             "JEUGDHUB_LOG_LEVEL": "INFO",
+            "JEUGDHUB_DATA_DIR": str(Path(tempfile.gettempdir()) / "jeugdhub-test-faust"),
         }
     )
     env.update(extra or {})
