@@ -10,6 +10,7 @@ from services.streaming.transport import broker_url
 
 def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
     """At-least-once app on the ``jeugdhub://`` transport; tables in memory, rebuilt from changelogs."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     return faust.App(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=broker_url(settings.kafka_bootstrap),
