@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -185,7 +186,7 @@ def raw_records(parsed: ParsedBody, sender: Sender, received_at: datetime) -> li
     The value is byte for byte what ``codec.encode("RawMessage", record)`` returns (a unit test
     compares them); see :class:`RawEncoder` for why it is not called once per message.
     """
-    encoder = RawEncoder(sender, received_at, parsed.format)
+    encoder = raw_encoder(sender, received_at, parsed.format)
     code = sender.code
     return [
         (dedup_key(code, m.message_id).encode("utf-8"), encoder.encode(m.message_id, m.payload))
@@ -224,6 +225,12 @@ class RawEncoder:
     def encode(self, message_id: str, payload: bytes) -> bytes:
         mid = message_id.encode("utf-8")
         return b"".join((self._prefix, _varint(len(mid)), mid, self._format, _varint(len(payload)), payload))
+
+
+@lru_cache(maxsize=256)
+def raw_encoder(sender: Sender, received_at: datetime, fmt: RawFormat) -> RawEncoder:
+    """Shared per (sender, second, format): single-message requests then skip the template encode."""
+    return RawEncoder(sender, received_at, fmt)
 
 
 def _varint(length: int) -> bytes:

@@ -263,6 +263,13 @@ class RawWriter:
                 sent = await _send_batches(producer, self.topic, batch)
                 await asyncio.gather(*sent)
                 await producer.commit_transaction()
+        except asyncio.CancelledError:
+            # Shutdown mid-transaction: nobody gets a 202 for it (the replacement producer's
+            # init_transactions, or the broker's transaction timeout, aborts it).
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(KafkaUnavailable("the service is shutting down"))
+            raise
         except _FAILURES as exc:
             self.metrics.write_duration.observe(time.perf_counter() - started)
             log.warning(
