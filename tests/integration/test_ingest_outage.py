@@ -52,7 +52,21 @@ def message() -> dict[str, Any]:
     }
 
 
-async def committed_ids(bootstrap: str, topic: str) -> set[str]:
+async def committed_ids(bootstrap: str, topic: str, expect: set[str]) -> set[str]:
+    """Message ids visible to read_committed readers; re-read (up to 30 s) until *expect* is among them.
+
+    The commit is durable when ingest answers 202; the markers that make it visible follow within
+    milliseconds, so the last acknowledged request may need a moment.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        ids = await _committed_ids_once(bootstrap, topic)
+        if expect <= ids or time.monotonic() > deadline:
+            return ids
+        await asyncio.sleep(0.1)
+
+
+async def _committed_ids_once(bootstrap: str, topic: str) -> set[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed")
     await consumer.start()
     try:
@@ -140,6 +154,6 @@ def test_ingest_broker_stopped_503_then_started_202(own_broker: Broker) -> None:
             assert (await client.get("/v1/retour", headers=HEADERS)).status == 200
 
         # Every acknowledged message is on the raw topic.
-        assert acknowledged <= await committed_ids(own_broker.bootstrap, RAW.full_name(prefix))
+        assert acknowledged <= await committed_ids(own_broker.bootstrap, RAW.full_name(prefix), acknowledged)
 
     asyncio.run(scenario())

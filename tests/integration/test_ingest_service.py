@@ -106,17 +106,29 @@ async def wait_ready(client: Client, timeout_s: float = 60.0) -> None:
         await asyncio.sleep(0.1)
 
 
-async def read_topic(bootstrap: str, topic: str, isolation: str) -> list[Any]:
-    """Every record on *topic* up to its current end, at the given isolation level."""
+async def read_topic(bootstrap: str, topic: str, isolation: str, expect: int = 0) -> list[Any]:
+    """Every record on *topic* up to its current end, at the given isolation level.
+
+    A commit is durable when the producer's commit returns (and ingest answers 202), but the
+    transaction markers that make the records visible to read_committed readers are written just
+    after; so with ``expect`` the read is repeated (for up to 30 s) until that many are visible.
+    """
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        records = await _read_once(bootstrap, topic, isolation)
+        if len(records) >= expect or asyncio.get_running_loop().time() > deadline:
+            return records
+        await asyncio.sleep(0.05)
+
+
+async def _read_once(bootstrap: str, topic: str, isolation: str) -> list[Any]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level=isolation
     )
     await consumer.start()
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or []) or sorted(
-            (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)
-        )
-        tps = [TopicPartition(topic, p) for p in partitions]
+        partitions = (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -162,9 +174,8 @@ def test_ingest_single_message_is_on_the_raw_topic_when_202(kafka_bootstrap: str
             assert response.status == 202, await response.text()
             answer = await response.json()
             assert answer["message_id"] == sent["message_id"] and answer["received"] is True
-        # No reading delay: the 202 came after the commit, so the record is already visible.
         for isolation in ("read_committed", "read_uncommitted"):
-            (record,) = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), isolation)
+            (record,) = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), isolation, expect=1)
             assert record.key == f"12345678:{sent['message_id']}".encode()
             assert record.partition == partition_for(record.key, RAW.partitions)
             raw = decode("RawMessage", record.value)
@@ -193,7 +204,7 @@ def test_ingest_batch_is_committed_whole_in_order(kafka_bootstrap: str, hub_topi
                 in metrics
             )
             assert "jeugdhub_ingest_kafka_write_seconds_count" in metrics
-        records = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), "read_committed")
+        records = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), "read_committed", expect=50)
         assert len(records) == 50
         by_key = {r.key: decode("RawMessage", r.value) for r in records}
         for sent in batch:
@@ -219,7 +230,7 @@ def test_ingest_avro_message_is_forwarded_unchanged(kafka_bootstrap: str, hub_to
                 "/v1/messages", data=body, headers=headers(content_type="application/vnd.jeugdhub.avro")
             )
             assert response.status == 202, await response.text()
-        (record,) = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), "read_committed")
+        (record,) = await read_topic(kafka_bootstrap, RAW.full_name(hub_topics), "read_committed", expect=1)
         raw = decode("RawMessage", record.value)
         assert (raw["format"], raw["payload"], raw["message_id"]) == ("avro", body, sent["message_id"])
 
@@ -251,7 +262,7 @@ def test_ingest_another_providers_message_is_403_and_never_written(
                 await client.post("/v1/messages", data=orjson.dumps(own), headers=headers())
             ).status == 202
         for isolation in ("read_committed", "read_uncommitted"):
-            records = await read_topic(kafka_bootstrap, topic, isolation)
+            records = await read_topic(kafka_bootstrap, topic, isolation, expect=1)
             assert [decode("RawMessage", r.value)["message_id"] for r in records] == [own["message_id"]]
 
     asyncio.run(scenario())
