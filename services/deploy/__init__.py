@@ -1,0 +1,1 @@
+"""Deployment artefacts generated from the code's own declarations (``jeugdhub deploy render``)."""

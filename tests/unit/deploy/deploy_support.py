@@ -1,0 +1,110 @@
+"""Shared helpers for the deployment tests: the repository's YAML, kustomize renders, settings env names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.aggregate.settings import AggregateSettings
+from services.ingest.settings import IngestSettings
+from services.validate.settings import ValidateSettings
+
+REPO = Path(__file__).resolve().parents[3]
+K8S = REPO / "deploy" / "k8s"
+PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
+KUSTOMIZATIONS = (K8S / "base", K8S / "overlays" / "local")
+
+SETTINGS_BY_COMMAND: dict[str, type[BaseSettings]] = {
+    "ingest": IngestSettings,
+    "validate": ValidateSettings,
+    "aggregate": AggregateSettings,
+}
+"""``jeugdhub <command>`` run by a Deployment -> the settings class that command reads."""
+
+Doc = dict[str, Any]
+
+
+def yaml_files() -> list[Path]:
+    """Every YAML file under deploy/ that is ours (the Maven cache under deploy/local is not)."""
+    files = [*K8S.rglob("*.yaml"), *K8S.rglob("*.yml"), *PROMETHEUS_DIR.rglob("*.yml")]
+    return sorted(files)
+
+
+def load_documents(path: Path) -> list[Doc]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+
+
+def hand_written_resources() -> list[tuple[Path, Doc]]:
+    """Kubernetes objects of deploy/k8s (not kustomization files), with the file they are in."""
+    out: list[tuple[Path, Doc]] = []
+    for path in yaml_files():
+        if path.is_relative_to(PROMETHEUS_DIR) or path.name == "kustomization.yaml":
+            continue
+        out.extend((path, doc) for doc in load_documents(path))
+    return out
+
+
+def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [doc for doc in docs if doc.get("kind") == kind]
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.skip("kubectl not on PATH (its built-in kustomize renders the overlays offline)")
+    return found
+
+
+@cache
+def _render(directory: Path) -> str:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def rendered(directory: Path) -> list[Doc]:
+    """``kubectl kustomize DIR`` as parsed documents (skips the test when kubectl is missing)."""
+    return [doc for doc in yaml.safe_load_all(_render(directory)) if doc is not None]
+
+
+def env_names(settings: type[BaseSettings]) -> set[str]:
+    """The environment variables a settings class reads: its env prefix + each field name."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in settings.model_fields}
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """A kustomize ``envs:`` file: KEY=VALUE lines, ``#`` comments."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path}: not KEY=VALUE: {line!r}"
+            out[key.strip()] = value
+    return out
+
+
+def containers(deployment: Doc) -> Iterator[Doc]:
+    yield from deployment["spec"]["template"]["spec"]["containers"]
+
+
+def command_of(container: Doc) -> str:
+    """The jeugdhub subcommand a container runs (``command: [jeugdhub]``, ``args: [<command>]``)."""
+    assert container.get("command") == ["jeugdhub"], container.get("command")
+    args = container.get("args") or []
+    assert len(args) == 1, args
+    return str(args[0])
+
+
+def container_env(container: Doc) -> dict[str, str]:
+    return {item["name"]: str(item.get("value", "")) for item in container.get("env") or []}
