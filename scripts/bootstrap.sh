@@ -10,6 +10,25 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 command -v java >/dev/null || { echo "bootstrap: a JDK (17+) is needed for the local Kafka broker: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "bootstrap: Maven is needed to fetch the Kafka jars: apt-get install maven" >&2; exit 1; }
+# Prometheus and promtool for the monitoring tests (tests/unit/deploy, tests/integration/
+# test_prometheus_scrape.py): Debian's package. Its system service is not started (a temporary
+# policy-rc.d denies it, and systemd's unit is disabled): tests run their own process and config.
+if ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing prometheus (apt-get, Debian package)"
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    rc=0
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || rc=$?
+    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || { echo "bootstrap: apt-get install prometheus failed ($rc)" >&2; exit 1; }
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  else
+    echo "bootstrap: prometheus not found and not root: apt-get install --no-install-recommends prometheus (the Prometheus tests skip without it)" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
   "$PYTHON" -m venv .venv
