@@ -97,12 +97,6 @@ class RawWriter:
         for slot in self._slots:
             slot.task = asyncio.create_task(self._run_slot(slot), name=f"ingest-writer-{slot.index}")
 
-    async def wait_available(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not self.available and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return self.available
-
     async def close(self) -> None:
         self._closing = True
         for slot in self._slots:
