@@ -45,7 +45,8 @@ class WorkerSettings(HubSettings):
     rebalance_timeout_s: float = Field(30.0, ge=1, description="JEUGDHUB_REBALANCE_TIMEOUT_S")
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")
     data_dir: Path = Field(
-        Path("var/faust"), description="JEUGDHUB_DATA_DIR: faust's local state (tables live in memory and changelogs)"
+        Path("var/faust"),
+        description="JEUGDHUB_DATA_DIR: faust's local state (tables live in memory and changelogs)",
     )
 
 
