@@ -1,0 +1,23 @@
+"""``python -m services.simulate [options]``: the ``simulate`` command without the ``jeugdhub`` CLI
+(useful where the command is not registered in ``services.cli.COMMAND_MODULES``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from services.simulate.commands import register
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.simulate")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["simulate", *(sys.argv[1:] if argv is None else argv)])
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

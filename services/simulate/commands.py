@@ -1,0 +1,253 @@
+"""``jeugdhub simulate``: a seeded, realistic national feed (see docs/simulator.md).
+
+Imports nothing heavy at module level: the generator is only loaded when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULT_YEAR = 2023
+"""The last year with published JeugdzorgPlus figures; a fixed default keeps runs reproducible."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a share must lie in [0, 1), got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add ``simulate`` to the ``jeugdhub`` subparsers."""
+    parser = sub.add_parser(
+        "simulate",
+        help="generate a realistic, seeded national feed of canonical-JSON messages",
+        description="Generate a seeded national feed (JSON lines) calibrated on the published "
+        "JeugdzorgPlus figures; write it to stdout or --output, or post it to the ingest API.",
+    )
+    period = parser.add_argument_group("period")
+    period.add_argument("--year", type=int, help=f"simulate this calendar year (default {DEFAULT_YEAR})")
+    period.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (instead of --year)")
+    period.add_argument("--end", type=_date, help="last day, YYYY-MM-DD (default: start + 1 year - 1 day)")
+    period.add_argument(
+        "--history-days",
+        type=int,
+        default=365,
+        help="the feed starts this many days before --start, so 12-month figures from --start on see "
+        "complete histories (default 365; 0: start with an initial load)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    model.add_argument("--scale", type=_positive, default=1.0, help="fraction of national volume (default 1)")
+    model.add_argument(
+        "--other-care-scale",
+        type=float,
+        default=1.0,
+        help="extra factor on the care types other than gesloten (default 1; e.g. 0.05 for small test feeds)",
+    )
+    model.add_argument("--providers", type=int, default=None, help="number of providers (default 120)")
+    model.add_argument(
+        "--regions", help="region reference table CSV (default: JEUGDHUB_REGIONS_FILE or the example)"
+    )
+    model.add_argument(
+        "--invalid-share", type=_share, default=0.02, help="share of lines that break a rule (0.02)"
+    )
+    model.add_argument(
+        "--duplicate-share", type=_share, default=0.015, help="exact re-sends per message (0.015)"
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", "-o", help="write JSON lines here instead of stdout")
+    out.add_argument(
+        "--post", metavar="URL", help="post to the ingest API at URL instead (e.g. http://127.0.0.1:8080)"
+    )
+    out.add_argument("--tokens", metavar="FILE", help='the simulator\'s tokens file: {"kind:code": token}')
+    out.add_argument(
+        "--issue-tokens",
+        metavar="INGEST_TOKENS_FILE",
+        help="first create a token for every simulated sender: hashes into the ingest's tokens file, "
+        "plain tokens into --tokens",
+    )
+    out.add_argument(
+        "--rate", type=_positive, help="messages per second when posting (default: as fast as possible)"
+    )
+    out.add_argument("--batch-size", type=int, default=500, help="messages per request when posting (500)")
+    out.add_argument("--concurrency", type=int, default=8, help="requests in flight when posting (8)")
+    out.add_argument("--summary", metavar="FILE", help="write counts and the calibration as JSON here")
+    out.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    parser.set_defaults(func=cmd_simulate)
+
+
+def period_of(args: argparse.Namespace) -> tuple[date, date]:
+    """--year, or --start/--end (either may be left out: then the period is one year)."""
+    if args.year is not None and (args.start or args.end):
+        raise ValueError("give --year or --start/--end, not both")
+    if args.start is None and args.end is None:
+        year = args.year if args.year is not None else DEFAULT_YEAR
+        return date(year, 1, 1), date(year, 12, 31)
+    start = args.start if args.start is not None else args.end - timedelta(days=364)
+    end = args.end if args.end is not None else start + timedelta(days=364)
+    return start, end
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import orjson
+
+    from services.contracts.regions import RegionTableError, load_region_table
+    from services.settings import HubSettings
+    from services.simulate.feed import Simulation, SimulationConfig
+    from services.simulate.output import issue_tokens, read_token_map, write_lines
+    from services.simulate.world import DEFAULT_PROVIDERS, WorldError
+
+    try:
+        start, end = period_of(args)
+        regions = load_region_table(args.regions or HubSettings().regions_file)
+        config = SimulationConfig(
+            start=start,
+            end=end,
+            seed=args.seed,
+            history_days=args.history_days,
+            scale=args.scale,
+            other_care_scale=args.other_care_scale,
+            invalid_share=args.invalid_share,
+            duplicate_share=args.duplicate_share,
+            providers=args.providers if args.providers is not None else DEFAULT_PROVIDERS,
+        )
+        simulation = Simulation(config, regions)
+    except (ValueError, RegionTableError, WorldError, OSError) as exc:
+        print(f"jeugdhub simulate: {exc}", file=sys.stderr)
+        return 2
+
+    if args.issue_tokens:
+        if not args.tokens:
+            print(
+                "jeugdhub simulate: --issue-tokens needs --tokens FILE for the plain tokens", file=sys.stderr
+            )
+            return 2
+        senders = [p.sender for p in simulation.world.providers]
+        senders += list(simulation.world.municipality_senders.values())
+        try:
+            made = issue_tokens(senders, Path(args.issue_tokens), Path(args.tokens))
+        except (ValueError, OSError) as exc:
+            print(f"jeugdhub simulate: tokens not issued: {exc}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(
+                f"issued {made} tokens: hashes in {args.issue_tokens}, tokens in {args.tokens}",
+                file=sys.stderr,
+            )
+        if not args.post and not args.output:
+            return 0
+
+    post_report: dict[str, Any] | None = None
+    try:
+        if args.post:
+            from services.simulate.post import PostError, post_feed
+
+            if not args.tokens:
+                print("jeugdhub simulate: --post needs --tokens FILE", file=sys.stderr)
+                return 2
+            try:
+                tokens = read_token_map(Path(args.tokens))
+                report = post_feed(
+                    simulation.lines(),
+                    args.post,
+                    tokens,
+                    rate=args.rate,
+                    batch_size=args.batch_size,
+                    concurrency=args.concurrency,
+                )
+            except (PostError, ValueError, OSError) as exc:
+                print(f"jeugdhub simulate: posting stopped: {exc}", file=sys.stderr)
+                return 1
+            post_report = report.to_dict()
+        elif args.output:
+            with open(args.output, "wb") as handle:
+                write_lines(simulation.batches(), handle)
+        else:
+            write_lines(simulation.batches(), sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        return 0
+    except WorldError as exc:
+        print(f"jeugdhub simulate: {exc}", file=sys.stderr)
+        return 2
+
+    summary = summary_document(simulation, post_report)
+    if args.summary:
+        Path(args.summary).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+    if not args.quiet:
+        print(summary_text(summary), file=sys.stderr)
+    return 0
+
+
+def summary_document(simulation: Any, post_report: dict[str, Any] | None) -> dict[str, Any]:
+    config = simulation.config
+    return {
+        "config": {
+            "start": config.start.isoformat(),
+            "end": config.end.isoformat(),
+            "origin": config.origin.isoformat(),
+            "seed": config.seed,
+            "scale": config.scale,
+            "other_care_scale": config.other_care_scale,
+            "invalid_share": config.invalid_share,
+            "duplicate_share": config.duplicate_share,
+            "providers": config.providers,
+        },
+        "feed": simulation.stats.to_dict(),
+        "closed_care_calibration": [
+            {
+                "year": c.year,
+                "target_placements": c.target_placements,
+                "target_youth": c.target_youth,
+                "model_placements": c.drawn_placements,
+                "model_youth": c.drawn_youth,
+                "placements": c.placements,
+                "youth": c.youth,
+            }
+            for c in simulation.calibration
+        ],
+        "post": post_report,
+    }
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    feed = summary["feed"]
+    lines = [
+        f"simulated {feed['lines']} lines from {summary['config']['origin']} to {summary['config']['end']}: "
+        f"{feed['valid']} valid ({feed['cancels']} cancels, {feed['initial_load']} initial load), "
+        f"{feed['duplicates']} exact re-sends, {feed['invalid']} invalid "
+        f"({', '.join(f'{k} {v}' for k, v in feed['invalid_by_code'].items()) or 'none'})",
+    ]
+    for row in summary["closed_care_calibration"]:
+        lines.append(
+            f"  gesloten {row['year']}: {row['placements']} placements, {row['youth']} youth "
+            f"(target {row['target_placements']}/{row['target_youth']}, model drew "
+            f"{row['model_placements']}/{row['model_youth']})"
+        )
+    if summary["post"] is not None:
+        post = summary["post"]
+        lines.append(
+            f"posted: {post['messages']} messages taken in {post['requests']} requests, "
+            f"refused {post['refused'] or 'none'}, {post['retries']} retries, {post['seconds']} s"
+        )
+    return "\n".join(lines)
