@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +73,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu: str = ""
 
     def pct(self, p: float) -> float:
         if not self.latencies:
@@ -84,7 +85,55 @@ class Result:
         return (
             f"{self.name:34} {self.requests / self.seconds:9.0f} req/s {self.messages / self.seconds:9.0f} msg/s"
             f"   p50 {self.pct(50):7.1f} ms   p99 {self.pct(99):7.1f} ms   errors {self.errors}"
+            + (f"\n{'':34} CPU: {self.cpu}" if self.cpu else "")
         )
+
+
+class CpuMeter:
+    """CPU used by the service and broker processes, and by the whole machine, over one scenario.
+
+    On a shared machine the figures only mean something next to how busy the machine was:
+    other processes' load shows up as ``machine`` busy time the two processes do not account for.
+    """
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._start: tuple[float, dict[str, float], tuple[float, float]] | None = None
+
+    def _proc(self, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def _machine(self) -> tuple[float, float]:
+        try:
+            values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        except OSError:
+            return (0.0, 0.0)
+        idle = values[3] + values[4]
+        return (sum(values) / self.tick, idle / self.tick)
+
+    def start(self) -> None:
+        self._start = (time.perf_counter(), {n: self._proc(p) for n, p in self.pids.items()}, self._machine())
+
+    def stop(self) -> str:
+        if self._start is None or not self.pids:
+            return ""
+        began, procs, (total0, idle0) = self._start
+        wall = time.perf_counter() - began
+        total1, idle1 = self._machine()
+        parts = [f"{n} {(self._proc(p) - procs[n]) / wall:.2f} cores" for n, p in self.pids.items()]
+        cpus = os.cpu_count() or 1
+        if total1 > total0:
+            busy = (total1 - total0 - (idle1 - idle0)) / (total1 - total0) * cpus
+            ours = sum((self._proc(p) - procs[n]) / wall for n, p in self.pids.items())
+            parts.append(
+                f"machine {busy:.2f} of {cpus} cores busy ({max(0.0, busy - ours):.2f} by other processes)"
+            )
+        return ", ".join(parts)
 
 
 class Connection:
@@ -197,20 +246,29 @@ async def open_loop(base: str, token: str, code: str, rate: float, seconds: floa
     return Result(name, counts["ok"], counts["ok"], counts["err"], elapsed, latencies)
 
 
-async def run_scenarios(base: str, token: str, code: str, args: argparse.Namespace) -> list[Result]:
+async def run_scenarios(
+    base: str, token: str, code: str, args: argparse.Namespace, pids: dict[str, int] | None = None
+) -> list[Result]:
     # Warm-up: first transactions (metadata, partitions added) are slower than steady state.
     await closed_loop(base, token, code, 1, 8, 2.0)
-    results = [
-        await closed_loop(base, token, code, 1, args.concurrency, args.seconds),
-        await closed_loop(base, token, code, 100, args.batch_concurrency, args.seconds),
-        await open_loop(base, token, code, args.rate, args.seconds),
+    meter = CpuMeter({**pids, "client": os.getpid()} if pids else {})
+    scenarios: list[Callable[[], Awaitable[Result]]] = [
+        lambda: closed_loop(base, token, code, 1, args.concurrency, args.seconds),
+        lambda: closed_loop(base, token, code, 100, args.batch_concurrency, args.seconds),
+        lambda: open_loop(base, token, code, args.rate, args.seconds),
     ]
+    results = []
+    for scenario in scenarios:
+        meter.start()
+        result = await scenario()
+        result.cpu = meter.stop()
+        results.append(result)
     return results
 
 
 @contextlib.contextmanager
-def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
-    """Broker + topics + token + ``jeugdhub ingest`` child; yields (base URL, token)."""
+def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str, dict[str, int]]]:
+    """Broker + topics + token + ``jeugdhub ingest`` child; yields (base URL, token, pids)."""
     from services.ingest.tokens import Sender, add_token
     from services.localkafka.broker import Broker, free_port
     from services.streaming.topic_admin import create_hub_topics
@@ -243,7 +301,7 @@ def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         )
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, service, timeout_s=60.0)
-        yield base, token
+        yield base, token, {"service": service.pid, "broker": broker.pid or 0}
     finally:
         if service is not None and service.poll() is None:
             service.send_signal(signal.SIGTERM)
@@ -294,8 +352,8 @@ def main() -> int:
             parser.error("--url needs --token")
         results = asyncio.run(run_scenarios(args.url.rstrip("/"), args.token, args.code, args))
     else:
-        with local_service(args) as (base, token):
-            results = asyncio.run(run_scenarios(base, token, SENDER_CODE, args))
+        with local_service(args) as (base, token, pids):
+            results = asyncio.run(run_scenarios(base, token, SENDER_CODE, args, pids))
     print(f"ingest benchmark ({os.cpu_count()} CPUs, client, service and broker on one machine)")
     for result in results:
         print(result.line())
