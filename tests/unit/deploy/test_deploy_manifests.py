@@ -281,3 +281,31 @@ def test_rendered_output_is_plain_yaml_kubectl_could_apply() -> None:
         for doc in rendered(directory):
             assert {"apiVersion", "kind", "metadata"} <= doc.keys()
             yaml.safe_dump(doc)  # round-trips: no Python-specific tags
+
+
+def test_dockerfile_builds_from_what_dockerignore_admits() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    admitted = [
+        line[1:].strip().rstrip("/")
+        for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.startswith("!")
+    ]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in dockerfile
+    copies = [line.split()[1:] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    assert copies
+    destinations = {}
+    for parts in copies:
+        if parts[0].startswith("--from"):
+            continue
+        *sources, destination = parts
+        for source in sources:
+            assert (REPO / source).exists(), source
+            assert any(source.rstrip("/") == a or source.startswith(f"{a}/") for a in admitted), source
+            destinations[source.rstrip("/")] = destination
+    env = dict(
+        line.removeprefix("ENV ").split("=", 1)
+        for line in dockerfile.splitlines()
+        if line.startswith("ENV JEUGDHUB_")
+    )
+    assert env["JEUGDHUB_SCHEMA_DIR"] == destinations["schemas/avro"]
+    assert "JEUGDHUB_SCHEMA_DIR" in (REPO / "services" / "contracts" / "schemas.py").read_text()
