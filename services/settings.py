@@ -24,6 +24,11 @@ class HubSettings(BaseSettings):
         "127.0.0.1:9092", description="JEUGDHUB_KAFKA_BOOTSTRAP: host:port[,host:port]"
     )
     topic_prefix: str = Field("", description="JEUGDHUB_TOPIC_PREFIX: prefix for every topic name")
+    create_topics: bool = Field(
+        True,
+        description="JEUGDHUB_CREATE_TOPICS: create missing hub topics at start (off where an operator "
+        "such as Strimzi owns them)",
+    )
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict for the start-up log line, secrets replaced by '**********'."""

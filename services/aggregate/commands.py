@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("starting", extra={"settings": settings.masked()})
     try:
         regions = load_region_table(settings.regions_file)
-        create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
+        if settings.create_topics:
+            create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
     except (RegionTableError, OSError) as exc:
         print(f"jeugdhub aggregate: {exc}", file=sys.stderr)
         return 2

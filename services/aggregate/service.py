@@ -37,6 +37,7 @@ from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
 from services.streaming.faust_app import new_faust_app
+from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
 
 log = logging.getLogger("jeugdhub.aggregate")
@@ -121,6 +122,10 @@ def create_app(
                     stored[key] = message
                     youth_messages[youth] = stored
                     changed.add(youth)
+            highest: dict[int, int] = {}
+            for event in events:
+                partition, offset = event.message.partition, event.message.offset
+                highest[partition] = max(highest.get(partition, -1), offset)
             pending: list[Awaitable[Any]] = []
             for youth in changed:
                 messages = list(youth_messages[youth].values())
@@ -129,6 +134,7 @@ def create_app(
                 pending.append(await facts_topic.send(key=youth.encode(), value=value))
             await asyncio.gather(*pending)
             metrics.events_applied.inc(len(events))
+            update_lag(app, metrics.lag, validated_topic.get_topic_name(), highest)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_facts() -> None:
@@ -144,7 +150,10 @@ def create_app(
             return
         started = time.perf_counter()
         state.set_as_of(as_of())
-        if state.version == published_version and not throttle.pending:
+        # Read the version before computing: an upsert landing during the awaits below must not be
+        # marked as published without its rows having been computed.
+        version = state.version
+        if version == published_version and not throttle.pending:
             return
         rows = state.rows()
         metrics.recompute_seconds.observe(time.perf_counter() - started)
@@ -164,7 +173,7 @@ def create_app(
             throttle.published(row, state.as_of, now)
         metrics.snapshots_published.inc(len(due))
         throttle.pending = throttle.has_unpublished(rows, state.as_of)
-        published_version = state.version
+        published_version = version
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and service.caught_up.is_set())
     return service

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
                 "no pseudonymisation keyring configured: set JEUGDHUB_KEYRING_FILE or JEUGDHUB_KEYRING_JSON"
             )
         regions = load_region_table(settings.regions_file)
-        create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
+        if settings.create_topics:
+            create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
         check_key_against_validated_topic(
             settings.kafka_bootstrap, settings.topic_prefix, keyring.active_key_id
         )

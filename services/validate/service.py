@@ -25,6 +25,7 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
 from services.streaming.faust_app import new_faust_app
+from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
 from services.validate.dedup import DedupEntry
 from services.validate.metrics import ValidateMetrics, new_metrics
@@ -82,7 +83,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
             metrics.messages_in.inc(len(events))
             metrics.batch_size.observe(len(events))
             metrics.dedup_entries.set(len(dedup))
-            _update_lag(app, metrics, raw_topic.get_topic_name(), highest)
+            update_lag(app, metrics.lag, raw_topic.get_topic_name(), highest)
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
     return ValidateService(app, metrics)
@@ -140,15 +141,3 @@ def _count(metrics: ValidateMetrics, outcome: Outcome) -> None:
         metrics.rejected.labels(sender=code).inc()
         for rule in {error["code"] for error in outcome.retour["errors"]}:
             metrics.rejections_by_rule.labels(code=rule, sender=code).inc()
-
-
-def _update_lag(app: faust.App, metrics: ValidateMetrics, topic: str, highest: dict[int, int]) -> None:
-    from faust.types import TP
-
-    for partition, offset in highest.items():
-        try:
-            highwater = app.consumer.highwater(TP(topic, partition))
-        except (KeyError, AttributeError):
-            continue
-        if highwater is not None:
-            metrics.lag.labels(partition=str(partition)).set(max(0, highwater - offset - 1))
