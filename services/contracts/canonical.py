@@ -12,9 +12,10 @@ is a union field ``body`` holding the record of the message type, ``null`` on a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from services.contracts.errors import ContractError
 from services.contracts.schemas import NAMESPACE, registry
@@ -239,7 +240,8 @@ def _message_to_json(record_name: str, record: dict[str, Any]) -> dict[str, Any]
 
 def inbound_from_json(obj: Any) -> dict[str, Any]:
     """Check a canonical JSON message against the contract; return the Avro-ready InboundMessage."""
-    return _message_from_json("InboundMessage", obj)
+    fast = _fast_message_to_avro("InboundMessage", obj)
+    return fast if fast is not None else _message_from_json("InboundMessage", obj)
 
 
 def inbound_to_json(record: dict[str, Any]) -> dict[str, Any]:
@@ -249,12 +251,14 @@ def inbound_to_json(record: dict[str, Any]) -> dict[str, Any]:
 
 def check_inbound(obj: Any) -> dict[str, Any]:
     """The checked canonical dict: the same JSON, every optional field present, or ContractError."""
-    return inbound_to_json(inbound_from_json(obj))
+    fast = _fast_check_message("InboundMessage", obj)
+    return fast if fast is not None else inbound_to_json(_message_from_json("InboundMessage", obj))
 
 
 def validated_from_json(obj: Any) -> dict[str, Any]:
     """The validated flat form (no BSN, no birth date) -> Avro-ready ValidatedMessage."""
-    return _message_from_json("ValidatedMessage", obj)
+    fast = _fast_message_to_avro("ValidatedMessage", obj)
+    return fast if fast is not None else _message_from_json("ValidatedMessage", obj)
 
 
 def validated_to_json(record: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +267,421 @@ def validated_to_json(record: dict[str, Any]) -> dict[str, Any]:
 
 def record_from_json(record_name: str, obj: Any) -> dict[str, Any]:
     """Any other contract record (Rejection, Retour, RegionSnapshot, ...) from its JSON form."""
+    node = _fast_record(record_name)
+    if node is not None and node.check(obj):
+        result: dict[str, Any] = node.avro(obj)
+        return result
     return _record_to_avro(registry().resolve(f"{NAMESPACE}.{record_name}"), obj, "")
 
 
 def record_to_json(record_name: str, record: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = _avro_to_json(f"{NAMESPACE}.{record_name}", record)
     return result
+
+
+# -- fast path ------------------------------------------------------------------------------------
+# The functions above walk the schema JSON for every value, which costs tens of microseconds per
+# message. The code below is compiled from the same schemas once and only *accepts*: a value it
+# accepts is converted exactly as the slow path would convert it (same dict, same key order, same
+# Avro-ready values); anything it does not accept (including every invalid value) goes down the
+# slow path, which raises the ContractError with the first offending path as before. So the schema
+# stays the single description and every error message is unchanged. For the flat messages the
+# checks are generated as Python source (one function per record and direction) so that a valid
+# message costs a few microseconds. tests/unit/contracts/test_canonical_fast_path.py compares both
+# paths on valid and mutated messages.
+
+_MISSING = object()
+
+
+class _Unsupported(Exception):
+    """A schema construct the fast path does not handle: the record always takes the slow path."""
+
+
+class _Gen:
+    """Names for the constants generated code refers to."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_MISSING": _MISSING, "_DATES": _DATES}
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+
+class _Node:
+    __slots__ = ()
+
+    def check(self, value: Any) -> bool:
+        """True only when the slow path accepts ``value`` and converts it as avro()/json() do."""
+        raise NotImplementedError
+
+    def avro(self, value: Any) -> Any:
+        return value
+
+    def json(self, value: Any) -> Any:
+        """The canonical JSON the slow path's round trip returns (identity for scalars)."""
+        return value
+
+    def check_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.check)}({var})"
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        return var
+
+    def json_expr(self, gen: _Gen, var: str) -> str:
+        return var
+
+
+class _Scalar(_Node):
+    """string (with its facets), enum, int/long: accepted values convert to themselves."""
+
+    __slots__ = ("_high", "_kind", "_low", "_pattern", "_symbols")
+
+    def __init__(self, kind: type, node: Any) -> None:
+        facets = node if isinstance(node, dict) else {}
+        self._kind = kind
+        self._low: int | None = facets.get("minLength")
+        self._high: int | None = facets.get("maxLength")
+        pattern = facets.get("pattern")
+        self._pattern = re.compile(pattern) if pattern is not None else None
+        symbols = facets.get("symbols") if facets.get("type") == "enum" else None
+        self._symbols = frozenset(symbols) if symbols is not None else None
+
+    def check(self, value: Any) -> bool:
+        if type(value) is not self._kind:
+            return False
+        if self._symbols is not None:
+            return value in self._symbols
+        text = cast(str, value)
+        if self._low is not None and len(text) < self._low:
+            return False
+        if self._high is not None and len(text) > self._high:
+            return False
+        return self._pattern is None or self._pattern.match(text) is not None
+
+    def check_expr(self, gen: _Gen, var: str) -> str:
+        parts = [f"type({var}) is {self._kind.__name__}"]
+        if self._symbols is not None:
+            parts.append(f"{var} in {gen.const(self._symbols)}")
+        else:
+            if self._low is not None:
+                parts.append(f"len({var}) >= {self._low}")
+            if self._high is not None:
+                parts.append(f"len({var}) <= {self._high}")
+            if self._pattern is not None:
+                parts.append(f"{gen.const(self._pattern.match)}({var}) is not None")
+        return "(" + " and ".join(parts) + ")"
+
+
+_DATES: dict[str, date] = {}
+"""Date strings already found valid, with their value (dates repeat a lot); bounded."""
+_DATES_MAX = 100_000
+
+
+class _Date(_Node):
+    __slots__ = ()
+
+    def check(self, value: Any) -> bool:
+        if type(value) is not str:
+            return False
+        if value in _DATES:
+            return True
+        if len(value) != 10 or not _DATE.match(value):
+            return False
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return False
+        if len(_DATES) >= _DATES_MAX:
+            _DATES.clear()
+        _DATES[value] = day
+        return True
+
+    def avro(self, value: Any) -> Any:
+        day = _DATES.get(value)
+        return day if day is not None else date.fromisoformat(value)
+
+    def check_expr(self, gen: _Gen, var: str) -> str:
+        return f"(type({var}) is str and ({var} in _DATES or {gen.const(self.check)}({var})))"
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.avro)}({var})"
+
+
+class _Timestamp(_Node):
+    __slots__ = ()
+
+    def check(self, value: Any) -> bool:
+        # Years before 1000 are left to the slow path (strftime would not print them as 4 digits),
+        # and hour 24 too (newer Pythons' fromisoformat take it as midnight, strptime refuses it).
+        if (
+            type(value) is not str
+            or len(value) != 20
+            or value[0] == "0"
+            or not _TIMESTAMP.match(value)
+            or value[11:13] > "23"
+        ):
+            return False
+        try:
+            _timestamp_fields(value)
+        except ValueError:
+            return False
+        return True
+
+    def avro(self, value: Any) -> Any:
+        return _timestamp_fields(value)
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(_timestamp_fields)}({var})"
+
+
+def _timestamp_fields(text: str) -> datetime:
+    """An aware UTC datetime from text already matching ``_TIMESTAMP`` (strptime's value for it)."""
+    return datetime.fromisoformat(text)
+
+
+class _Nullable(_Node):
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: _Node) -> None:
+        self._inner = inner
+
+    def check(self, value: Any) -> bool:
+        return value is None or self._inner.check(value)
+
+    def avro(self, value: Any) -> Any:
+        return None if value is None else self._inner.avro(value)
+
+    def json(self, value: Any) -> Any:
+        return None if value is None else self._inner.json(value)
+
+    def check_expr(self, gen: _Gen, var: str) -> str:
+        return f"({var} is None or {self._inner.check_expr(gen, var)})"
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        inner = self._inner.avro_expr(gen, var)
+        return var if inner == var else f"(None if {var} is None else {inner})"
+
+    def json_expr(self, gen: _Gen, var: str) -> str:
+        inner = self._inner.json_expr(gen, var)
+        return var if inner == var else f"(None if {var} is None else {inner})"
+
+
+class _Array(_Node):
+    __slots__ = ("_items",)
+
+    def __init__(self, items: _Node) -> None:
+        self._items = items
+
+    def check(self, value: Any) -> bool:
+        if type(value) is not list:
+            return False
+        check = self._items.check
+        return all(check(item) for item in value)
+
+    def avro(self, value: Any) -> Any:
+        convert = self._items.avro
+        return [convert(item) for item in value]
+
+    def json(self, value: Any) -> Any:
+        convert = self._items.json
+        return [convert(item) for item in value]
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.avro)}({var})"
+
+    def json_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.json)}({var})"
+
+
+_Field = tuple[str, _Node, bool]  # name, node, nullable (may be absent)
+
+
+class _Record(_Node):
+    __slots__ = ("_fields", "_names")
+
+    def __init__(self, fields: tuple[_Field, ...]) -> None:
+        self._fields = fields
+        self._names = frozenset(name for name, _, _ in fields)
+
+    def check(self, value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        names = self._names
+        for key in value:
+            if key not in names:
+                return False
+        for name, node, nullable in self._fields:
+            if name in value:
+                if not node.check(value[name]):
+                    return False
+            elif not nullable:
+                return False
+        return True
+
+    def avro(self, value: Any) -> Any:
+        return {name: node.avro(value.get(name)) for name, node, _ in self._fields}
+
+    def json(self, value: Any) -> Any:
+        return {name: node.json(value.get(name)) for name, node, _ in self._fields}
+
+    def check_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.generated_check())}({var})"
+
+    def generated_check(self) -> Callable[[Any], bool]:
+        """``check`` as generated code (records nested in messages, such as ``sender``)."""
+        gen = _Gen()
+        lines = [
+            "def check(obj):",
+            "    if type(obj) is not dict:",
+            "        return False",
+            f"    if not obj.keys() <= {gen.const(self._names)}:",
+            "        return False",
+            "    get = obj.get",
+        ]
+        lines += _field_lines(gen, self._fields, 0, "False")
+        lines.append("    return True")
+        exec(compile("\n".join(lines), "<canonical fast record>", "exec"), gen.namespace)
+        function: Callable[[Any], bool] = gen.namespace["check"]
+        return function
+
+    def avro_expr(self, gen: _Gen, var: str) -> str:
+        return self._build(gen, var, "avro")
+
+    def json_expr(self, gen: _Gen, var: str) -> str:
+        return self._build(gen, var, "json")
+
+    def _build(self, gen: _Gen, var: str, direction: str) -> str:
+        items = []
+        for name, node, _ in self._fields:
+            value = f"{var}.get({name!r})"
+            converted = node.json_expr(gen, value) if direction == "json" else node.avro_expr(gen, value)
+            items.append(f"{name!r}: {converted}")
+        return "{" + ", ".join(items) + "}"
+
+
+def _compile(type_: Any) -> _Node:
+    node = registry().resolve(type_)
+    if isinstance(node, list):
+        branches = [b for b in node if b != "null"]
+        if len(branches) != 1:
+            raise _Unsupported("union of several branches")
+        inner = _compile(branches[0])
+        return _Nullable(inner) if "null" in node else inner
+    kind = node["type"] if isinstance(node, dict) else node
+    logical = node.get("logicalType") if isinstance(node, dict) else None
+    if logical == "date":
+        return _Date()
+    if logical == "timestamp-millis":
+        return _Timestamp()
+    if kind in ("string", "enum"):
+        return _Scalar(str, node)
+    if kind in ("int", "long"):
+        return _Scalar(int, node)
+    if kind == "array":
+        return _Array(_compile(node["items"]))
+    if kind == "record":
+        return _Record(
+            tuple((f["name"], _compile(f["type"]), _is_nullable(f["type"])) for f in node["fields"])
+        )
+    raise _Unsupported(f"schema type {kind!r}")
+
+
+@cache
+def _fast_record(record_name: str) -> _Record | None:
+    try:
+        node = _compile(f"{NAMESPACE}.{record_name}")
+    except _Unsupported:
+        return None
+    return node if isinstance(node, _Record) else None
+
+
+FastMessage = Callable[[Any], "dict[str, Any] | None"]
+
+
+def _field_lines(
+    gen: _Gen, fields: Sequence[tuple[str, _Node, bool]], first: int, failed: str = "None"
+) -> list[str]:
+    """Read, and check, each field into v<i>; ``return <failed>`` from the function when one fails."""
+    lines = []
+    for i, (name, node, nullable) in enumerate(fields, start=first):
+        var = f"v{i}"
+        if nullable:
+            lines.append(f"    {var} = get({name!r})")
+        else:
+            lines.append(f"    {var} = get({name!r}, _MISSING)")
+            lines.append(f"    if {var} is _MISSING:")
+            lines.append(f"        return {failed}")
+        lines.append(f"    if not {node.check_expr(gen, var)}:")
+        lines.append(f"        return {failed}")
+    return lines
+
+
+@cache
+def _fast_message(record_name: str, direction: str) -> FastMessage | None:
+    """Generated ``obj -> result or None``: ``direction`` "json" is check_inbound's round trip of
+    ``_message_from_json`` + ``_message_to_json``, "avro" is ``_message_from_json``."""
+    try:
+        envelope = [(n, _compile(t), _is_nullable(t)) for n, t in _fields(record_name) if n != "body"]
+        bodies = {
+            message_type: (body_name, [(n, _compile(t), _is_nullable(t)) for n, t in _fields(body_name)])
+            for message_type, body_name in BODY_RECORDS.items()
+        }
+    except _Unsupported:
+        return None
+    names = [n for n, _, _ in envelope]
+    if "status" not in names or "message_type" not in names:
+        return None
+    gen = _Gen()
+
+    def convert(node: _Node, var: str) -> str:
+        return node.json_expr(gen, var) if direction == "json" else node.avro_expr(gen, var)
+
+    env_items = [f"{name!r}: {convert(node, f'v{i}')}" for i, (name, node, _) in enumerate(envelope)]
+    lines = ["def fast(obj):", "    if type(obj) is not dict:", "        return None", "    get = obj.get"]
+    lines += _field_lines(gen, envelope, 0)
+    status, message_type = f"v{names.index('status')}", f"v{names.index('message_type')}"
+    lines += [
+        f"    if {status} == 'cancel':",
+        "        for key in obj:",
+        f"            if key not in {gen.const(frozenset(names))}:",
+        "                return None",
+        "        return {" + ", ".join(env_items + ([] if direction == "json" else ["'body': None"])) + "}",
+    ]
+    offset = len(envelope)
+    for message_type_value, (body_name, fields) in bodies.items():
+        allowed = frozenset(names) | {n for n, _, _ in fields}
+        body_items = [
+            f"{n!r}: {convert(node, f'v{i}')}" for i, (n, node, _) in enumerate(fields, start=offset)
+        ]
+        lines += [
+            f"    if {message_type} == {message_type_value!r}:",
+            "        for key in obj:",
+            f"            if key not in {gen.const(allowed)}:",
+            "                return None",
+        ]
+        lines += ["    " + line for line in _field_lines(gen, fields, offset)]
+        if direction == "json":
+            result = "{" + ", ".join(env_items + body_items) + "}"
+        else:
+            result = (
+                "{" + ", ".join([*env_items, f"'body': ({body_name!r}, {{{', '.join(body_items)}}})"]) + "}"
+            )
+        lines.append(f"        return {result}")
+    lines.append("    return None")
+    exec(compile("\n".join(lines), f"<canonical fast {record_name} {direction}>", "exec"), gen.namespace)
+    function: FastMessage = gen.namespace["fast"]
+    return function
+
+
+def _fast_check_message(record_name: str, obj: Any) -> dict[str, Any] | None:
+    """``_message_to_json(_message_from_json(obj))`` for a valid message; None: take the slow path."""
+    fast = _fast_message(record_name, "json")
+    return fast(obj) if fast is not None else None
+
+
+def _fast_message_to_avro(record_name: str, obj: Any) -> dict[str, Any] | None:
+    """``_message_from_json(obj)`` for a valid message; None: take the slow path."""
+    fast = _fast_message(record_name, "avro")
+    return fast(obj) if fast is not None else None

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -59,7 +58,7 @@ class KeyRotationError(RuntimeError):
 class Keyring:
     """Pseudonymisation keys by key id, one of them active. The secrets are never shown."""
 
-    __slots__ = ("_active", "_keys")
+    __slots__ = ("_active", "_keys", "_pads")
 
     def __init__(self, active: str, keys: Mapping[str, bytes], *, source: str = "keyring") -> None:
         if not keys:
@@ -77,6 +76,7 @@ class Keyring:
             raise KeyringError(f"{source}: active key {active!r} is not among the keys {sorted(keys)}")
         self._active = active
         self._keys: Mapping[str, bytes] = MappingProxyType(dict(keys))
+        self._pads = {key_id: _hmac_pads(secret) for key_id, secret in self._keys.items()}
 
     @property
     def active_key_id(self) -> str:
@@ -89,9 +89,14 @@ class Keyring:
     def hmac_hex(self, data: bytes, key_id: str | None = None) -> str:
         """Hex HMAC-SHA256 of ``data`` under ``key_id`` (default: the active key)."""
         chosen = self._active if key_id is None else key_id
-        if chosen not in self._keys:
+        pads = self._pads.get(chosen)
+        if pads is None:
             raise KeyError(f"no key {chosen!r} in the keyring (keys: {list(self.key_ids)})")
-        return hmac.new(self._keys[chosen], data, hashlib.sha256).hexdigest()
+        inner, outer = pads[0].copy(), pads[1].copy()
+        inner.update(data)
+        outer.update(inner.digest())
+        pseudonym: str = outer.hexdigest()
+        return pseudonym
 
     def __repr__(self) -> str:
         return f"Keyring(active={self._active!r}, key_ids={list(self.key_ids)!r})"
@@ -140,6 +145,21 @@ class Keyring:
         return cls.from_json(text, source=str(file))
 
 
+def _hmac_pads(secret: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after the HMAC key pads (RFC 2104), so each HMAC costs two hash copies.
+
+    ``hmac.new(secret, data, "sha256").hexdigest()`` computes exactly this, setting the key up anew
+    on every call; tests/unit/privacy/test_privacy_hmac_pads.py compares both.
+    """
+    block = 64  # SHA-256 block size
+    key = hashlib.sha256(secret).digest() if len(secret) > block else secret
+    key = key.ljust(block, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+    )
+
+
 def _decode_secret(secret: object, key_id: object, source: str) -> bytes:
     if not isinstance(secret, str):
         raise KeyringError(f"{source}: key {key_id!r} must be a string (hex or base64)")
@@ -185,6 +205,8 @@ def ephemeral_keyring() -> Keyring:
 
 def normalise_bsn(bsn: str) -> str:
     """The BSN without any whitespace; it must then be 9 ASCII digits (``ValueError`` otherwise)."""
+    if _NINE_DIGITS.fullmatch(bsn):
+        return bsn
     normal = _WHITESPACE.sub("", bsn)
     if not _NINE_DIGITS.fullmatch(normal):
         raise ValueError(f"cannot pseudonymise bsn {mask_bsn(bsn)}: not 9 digits")
@@ -219,11 +241,16 @@ def to_validated(msg: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
     nothing mutable with ``msg``. The caller adds ``received_at``.
     """
     pseudonym, key_id = pseudonymise(msg["bsn"], keyring)
-    out: dict[str, Any] = {
-        key: dict(value) if isinstance(value, Mapping) else value
-        for key, value in msg.items()
-        if key not in ("bsn", "birth_date")
-    }
+    out: dict[str, Any] = {}
+    for key, value in msg.items():
+        if key == "bsn" or key == "birth_date":
+            continue
+        if value is None or type(value) is str:  # nearly every value: skip the Mapping ABC check
+            out[key] = value
+        elif type(value) is dict:
+            out[key] = value.copy()
+        else:
+            out[key] = dict(value) if isinstance(value, Mapping) else value
     out["youth_pseudonym"] = pseudonym
     out["pseudonym_key_id"] = key_id
     out["birth_year"] = int(msg["birth_date"][:4])

@@ -21,6 +21,20 @@ def is_nine_digits(value: str) -> bool:
 
 def elfproef_sum(digits: str) -> int:
     """The weighted sum of a 9-digit string; the BSN is valid when it is divisible by 11."""
+    if len(digits) == 9 and digits.isascii() and digits.isdigit():
+        d = digits.encode("ascii")  # byte values: ord("0") == 48, and the weights add up to 43
+        return (
+            9 * d[0]
+            + 8 * d[1]
+            + 7 * d[2]
+            + 6 * d[3]
+            + 5 * d[4]
+            + 4 * d[5]
+            + 3 * d[6]
+            + 2 * d[7]
+            - d[8]
+            - 48 * 43
+        )
     return sum(weight * int(digit) for weight, digit in zip(_WEIGHTS, digits, strict=True))
 
 

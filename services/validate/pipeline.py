@@ -10,8 +10,7 @@ yields byte-identical outputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -28,9 +27,12 @@ Status = Literal["accepted", "rejected", "duplicate"]
 PayloadFormat = Literal["json", "avro"]
 
 
-@dataclass(frozen=True, slots=True)
-class RawInput:
-    """A raw message as the validate step sees it (the RawMessage record, or a replay line)."""
+class RawInput(NamedTuple):
+    """A raw message as the validate step sees it (the RawMessage record, or a replay line).
+
+    Named tuples (immutable, like the frozen dataclasses they replace) are several times cheaper to
+    create, and one of each is made per message.
+    """
 
     payload: bytes
     format: PayloadFormat
@@ -40,8 +42,7 @@ class RawInput:
     source_offset: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """Everything the validate step emits for one message.
 
     ``validated`` xor ``rejection`` is set unless the status is ``duplicate`` (then neither);
@@ -150,7 +151,14 @@ def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
 
 def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violation]:
     """Ingest refuses these with 403; a raw record written by anything else is still judged."""
-    if raw.sender is None or dict(checked["sender"]) == dict(raw.sender):
+    if raw.sender is None:
+        return []
+    claimed, authenticated = checked["sender"], raw.sender
+    if type(claimed) is not dict:
+        claimed = dict(claimed)
+    if type(authenticated) is not dict:
+        authenticated = dict(authenticated)
+    if claimed == authenticated:
         return []
     return [Violation("JH020", "sender", "sender differs from the authenticated sender of the request")]
 

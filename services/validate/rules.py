@@ -42,11 +42,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from dateutil.relativedelta import relativedelta
 
 from services.contracts.regions import RegionTable
 from services.privacy.masking import mask_bsn
@@ -87,7 +85,8 @@ class Violation:
     message: str
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        # What dataclasses.asdict gives, without its recursive deep copy.
+        return {"code": self.code, "field": self.field, "message": self.message}
 
 
 def _show(value: object) -> str:
@@ -98,6 +97,31 @@ def _show(value: object) -> str:
 
 def _day(value: str) -> date:
     return date.fromisoformat(value[:10])
+
+
+def _years_later(day: date, years: int) -> date:
+    """``day + relativedelta(years=years)`` (29 February becomes 28 February in a common year).
+
+    Raises ``ValueError`` outside years 1..9999, as relativedelta does.
+    """
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        if day.month == 2 and day.day == 29:
+            return day.replace(year=day.year + years, day=28)
+        raise
+
+
+def _age_at_least(birth: date, event: date, years: int) -> bool:
+    """``relativedelta(event, birth).years >= years`` for ``years > 0``, without building one.
+
+    relativedelta counts the whole months m with ``birth + m months <= event`` (clamping the day to
+    the month's end), and ``.years`` is m // 12; so the age is at least ``years`` exactly when the
+    ``years``-th anniversary (clamped the same way) is on or before the event date.
+    """
+    if birth.year + years > 9999:
+        return False
+    return _years_later(birth, years) <= event
 
 
 def _check_bsn(msg: Mapping[str, Any]) -> list[Violation]:
@@ -199,7 +223,7 @@ def _check_birth_date(msg: Mapping[str, Any], created: date) -> list[Violation]:
                 "TR002", "birth_date", f"birth_date lies after the event date ({event_field} {event_day})"
             )
         )
-    if birth < created - relativedelta(years=MAX_AGE_YEARS):
+    if birth < _years_later(created, -MAX_AGE_YEARS):
         violations.append(
             Violation(
                 "TR002",
@@ -214,7 +238,7 @@ def _check_age(msg: Mapping[str, Any], created: date) -> list[Violation]:
     if msg["status"] != "new":
         return []
     event_field, event_day = _event(msg, created)
-    if relativedelta(event_day, _day(msg["birth_date"])).years >= JEUGDWET_MAX_AGE:
+    if _age_at_least(_day(msg["birth_date"]), event_day, JEUGDWET_MAX_AGE):
         return [
             Violation(
                 "JH010",
