@@ -67,7 +67,7 @@ def scaled(value: int, scale: float) -> int:
 
 
 # -- closed-care careers (assumptions; the year totals are then pinned by plan.calibrate) -----------
-FIRST_EPISODE_SHARE = 0.93
+FIRST_EPISODE_SHARE = 0.89
 """First episodes per year as a share of the unique-youth target; readmissions and carry-over
 transfers make up the rest. Only sets the starting point: calibration then adds or removes youth."""
 

@@ -522,7 +522,7 @@ class Renderer:
             base = origin + int(self._q() * 1_800)  # before any batch (01:00) of the first day
             for k, (_, message, _) in enumerate(before):
                 created = base + k
-                self._emit(created, message, created + int(self._q() * 3 * DAY), extras=False)
+                self._emit(created, message, created + int(self._q() * 3 * DAY))
             self._stats.initial_load += len(before)
         q = self._q
         for created, message, flags in drafts:
@@ -571,7 +571,8 @@ class Renderer:
 
     def _invalid(self, message: Message, created: int, delivery: int) -> None:
         code, payload, sender, after = self.invalid.make(message, created)
-        when = delivery + between(self._q, 1, DAY) if after else delivery - between(self._q, 1, 300)
+        draw = self.invalid.random  # not the quirk stream: valid lines must not depend on the share
+        when = delivery + between(draw, 1, DAY) if after else delivery - between(draw, 1, 300)
         self.sink(when, payload, sender)
         stats = self._stats
         stats.invalid += 1

@@ -1,0 +1,79 @@
+"""``jeugdhub simulate`` options: period, output, summary, tokens."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+
+from services.ingest.tokens import hash_token, read_token_file
+from services.simulate.__main__ import main
+from services.simulate.commands import period_of, register
+from services.simulate.output import read_token_map
+
+SMALL = ["--history-days", "30", "--scale", "0.1", "--other-care-scale", "0.05", "-q"]
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["simulate", *argv])
+
+
+def test_period_from_year_or_dates() -> None:
+    assert period_of(_args()) == (date(2023, 1, 1), date(2023, 12, 31))
+    assert period_of(_args("--year", "2020")) == (date(2020, 1, 1), date(2020, 12, 31))
+    assert period_of(_args("--start", "2024-03-01")) == (date(2024, 3, 1), date(2025, 2, 28))
+    assert period_of(_args("--end", "2024-02-29")) == (date(2023, 3, 2), date(2024, 2, 29))
+    with pytest.raises(ValueError):
+        period_of(_args("--year", "2020", "--start", "2020-01-01"))
+
+
+def test_output_file_and_summary(tmp_path: Path) -> None:
+    out, summary = tmp_path / "feed.jsonl", tmp_path / "summary.json"
+    assert (
+        main(
+            [
+                "--start",
+                "2023-01-01",
+                "--end",
+                "2023-03-31",
+                *SMALL,
+                "-o",
+                str(out),
+                "--summary",
+                str(summary),
+            ]
+        )
+        == 0
+    )
+    document = orjson.loads(summary.read_bytes())
+    assert document["feed"]["lines"] == out.read_bytes().count(b"\n")
+    assert document["config"]["origin"] == "2022-12-02"
+    assert [row["year"] for row in document["closed_care_calibration"]] == [2022, 2023]
+
+
+def test_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--start", "2023-02-01", "--end", "2023-01-01", "-q"]) == 2
+    assert main(["--year", "2023", "--providers", "2", "-q"]) == 2
+    assert main(["--year", "2023", "--regions", str(tmp_path / "missing.csv"), "-q"]) == 2
+    assert "jeugdhub simulate:" in capsys.readouterr().err
+
+
+def test_issue_tokens_for_every_sender(tmp_path: Path) -> None:
+    ingest_file, plain_file = tmp_path / "ingest-tokens.json", tmp_path / "sim-tokens.json"
+    assert (
+        main(["--providers", "10", "--issue-tokens", str(ingest_file), "--tokens", str(plain_file), "-q"])
+        == 0
+    )
+    hashed = read_token_file(ingest_file)
+    plain = read_token_map(plain_file)
+    assert len(plain) == 10 + 21  # providers + municipalities of the example region table
+    for key, token in plain.items():
+        kind, code = key.split(":")
+        sender = hashed[hash_token(token)]
+        assert (sender.kind, sender.code) == (kind, code)
+    assert plain_file.stat().st_mode & 0o777 == 0o600
