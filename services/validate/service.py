@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import faust
@@ -49,10 +51,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     raw_topic = app.topic(
         RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    out = {
-        spec.name: app.topic(spec.full_name(prefix), key_serializer="raw", value_serializer="raw")
-        for spec in (VALIDATED, REJECTED, RETOUR)
-    }
+    out = Outputs(VALIDATED.full_name(prefix), REJECTED.full_name(prefix), RETOUR.full_name(prefix), app)
     # Keyed like the raw topic and with the same partition count; use_partitioner makes faust pick
     # the changelog partition by hashing the key (as the raw topic's producer did), so the batching
     # below needs no per-event context and no repartition topic is ever created.
@@ -68,18 +67,23 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             pending: list[Awaitable[Any]] = []
             highest: dict[int, int] = {}
+            counts = BatchCounts()
             for event in events:
                 message = event.message
                 outcome = _judge(message.value, message.partition, message.offset, dedup, keyring, regions)
                 if outcome.dedup_key is not None and outcome.dedup_entry is not None:
                     dedup[outcome.dedup_key] = outcome.dedup_entry.to_dict()
-                pending.extend(await _send_outputs(out, outcome))
-                _count(metrics, outcome)
-                highest[message.partition] = max(highest.get(message.partition, -1), message.offset)
+                await _send_outputs(out, outcome, pending)
+                counts.add(outcome)
+                partition = message.partition
+                if message.offset > highest.get(partition, -1):
+                    highest[partition] = message.offset
             await asyncio.gather(*pending)
             now = time.time()
+            observe = metrics.latency.observe
             for event in events:
-                metrics.latency.observe(max(0.0, now - event.message.timestamp))
+                observe(max(0.0, now - event.message.timestamp))
+            counts.record(metrics)
             metrics.messages_in.inc(len(events))
             metrics.batch_size.observe(len(events))
             metrics.dedup_entries.set(len(dedup))
@@ -87,6 +91,10 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
     return ValidateService(app, metrics)
+
+
+_received_at_text = lru_cache(maxsize=4096)(format_timestamp)
+"""Records of one ingest batch share their received_at second: format each once."""
 
 
 def _judge(
@@ -100,7 +108,7 @@ def _judge(
         payload=raw["payload"],
         format=raw["format"],
         sender=raw["sender"],
-        received_at=format_timestamp(raw["received_at"]),
+        received_at=_received_at_text(raw["received_at"]),
         source_partition=partition,
         source_offset=offset,
     )
@@ -112,32 +120,66 @@ def _judge(
     return process(raw_input, lookup, keyring, regions)
 
 
-async def _send_outputs(out: dict[str, Any], outcome: Outcome) -> list[Awaitable[Any]]:
-    futures: list[Awaitable[Any]] = []
+@dataclass
+class Outputs:
+    """The output topics, written through the app's producer without faust's per-record
+    ``Topic.send`` machinery (codecs, FutureMessage, sensors): the values are bytes already and
+    partitions come from the producer's key partitioner either way, so the records are the same."""
+
+    validated: str
+    rejected: str
+    retour: str
+    app: faust.App
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
+        return fut
+
+
+async def _send_outputs(out: Outputs, outcome: Outcome, pending: list[Awaitable[Any]]) -> None:
+    """Queue the outcome's records; their delivery futures go to ``pending``."""
     if outcome.validated is not None:
         value = encode("ValidatedMessage", validated_from_json(outcome.validated))
         key = outcome.validated["youth_pseudonym"].encode()
-        futures.append(await out[VALIDATED.name].send(key=key, value=value))
+        pending.append(await out.send(out.validated, key, value))
     if outcome.rejection is not None:
         sender = outcome.rejection["sender"]
         key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()
         value = encode("Rejection", record_from_json("Rejection", outcome.rejection))
-        futures.append(await out[REJECTED.name].send(key=key, value=value))
+        pending.append(await out.send(out.rejected, key, value))
     sender = outcome.retour["sender"]
     value = encode("Retour", record_from_json("Retour", outcome.retour))
     key = (sender["code"] if sender else "unknown").encode()
-    futures.append(await out[RETOUR.name].send(key=key, value=value))
-    return futures
+    pending.append(await out.send(out.retour, key, value))
 
 
-def _count(metrics: ValidateMetrics, outcome: Outcome) -> None:
-    if outcome.status == "accepted":
-        metrics.accepted.inc()
-    elif outcome.status == "duplicate":
-        metrics.duplicates.inc()
-    else:
-        sender = outcome.retour["sender"]
-        code = sender["code"] if sender else "unknown"
-        metrics.rejected.labels(sender=code).inc()
-        for rule in {error["code"] for error in outcome.retour["errors"]}:
-            metrics.rejections_by_rule.labels(code=rule, sender=code).inc()
+@dataclass
+class BatchCounts:
+    """Outcome counts of one batch, added to the Prometheus counters once per batch."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    rules: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status == "accepted":
+            self.accepted += 1
+        elif outcome.status == "duplicate":
+            self.duplicates += 1
+        else:
+            sender = outcome.retour["sender"]
+            code = sender["code"] if sender else "unknown"
+            self.rejected[code] += 1
+            for rule in {error["code"] for error in outcome.retour["errors"]}:
+                self.rules[(rule, code)] += 1
+
+    def record(self, metrics: ValidateMetrics) -> None:
+        if self.accepted:
+            metrics.accepted.inc(self.accepted)
+        if self.duplicates:
+            metrics.duplicates.inc(self.duplicates)
+        for code, count in self.rejected.items():
+            metrics.rejected.labels(sender=code).inc(count)
+        for (rule, code), count in self.rules.items():
+            metrics.rejections_by_rule.labels(code=rule, sender=code).inc(count)

@@ -1,0 +1,360 @@
+"""``jeugdhub aggregate`` on a real local Kafka: (a) throughput of ONE worker, (b) end-to-end latency.
+
+    .venv/bin/python bench/aggregate_bench.py                  # both parts
+    .venv/bin/python bench/aggregate_bench.py --part throughput --messages 100000
+    .venv/bin/python bench/aggregate_bench.py --part latency --rate 500 --seconds 30
+
+Both parts start their own single-node Kafka in a temporary directory (free 127.0.0.1 ports) and
+run the services as ``jeugdhub`` child processes with ``JEUGDHUB_AS_OF=2026-03-31`` and the
+example region table.
+
+(a) Throughput. The worked example feed is expanded to at least ``--messages`` *accepted*
+messages and judged in-process with the validate step's own pipeline (``judge_lines``, as
+``jeugdhub replay`` does); each accepted message is encoded as the ``ValidatedMessage`` record the
+validate worker would write (key: youth pseudonym) and pre-loaded on the validated topic. Then ONE
+``jeugdhub aggregate`` starts; its ``jeugdhub_aggregate_events_applied_total`` counter is sampled
+every 0.25 s. Throughput = (N - count at the first non-zero sample) / (time of the sample that
+reaches N - time of that first sample), so start-up and table recovery are not counted. Finally
+the NL snapshot on the aggregates topic must equal replay's figures for the same messages.
+
+(b) Latency. ``jeugdhub validate`` and ``jeugdhub aggregate`` run side by side (publish interval
+1 s, the default). Raw records are produced open-loop at ``--rate`` messages/s for ``--seconds``:
+each is a ``placement_started`` of a *new* youth in closed care, open on the as-of date, so each
+raises the national ``occupancy`` by exactly one and nothing else changes it. A reader follows
+the aggregates topic; the k-th produced message counts as reflected by the first ``NL`` snapshot
+whose occupancy is at least k (counted from the warm-up's end). Its latency is that snapshot's
+broker timestamp minus the k-th message's send time (both this machine's clock). Matching by
+rank ("FIFO") makes the mean exact whatever the order; percentiles are exact when messages are
+reflected in produce order and otherwise approximate it (messages on six partitions can overtake
+each other by a batch). The publish throttle (each region at most once per second) is part of
+what is measured, as a consumer of the aggregates topic sees it.
+
+Results go to ``bench/results/aggregate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import feedgen
+import harness
+from kafka import KafkaProducer
+
+from services.aggregate.replay import figures_document, judge_lines
+from services.contracts.canonical import record_to_json, validated_from_json
+from services.contracts.codec import decode, encode
+from services.contracts.regions import load_region_table
+from services.contracts.topics import AGGREGATES, RAW, VALIDATED
+from services.localkafka.broker import Broker
+from services.privacy.pseudonym import Keyring
+from services.streaming.topic_admin import create_hub_topics
+
+AS_OF = "2026-03-31"
+THROUGHPUT_TARGET = 10_000
+LATENCY_P99_TARGET_S = 2.0
+
+
+def _keyring_json(key_id: str = "bench") -> str:
+    import json
+    import secrets
+
+    return json.dumps({"active": key_id, "keys": {key_id: secrets.token_hex(32)}})
+
+
+def _env(
+    broker: Broker, prefix: str, keyring_json: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    return harness.service_env(
+        broker.bootstrap,
+        prefix,
+        {
+            "JEUGDHUB_KEYRING_JSON": keyring_json,
+            "JEUGDHUB_REGIONS_FILE": str(feedgen.REGIONS),
+            "JEUGDHUB_AS_OF": AS_OF,
+            **(extra or {}),
+        },
+    )
+
+
+def latest_snapshots(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
+    """The last RegionSnapshot per key on the aggregates topic (JSON form)."""
+    consumer, tps = harness.consumer_for(bootstrap, topic)
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    latest[record.key.decode()] = record_to_json(
+                        "RegionSnapshot", decode("RegionSnapshot", record.value)
+                    )
+    finally:
+        consumer.close()
+    return latest
+
+
+# -- (a) throughput -------------------------------------------------------------------------------
+def throughput(
+    args: argparse.Namespace, cleanup: harness.Cleanup, broker: Broker, workdir: Path
+) -> dict[str, Any]:
+    regions = load_region_table(feedgen.REGIONS)
+    keyring_json = _keyring_json()
+    keyring = Keyring.from_json(keyring_json)
+    lines = feedgen.expanded(int(args.messages * feedgen.FEED_LINES / 725) + 1, args.seed)
+    harness.log(f"judging {len(lines)} lines in-process to get the validated records")
+    result = judge_lines(lines, keyring, regions)
+    expected = figures_document(result, date.fromisoformat(AS_OF), regions)["regions"]
+    records = []
+    for youth, messages in result.by_youth.items():
+        key = youth.encode()
+        for message in messages:
+            records.append((key, encode("ValidatedMessage", validated_from_json(message))))
+    random.Random(args.seed).shuffle(records)  # arrival order across youth, as on a busy topic
+    n = len(records)
+    prefix = f"bencha{uuid.uuid4().hex[:8]}."
+    create_hub_topics(broker.bootstrap, prefix)
+    harness.produce(broker.bootstrap, VALIDATED.full_name(prefix), records)
+    harness.log(f"pre-loaded {n} validated records ({len(result.by_youth)} youth)")
+    del records, lines
+
+    worker = harness.Worker("aggregate", _env(broker, prefix, keyring_json), workdir / "aggregate-a.log")
+    started = time.monotonic()
+    worker.start(cleanup)
+    spy = None
+    profile_path = workdir / "aggregate.pyspy.txt"
+    if not args.no_profile and harness.py_spy() is not None:
+        spy = harness.start_py_spy(cleanup, worker.pid, profile_path, duration_s=int(args.timeout))
+    worker.wait_ready()
+    samples: list[tuple[float, float]] = []
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        count = worker.metric("jeugdhub_aggregate_events_applied_total") or 0.0
+        samples.append((time.monotonic(), count))
+        if count >= n:
+            break
+        time.sleep(0.25)
+    cpu_s = harness.cpu_seconds(worker.pid)
+    if spy is not None:
+        harness.stop_process(spy)
+    first = next((s for s in samples if s[1] > 0), None)
+    last = samples[-1]
+    if first is None or last[1] < n:
+        raise RuntimeError(
+            f"aggregate applied {last[1]:.0f} of {n} in {args.timeout} s:\n{worker.log_tail()}"
+        )
+    rate = (n - first[1]) / (last[0] - first[0]) if last[0] > first[0] else float("inf")
+
+    # correctness: the published figures equal replay's
+    nl_expected = expected[-1]
+    snapshot: dict[str, Any] = {}
+    check_deadline = time.monotonic() + 60
+    while time.monotonic() < check_deadline:
+        snapshot = latest_snapshots(broker.bootstrap, AGGREGATES.full_name(prefix)).get("NL", {})
+        if {k: snapshot.get(k) for k in nl_expected} == nl_expected:
+            break
+        time.sleep(1)
+    figures_equal = {k: snapshot.get(k) for k in nl_expected} == nl_expected
+    worker.stop()
+    return {
+        "messages": n,
+        "youth": len(result.by_youth),
+        "messages_per_s": round(rate, 1),
+        "apply_window_s": round(last[0] - first[0], 2),
+        "wall_from_process_start_s": round(last[0] - started, 2),
+        "worker_cpu_s": cpu_s,
+        "nl_snapshot_equals_replay": figures_equal,
+        "target_messages_per_s": THROUGHPUT_TARGET,
+        "profile": harness.summarise_collapsed(profile_path) if spy is not None else None,
+    }
+
+
+# -- (b) latency ----------------------------------------------------------------------------------
+def _new_youth_message(rng: random.Random, as_of: date) -> dict[str, Any]:
+    start = as_of - timedelta(days=rng.randrange(1, 60))
+    message = {
+        "message_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "message_type": "placement_started",
+        "status": "new",
+        "cancels_message_id": None,
+        "sender": {"kind": "provider", "code": "10000001"},
+        "created_at": f"{start}T12:00:00Z",
+        "bsn": feedgen.valid_bsn(rng),
+        "birth_date": f"{2008 + rng.randrange(6)}-0{1 + rng.randrange(9)}-1{rng.randrange(10)}",
+        "municipality_code": rng.choice(["0363", "0599", "0344", "0014", "0772"]),
+        "placement_id": f"L{rng.getrandbits(40):010x}",
+        "provider_agb": "10000001",
+        "location_code": "L1",
+        "care_type": "gesloten",
+        "legal_basis": "machtiging",
+        "start_date": start.isoformat(),
+    }
+    return message
+
+
+class SnapshotFollower(threading.Thread):
+    """Follows the aggregates topic from its start: (broker timestamp s, NL occupancy) per snapshot."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        consumer, _ = harness.consumer_for(self.bootstrap, self.topic)
+        try:
+            while not self.stop.is_set():
+                for records in consumer.poll(timeout_ms=100).values():
+                    for record in records:
+                        if record.key == b"NL":
+                            occupancy = decode("RegionSnapshot", record.value)["occupancy"]
+                            self.seen.append((record.timestamp / 1000, occupancy))
+        finally:
+            consumer.close()
+
+    def occupancy(self) -> int:
+        return self.seen[-1][1] if self.seen else 0
+
+
+def latency(
+    args: argparse.Namespace, cleanup: harness.Cleanup, broker: Broker, workdir: Path
+) -> dict[str, Any]:
+    prefix = f"benchl{uuid.uuid4().hex[:8]}."
+    create_hub_topics(broker.bootstrap, prefix)
+    env = _env(broker, prefix, _keyring_json())
+    validate = harness.Worker("validate", env, workdir / "validate-b.log").start(cleanup)
+    aggregate = harness.Worker("aggregate", env, workdir / "aggregate-b.log").start(cleanup)
+    validate.wait_ready()
+    aggregate.wait_ready()
+    follower = SnapshotFollower(broker.bootstrap, AGGREGATES.full_name(prefix))
+    follower.start()
+    cleanup.add("snapshot follower", follower.stop.set)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=0)
+    cleanup.add("producer", producer.close)
+    raw_topic = RAW.full_name(prefix)
+    rng = random.Random(args.seed)
+    as_of = date.fromisoformat(AS_OF)
+
+    # warm-up: a few messages, until they show (consumer groups joined, tables recovered)
+    warm = 20
+    for _ in range(warm):
+        key, value = feedgen.raw_record(_new_youth_message(rng, as_of))
+        producer.send(raw_topic, key=key, value=value)
+    producer.flush()
+    deadline = time.monotonic() + 120
+    while follower.occupancy() < warm:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"warm-up not reflected:\n{aggregate.log_tail()}")
+        time.sleep(0.1)
+    time.sleep(2)  # let the throttle's interval pass
+    base = follower.occupancy()
+
+    total = int(args.rate * args.seconds)
+    prepared = [feedgen.raw_record(_new_youth_message(rng, as_of)) for _ in range(total)]
+    harness.log(f"producing {total} raw records at {args.rate}/s (open loop)")
+    sent_at: list[float] = []
+    start = time.time() + 0.1
+    interval = 1.0 / args.rate
+    for i, (key, value) in enumerate(prepared):
+        due = start + i * interval
+        delay = due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        sent_at.append(time.time())
+        producer.send(raw_topic, key=key, value=value)
+    producer.flush()
+    produce_span = sent_at[-1] - sent_at[0]
+    deadline = time.monotonic() + args.timeout
+    while follower.occupancy() < base + total and time.monotonic() < deadline:
+        time.sleep(0.2)
+    follower.stop.set()
+    follower.join(10)
+
+    reflected = follower.occupancy() - base
+    latencies: list[float] = []
+    seen = [(t, occ - base) for t, occ in follower.seen if occ > base]
+    j = 0
+    for k in range(1, total + 1):
+        while j < len(seen) and seen[j][1] < k:
+            j += 1
+        if j == len(seen):
+            break
+        latencies.append(seen[j][0] - sent_at[k - 1])
+    latencies.sort()
+    return {
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        "messages": total,
+        "achieved_send_rate_per_s": round((total - 1) / produce_span, 1) if produce_span > 0 else None,
+        "reflected": reflected,
+        "nl_snapshots": len(seen),
+        "latency_s": {
+            "p50": round(harness.percentile(latencies, 50), 3),
+            "p95": round(harness.percentile(latencies, 95), 3),
+            "p99": round(harness.percentile(latencies, 99), 3),
+            "max": round(latencies[-1], 3) if latencies else None,
+            "mean": round(sum(latencies) / len(latencies), 3) if latencies else None,
+        },
+        "target_p99_s": LATENCY_P99_TARGET_S,
+        "validate_cpu_s": harness.cpu_seconds(validate.pid),
+        "aggregate_cpu_s": harness.cpu_seconds(aggregate.pid),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--part", choices=["throughput", "latency", "both"], default="both")
+    parser.add_argument(
+        "--messages", type=int, default=100_000, help="(a) at least this many validated records"
+    )
+    parser.add_argument("--rate", type=float, default=500.0, help="(b) raw messages per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="(b) how long to produce")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--no-profile", action="store_true", help="(a) do not sample the worker with py-spy")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, profile)")
+    parser.add_argument("--result", default="aggregate", help="name of the JSON file in bench/results")
+    args = parser.parse_args(argv)
+
+    load_before = harness.loadavg()
+    result: dict[str, Any] = {}
+    with harness.cleanup_on_exit() as cleanup:
+        workdir = harness.temp_workdir(cleanup, keep=args.keep)
+        harness.log(f"work directory {workdir}")
+        broker = harness.start_broker(cleanup, workdir)
+        if args.part in ("throughput", "both"):
+            result["throughput"] = throughput(args, cleanup, broker, workdir)
+            t = result["throughput"]
+            print(f"aggregate (a): {t['messages']} validated records, {t['youth']} youth: "
+                  f"{t['messages_per_s']:,.0f} messages/s applied by one worker (target {THROUGHPUT_TARGET:,}); "
+                  f"NL snapshot equals replay: {t['nl_snapshot_equals_replay']}")  # fmt: skip
+            if t["profile"] is not None:
+                harness.print_profile("aggregate worker profile (py-spy)", t["profile"])
+        if args.part in ("latency", "both"):
+            result["latency"] = latency(args, cleanup, broker, workdir)
+            lat = result["latency"]
+            q = lat["latency_s"]
+            print(f"aggregate (b): {lat['messages']} raw messages at {lat['rate_per_s']:.0f}/s "
+                  f"(achieved {lat['achieved_send_rate_per_s']}/s), reflected {lat['reflected']}: produce -> first "
+                  f"NL RegionSnapshot p50 {q['p50']:.2f} s, p95 {q['p95']:.2f} s, p99 {q['p99']:.2f} s "
+                  f"(target p99 < {LATENCY_P99_TARGET_S:.0f} s)")  # fmt: skip
+    result["machine"] = {**harness.machine(), "loadavg_before": load_before}
+    path = harness.write_result(args.result, result)
+    print(f"load average now {harness.loadavg()}, before {load_before}; result in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
