@@ -79,12 +79,16 @@ def register(sub: Any) -> None:
     out.add_argument(
         "--post", metavar="URL", help="post to the ingest API at URL instead (e.g. http://127.0.0.1:8080)"
     )
-    out.add_argument("--tokens", metavar="FILE", help='the simulator\'s tokens file: {"kind:code": token}')
     out.add_argument(
+        "--tokens", metavar="FILE", help='plain API tokens per sender, JSON {"kind:code": token} (read, or written)'
+    )
+    out.add_argument(
+        "--register-tokens",
         "--issue-tokens",
+        dest="register_tokens",
         metavar="INGEST_TOKENS_FILE",
-        help="first create a token for every simulated sender: hashes into the ingest's tokens file, "
-        "plain tokens into --tokens",
+        help="first create a token for every simulated sender: the hashes go into the ingest's tokens file "
+        "(JEUGDHUB_INGEST_TOKENS_FILE), the tokens into --tokens if given, else they live only in this run",
     )
     out.add_argument(
         "--rate", type=_positive, help="messages per second when posting (default: as fast as possible)"
@@ -136,24 +140,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"jeugdhub simulate: {exc}", file=sys.stderr)
         return 2
 
-    if args.issue_tokens:
-        if not args.tokens:
-            print(
-                "jeugdhub simulate: --issue-tokens needs --tokens FILE for the plain tokens", file=sys.stderr
-            )
+    tokens: dict[str, str] | None = None
+    if args.register_tokens:
+        if not (args.post or args.output) and not args.tokens:
+            print("jeugdhub simulate: --register-tokens without --post needs --tokens FILE", file=sys.stderr)
             return 2
         senders = [p.sender for p in simulation.world.providers]
         senders += list(simulation.world.municipality_senders.values())
         try:
-            made = issue_tokens(senders, Path(args.issue_tokens), Path(args.tokens))
+            tokens = issue_tokens(senders, Path(args.register_tokens), Path(args.tokens) if args.tokens else None)
         except (ValueError, OSError) as exc:
-            print(f"jeugdhub simulate: tokens not issued: {exc}", file=sys.stderr)
+            print(f"jeugdhub simulate: tokens not registered: {exc}", file=sys.stderr)
             return 2
         if not args.quiet:
-            print(
-                f"issued {made} tokens: hashes in {args.issue_tokens}, tokens in {args.tokens}",
-                file=sys.stderr,
-            )
+            where = f", tokens in {args.tokens}" if args.tokens else ""
+            print(f"registered {len(tokens)} senders: hashes in {args.register_tokens}{where}", file=sys.stderr)
         if not args.post and not args.output:
             return 0
 
@@ -162,11 +163,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.post:
             from services.simulate.post import PostError, post_feed
 
-            if not args.tokens:
-                print("jeugdhub simulate: --post needs --tokens FILE", file=sys.stderr)
+            if tokens is None and not args.tokens:
+                print("jeugdhub simulate: --post needs --tokens FILE or --register-tokens", file=sys.stderr)
                 return 2
             try:
-                tokens = read_token_map(Path(args.tokens))
+                if tokens is None:
+                    tokens = read_token_map(Path(args.tokens))
                 report = post_feed(
                     simulation.lines(),
                     args.post,
@@ -174,6 +176,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     rate=args.rate,
                     batch_size=args.batch_size,
                     concurrency=args.concurrency,
+                    wait_for_tokens_s=60.0 if args.register_tokens else 0.0,
                 )
             except (PostError, ValueError, OSError) as exc:
                 print(f"jeugdhub simulate: posting stopped: {exc}", file=sys.stderr)

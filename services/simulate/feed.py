@@ -36,6 +36,8 @@ from services.simulate.render import DAY, FeedStats, Renderer
 from services.simulate.world import DEFAULT_PROVIDERS, World, build_world
 
 _delivery = itemgetter(0)
+Delivered = tuple[int, bytes, Mapping[str, str]]
+"""(delivery second, line, sender): how lines travel inside the generator."""
 
 
 class Line(NamedTuple):
@@ -89,7 +91,7 @@ class Simulation:
         self.origin = config.origin.toordinal()
         self.last_day = config.end.toordinal()
         self.calibration: list[YearCalibration] = []
-        self._buckets: dict[int, list[tuple[int, bytes, Mapping[str, str]]]] = {}
+        self._buckets: dict[int, list[Delivered]] = {}
         self._flushed_until = self.origin - 2
         self.renderer = Renderer(
             seed=config.seed,
@@ -115,12 +117,12 @@ class Simulation:
             self._buckets[day] = bucket = []
         bucket.append((delivery, line, sender))
 
-    def _release(self, day: int) -> list[Line]:
+    def _release(self, day: int) -> list[Delivered]:
         bucket = self._buckets.pop(day, None)
         if not bucket:
             return []
         bucket.sort(key=_delivery)  # stable: equal times keep the order they were made in
-        return [Line(line, sender) for _, line, sender in bucket]
+        return bucket
 
     def careers(self) -> Iterator[Career]:
         """Every career of the feed, ordered by the first day it appears in the feed."""
@@ -135,8 +137,8 @@ class Simulation:
         )
         return heapq.merge(closed, others, key=lambda career: career.first_day)
 
-    def batches(self) -> Iterator[list[Line]]:
-        """The feed, a day of deliveries at a time, in delivery order."""
+    def batches(self) -> Iterator[list[Delivered]]:
+        """The feed, a day of deliveries at a time, in delivery order: (second, line, sender)."""
         render = self.renderer.render
         for career in self.careers():
             while self._flushed_until < career.first_day - 2:
@@ -153,4 +155,5 @@ class Simulation:
 
     def lines(self) -> Iterator[Line]:
         for batch in self.batches():
-            yield from batch
+            for _, payload, sender in batch:
+                yield Line(payload, sender)

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import orjson
 
-from services.simulate.feed import Line
+from services.simulate.feed import Delivered
 
 TokenMap = dict[str, str]
 """``"provider:99123456"`` / ``"municipality:0363"`` → bearer token (plain text)."""
@@ -24,12 +24,12 @@ def sender_key(sender: Mapping[str, str]) -> str:
     return f"{sender['kind']}:{sender['code']}"
 
 
-def write_lines(batches: Iterable[Sequence[Line]], handle: BinaryIO) -> int:
+def write_lines(batches: Iterable[Sequence[Delivered]], handle: BinaryIO) -> int:
     """Write every line followed by a newline; returns the number of lines."""
     count = 0
     write = handle.write
     for batch in batches:
-        write(b"\n".join([line.payload for line in batch]))
+        write(b"\n".join([payload for _, payload, _ in batch]))
         write(b"\n")
         count += len(batch)
     return count
@@ -60,20 +60,23 @@ def write_token_map(path: Path, tokens: Mapping[str, str]) -> None:
         raise
 
 
-def issue_tokens(senders: Iterable[Mapping[str, str]], ingest_tokens_file: Path, token_map_file: Path) -> int:
+def issue_tokens(
+    senders: Iterable[Mapping[str, str]], ingest_tokens_file: Path, token_map_file: Path | None
+) -> TokenMap:
     """Create an ingest API token for every sender: hashes into the ingest's tokens file (its
-    format, via its own functions), plain tokens into ours. Returns how many were made."""
+    format, through its own functions), the plain tokens returned and, if given, written to
+    ``token_map_file`` (merged with what is there)."""
     from services.ingest.tokens import check_sender, hash_token, new_token, read_token_file, write_token_file
 
     hashed = read_token_file(ingest_tokens_file)
-    plain = read_token_map(token_map_file) if token_map_file.exists() else {}
-    made = 0
+    made: TokenMap = {}
     for sender in senders:
         checked = check_sender(sender["kind"], sender["code"])
         token = new_token()
         hashed[hash_token(token)] = checked
-        plain[sender_key(sender)] = token
-        made += 1
+        made[sender_key(sender)] = token
     write_token_file(ingest_tokens_file, hashed)
-    write_token_map(token_map_file, plain)
+    if token_map_file is not None:
+        plain = read_token_map(token_map_file) if token_map_file.exists() else {}
+        write_token_map(token_map_file, {**plain, **made})
     return made

@@ -77,7 +77,7 @@ class Poster:
         self.report = PostReport()
         self._semaphore: asyncio.Semaphore | None = None
 
-    async def run(self, lines: Iterable[Line]) -> PostReport:
+    async def run(self, lines: Iterable[Line], *, wait_for_tokens_s: float = 0.0) -> PostReport:
         import aiohttp
 
         window = self.batch_size * self.concurrency
@@ -87,6 +87,8 @@ class Poster:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
+            if wait_for_tokens_s > 0 and self.tokens:
+                await self._wait_for_token(session, next(iter(self.tokens.values())), wait_for_tokens_s)
             pending: list[Line] = []
             sent = 0
             for line in lines:
@@ -100,6 +102,23 @@ class Poster:
                 await self._send_window(session, pending)
         self.report.seconds = time.monotonic() - started
         return self.report
+
+    async def _wait_for_token(self, session: Any, token: str, limit_s: float) -> None:
+        """Freshly registered tokens count once ingest re-reads its tokens file (every 10 s by
+        default). Ask once a second, so the failed logins stay under ingest's brute-force limit."""
+        url = self.url.rsplit("/v1/messages", 1)[0] + "/v1/retour?limit=1"
+        deadline = time.monotonic() + limit_s
+        while True:
+            try:
+                async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+                    if response.status != 401:
+                        return
+            except (TimeoutError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise PostError(f"{url}: {exc}") from exc
+            if time.monotonic() > deadline:
+                raise PostError(f"{url}: the registered tokens were not taken up within {limit_s:g} s")
+            await asyncio.sleep(1.0)
 
     async def _pace(self, started: float, sent: int) -> None:
         if self.rate is None:
@@ -193,7 +212,11 @@ def post_feed(
     rate: float | None = None,
     batch_size: int = 500,
     concurrency: int = 8,
+    wait_for_tokens_s: float = 0.0,
 ) -> PostReport:
-    """Post every line; returns what ingest took and refused. Raises :class:`PostError`."""
+    """Post every line; returns what ingest took and refused. Raises :class:`PostError`.
+
+    ``wait_for_tokens_s``: first wait (up to that long) until ingest knows the tokens.
+    """
     poster = Poster(url, tokens, rate=rate, batch_size=batch_size, concurrency=concurrency)
-    return asyncio.run(poster.run(lines))
+    return asyncio.run(poster.run(lines, wait_for_tokens_s=wait_for_tokens_s))

@@ -269,7 +269,7 @@ class Renderer:
             self._closed_episodes(drafts, envelope, career, ids)
         else:
             self._other_measures(drafts, envelope, career, ids)
-        self._send(drafts)
+        self._send(drafts, stays[0].start < self.origin)
 
     def _started(self, envelope: Mapping[str, str], provider: Provider, pid: str, stay: Stay) -> Message:
         return {
@@ -513,10 +513,11 @@ class Renderer:
                 self._perspective(drafts, envelope, when, value, holder.provider)
 
     # -- sending -----------------------------------------------------------------------------
-    def _send(self, drafts: list[tuple[int, Message, int]]) -> None:
+    def _send(self, drafts: list[tuple[int, Message, int]], history_before_origin: bool) -> None:
         """Initial load for what happened before the feed's origin, then each message with quirks."""
         origin, end = self.origin_second, self.end_second
-        before = [d for d in drafts if d[0] < origin and not d[2] & RESTRICTIVE]
+        history = history_before_origin
+        before = [d for d in drafts if d[0] < origin and not d[2] & RESTRICTIVE] if history else []
         if before:
             before.sort(key=lambda d: d[0])
             base = origin + int(self._q() * 1_800)  # before any batch (01:00) of the first day
@@ -526,7 +527,7 @@ class Renderer:
             self._stats.initial_load += len(before)
         q = self._q
         for created, message, flags in drafts:
-            if created < origin or created > end:
+            if created > end or (history and created < origin):
                 continue
             kind = message["message_type"]
             r = q()

@@ -66,7 +66,7 @@ def test_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_issue_tokens_for_every_sender(tmp_path: Path) -> None:
     ingest_file, plain_file = tmp_path / "ingest-tokens.json", tmp_path / "sim-tokens.json"
     assert (
-        main(["--providers", "10", "--issue-tokens", str(ingest_file), "--tokens", str(plain_file), "-q"])
+        main(["--providers", "10", "--register-tokens", str(ingest_file), "--tokens", str(plain_file), "-q"])
         == 0
     )
     hashed = read_token_file(ingest_file)
@@ -77,3 +77,8 @@ def test_issue_tokens_for_every_sender(tmp_path: Path) -> None:
         sender = hashed[hash_token(token)]
         assert (sender.kind, sender.code) == (kind, code)
     assert plain_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_register_tokens_without_a_place_for_them_is_refused(tmp_path: Path) -> None:
+    assert main(["--register-tokens", str(tmp_path / "t.json"), "-q"]) == 2
+    assert not (tmp_path / "t.json").exists()

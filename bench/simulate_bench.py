@@ -1,0 +1,113 @@
+"""Throughput of ``jeugdhub simulate`` writing a national feed to a file.
+
+    python bench/simulate_bench.py                       # 2021-2023 national, to a temp file
+    python bench/simulate_bench.py --start 2023-01-01 --end 2023-12-31 --output feed.jsonl
+
+Prints messages per second of wall-clock time and of CPU time (the latter is what to compare on a
+shared machine), the share spent planning careers, and — for scale — how many messages per
+second the same Python does in a bare loop that only builds one dict per message and serialises
+it with orjson (no model at all): the simulator's ceiling on this machine. Target (issue): at
+least 100,000 messages/s to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from services.contracts.regions import load_region_table  # noqa: E402
+from services.simulate.feed import Simulation, SimulationConfig  # noqa: E402
+from services.simulate.output import write_lines  # noqa: E402
+
+TARGET = 100_000
+
+
+def bare_loop(n: int = 200_000) -> float:
+    """Messages/s of the simplest possible generator: a dict per message and orjson.dumps."""
+    rng = random.Random(1)
+    envelope = {"bsn": "990000000", "birth_date": "2010-01-01", "municipality_code": "0363"}
+    sender = {"kind": "provider", "code": "99000001"}
+    out: list[tuple[int, bytes]] = []
+    started = time.process_time()
+    for _ in range(n):
+        h = rng.randbytes(16).hex()
+        message = {
+            "message_id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}",
+            "message_type": "placement_started",
+            "status": "new",
+            "cancels_message_id": None,
+            "sender": sender,
+            "created_at": "2022-01-01T10:00:00Z",
+            **envelope,
+            "placement_id": "P1",
+            "provider_agb": "99000001",
+            "location_code": "O1",
+            "care_type": "open_residentieel",
+            "legal_basis": "vrijwillig",
+            "start_date": "2022-01-01",
+        }
+        out.append((int(rng.random() * 86_400), orjson.dumps(message)))
+    return n / (time.process_time() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2021, 1, 1))
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2023, 12, 31))
+    parser.add_argument("--history-days", type=int, default=365)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--output", help="feed file (default: a temporary file, removed afterwards)")
+    args = parser.parse_args()
+
+    regions = load_region_table()
+    config = SimulationConfig(
+        start=args.start, end=args.end, seed=args.seed, history_days=args.history_days, scale=args.scale
+    )
+    fd, tmp = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
+    path = Path(args.output or tmp)
+    try:
+        # Planning alone (careers, no messages), to show the fixed cost of history and calibration.
+        cpu = time.process_time()
+        careers = sum(1 for _ in Simulation(config, regions).careers())
+        plan_cpu = time.process_time() - cpu
+
+        simulation = Simulation(config, regions)
+        wall, cpu = time.perf_counter(), time.process_time()
+        with path.open("wb") as handle:
+            lines = write_lines(simulation.batches(), handle)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        size = path.stat().st_size
+    finally:
+        if not args.output:
+            Path(tmp).unlink(missing_ok=True)
+
+    ceiling = bare_loop()
+    print(f"feed {config.origin}..{config.end} scale {config.scale}: {lines:,} lines, {size / 1e6:.0f} MB, "
+          f"{careers:,} careers")  # fmt: skip
+    print(f"wall {wall:.2f} s -> {lines / wall:,.0f} messages/s")
+    print(f"cpu  {cpu:.2f} s -> {lines / cpu:,.0f} messages/s (planning {plan_cpu:.2f} s of it)")
+    print(f"bare dict+orjson loop on this machine: {ceiling:,.0f} messages/s (simulator at "
+          f"{lines / cpu / ceiling:.0%} of it)")  # fmt: skip
+    verdict = "meets" if lines / cpu >= TARGET else "below"
+    print(f"target {TARGET:,} messages/s: {verdict} (CPU time)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
