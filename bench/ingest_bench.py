@@ -249,8 +249,12 @@ async def open_loop(base: str, token: str, code: str, rate: float, seconds: floa
 async def run_scenarios(
     base: str, token: str, code: str, args: argparse.Namespace, pids: dict[str, int] | None = None
 ) -> list[Result]:
-    # Warm-up: first transactions (metadata, partitions added) are slower than steady state.
-    await closed_loop(base, token, code, 1, 8, 2.0)
+    # Warm-up: the first transactions (metadata, partitions added) are slower than steady state,
+    # and a freshly started broker JVM spends its first tens of seconds compiling its hot paths.
+    warm_until = time.perf_counter() + args.warmup
+    while time.perf_counter() < warm_until:
+        await closed_loop(base, token, code, 1, 16, 1.0)
+        await closed_loop(base, token, code, 100, 4, 1.0)
     meter = CpuMeter({**pids, "client": os.getpid()} if pids else {})
     scenarios: list[Callable[[], Awaitable[Result]]] = [
         lambda: closed_loop(base, token, code, 1, args.concurrency, args.seconds),
@@ -340,6 +344,7 @@ def main() -> int:
     parser.add_argument("--token", help="bearer token for --url")
     parser.add_argument("--code", default=SENDER_CODE, help="the token's provider AGB code (with --url)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each scenario")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before measuring")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight, batch 1")
     parser.add_argument("--batch-concurrency", type=int, default=8, help="requests in flight, batch 100")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop request rate")
@@ -347,6 +352,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.seconds <= 0 or args.seconds > 120:
         parser.error("--seconds must be in (0, 120]")
+    if args.warmup < 0 or args.warmup > 300:
+        parser.error("--warmup must be in [0, 300]")
     if args.url:
         if not args.token:
             parser.error("--url needs --token")
