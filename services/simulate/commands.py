@@ -80,7 +80,9 @@ def register(sub: Any) -> None:
         "--post", metavar="URL", help="post to the ingest API at URL instead (e.g. http://127.0.0.1:8080)"
     )
     out.add_argument(
-        "--tokens", metavar="FILE", help='plain API tokens per sender, JSON {"kind:code": token} (read, or written)'
+        "--tokens",
+        metavar="FILE",
+        help='plain API tokens per sender, JSON {"kind:code": token} (read, or written)',
     )
     out.add_argument(
         "--register-tokens",
@@ -148,13 +150,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         senders = [p.sender for p in simulation.world.providers]
         senders += list(simulation.world.municipality_senders.values())
         try:
-            tokens = issue_tokens(senders, Path(args.register_tokens), Path(args.tokens) if args.tokens else None)
+            tokens = issue_tokens(
+                senders, Path(args.register_tokens), Path(args.tokens) if args.tokens else None
+            )
         except (ValueError, OSError) as exc:
             print(f"jeugdhub simulate: tokens not registered: {exc}", file=sys.stderr)
             return 2
         if not args.quiet:
             where = f", tokens in {args.tokens}" if args.tokens else ""
-            print(f"registered {len(tokens)} senders: hashes in {args.register_tokens}{where}", file=sys.stderr)
+            print(
+                f"registered {len(tokens)} senders: hashes in {args.register_tokens}{where}", file=sys.stderr
+            )
         if not args.post and not args.output:
             return 0
 

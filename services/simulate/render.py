@@ -64,6 +64,8 @@ _dumps = orjson.dumps
 Sink = Callable[[int, bytes, Mapping[str, str]], None]
 """(delivery second, line, sender) of one output line."""
 
+LATE_START, LATE_END = 0.05, 0.1
+"""Shares of starts and ends reported more than a week late (8 to 60 days)."""
 RESTRICTIVE = 1
 NO_SHIFT = 2
 """Draft flags: a restrictive measure (not part of an initial load); a message whose later update
@@ -233,14 +235,14 @@ class Renderer:
             previous = stays[i - 1] if i else None
             following = stays[i + 1] if i + 1 < len(stays) else None
             if previous is not None and stay.link == "transfer":
-                add((self._created(stay.start, 0.0, previous.provider.batch_sender),
+                add((self._created(stay.start, LATE_START, previous.provider.batch_sender),
                      self._transfer(envelope, previous.provider, ids[i - 1], stay, ids[i]), 0))  # fmt: skip
                 both = BOTH_WAYS_WITHIN if previous.provider is provider else BOTH_WAYS_BETWEEN
                 if random() < both:
-                    add((self._created(stay.start, 0.0, provider.batch_sender),
+                    add((self._created(stay.start, LATE_START, provider.batch_sender),
                          self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             else:
-                add((self._created(stay.start, 0.0, provider.batch_sender),
+                add((self._created(stay.start, LATE_START, provider.batch_sender),
                      self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             self._care_types[stay.care_type] += 1
             if stay.end <= last_day and (following is None or following.link != "transfer"):
@@ -262,7 +264,7 @@ class Renderer:
                     "reason": reason,
                     "destination": destination,
                 }
-                add((self._created(stay.end, 0.1, provider.batch_sender), message, 0))
+                add((self._created(stay.end, LATE_END, provider.batch_sender), message, 0))
             if stay.care_type == CLOSED:
                 self._restrictive(drafts, envelope, stay, ids[i])
         if career.closed:
