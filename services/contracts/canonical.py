@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from services.contracts.errors import ContractError
@@ -246,7 +246,8 @@ def inbound_from_json(obj: Any) -> dict[str, Any]:
 
 def inbound_to_json(record: dict[str, Any]) -> dict[str, Any]:
     """Avro InboundMessage (as decoded) -> flat canonical JSON, optional fields present as null."""
-    return _message_to_json("InboundMessage", record)
+    fast = _fast_message_from_avro("InboundMessage", record)
+    return fast if fast is not None else _message_to_json("InboundMessage", record)
 
 
 def check_inbound(obj: Any) -> dict[str, Any]:
@@ -262,7 +263,8 @@ def validated_from_json(obj: Any) -> dict[str, Any]:
 
 
 def validated_to_json(record: dict[str, Any]) -> dict[str, Any]:
-    return _message_to_json("ValidatedMessage", record)
+    fast = _fast_message_from_avro("ValidatedMessage", record)
+    return fast if fast is not None else _message_to_json("ValidatedMessage", record)
 
 
 def record_from_json(record_name: str, obj: Any) -> dict[str, Any]:
@@ -326,6 +328,10 @@ class _Node:
     def check_expr(self, gen: _Gen, var: str) -> str:
         return f"{gen.const(self.check)}({var})"
 
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        """JSON from a decoded, non-null Avro value, as ``_avro_to_json``; may raise _Fallback."""
+        return var
+
     def avro_expr(self, gen: _Gen, var: str) -> str:
         return var
 
@@ -336,7 +342,7 @@ class _Node:
 class _Scalar(_Node):
     """string (with its facets), enum, int/long: accepted values convert to themselves."""
 
-    __slots__ = ("_high", "_kind", "_low", "_pattern", "_symbols")
+    __slots__ = ("_high", "_kind", "_low", "_pattern", "_symbols", "_uuid")
 
     def __init__(self, kind: type, node: Any) -> None:
         facets = node if isinstance(node, dict) else {}
@@ -347,6 +353,10 @@ class _Scalar(_Node):
         self._pattern = re.compile(pattern) if pattern is not None else None
         symbols = facets.get("symbols") if facets.get("type") == "enum" else None
         self._symbols = frozenset(symbols) if symbols is not None else None
+        self._uuid = facets.get("logicalType") == "uuid"
+
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"str({var})" if self._uuid else var
 
     def check(self, value: Any) -> bool:
         if type(value) is not self._kind:
@@ -405,6 +415,9 @@ class _Date(_Node):
     def check_expr(self, gen: _Gen, var: str) -> str:
         return f"(type({var}) is str and ({var} in _DATES or {gen.const(self.check)}({var})))"
 
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(_date_text)}({var})"
+
     def avro_expr(self, gen: _Gen, var: str) -> str:
         return f"{gen.const(self.avro)}({var})"
 
@@ -435,6 +448,31 @@ class _Timestamp(_Node):
     def avro_expr(self, gen: _Gen, var: str) -> str:
         return f"{gen.const(_timestamp_fields)}({var})"
 
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(_timestamp_text)}({var})"
+
+
+class _Fallback(Exception):
+    """Raised by generated code for a value it does not convert: the slow path takes over."""
+
+
+def _date_text(value: Any) -> str:
+    if type(value) is not date:
+        raise _Fallback
+    return value.isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _formatted_timestamp(value: datetime) -> str:
+    return format_timestamp(value)
+
+
+def _timestamp_text(value: Any) -> str:
+    """format_timestamp of a decoded timestamp; records of one batch share their second, so cached."""
+    if type(value) is not datetime:
+        raise _Fallback
+    return _formatted_timestamp(value)
+
 
 def _timestamp_fields(text: str) -> datetime:
     """An aware UTC datetime from text already matching ``_TIMESTAMP`` (strptime's value for it)."""
@@ -462,6 +500,9 @@ class _Nullable(_Node):
     def avro_expr(self, gen: _Gen, var: str) -> str:
         inner = self._inner.avro_expr(gen, var)
         return var if inner == var else f"(None if {var} is None else {inner})"
+
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        return self._inner.from_avro_expr(gen, var)
 
     def json_expr(self, gen: _Gen, var: str) -> str:
         inner = self._inner.json_expr(gen, var)
@@ -493,6 +534,9 @@ class _Array(_Node):
 
     def json_expr(self, gen: _Gen, var: str) -> str:
         return f"{gen.const(self.json)}({var})"
+
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        raise _Unsupported("arrays in a flat message")
 
 
 _Field = tuple[str, _Node, bool]  # name, node, nullable (may be absent)
@@ -548,6 +592,22 @@ class _Record(_Node):
 
     def avro_expr(self, gen: _Gen, var: str) -> str:
         return self._build(gen, var, "avro")
+
+    def from_avro_expr(self, gen: _Gen, var: str) -> str:
+        return f"{gen.const(self.generated_from_avro())}({var})"
+
+    def generated_from_avro(self) -> Callable[[Any], dict[str, Any]]:
+        gen = _Gen()
+        lines = ["def convert(value):", "    if type(value) is not dict:", "        raise _Fallback"]
+        items = []
+        for i, (name, node, _) in enumerate(self._fields):
+            lines.append(f"    v{i} = value.get({name!r})")
+            items.append(f"{name!r}: {_none_or(node.from_avro_expr(gen, f'v{i}'), f'v{i}')}")
+        lines.append("    return {" + ", ".join(items) + "}")
+        gen.namespace["_Fallback"] = _Fallback
+        exec(compile("\n".join(lines), "<canonical fast record from avro>", "exec"), gen.namespace)
+        function: Callable[[Any], dict[str, Any]] = gen.namespace["convert"]
+        return function
 
     def json_expr(self, gen: _Gen, var: str) -> str:
         return self._build(gen, var, "json")
@@ -685,3 +745,58 @@ def _fast_message_to_avro(record_name: str, obj: Any) -> dict[str, Any] | None:
     """``_message_from_json(obj)`` for a valid message; None: take the slow path."""
     fast = _fast_message(record_name, "avro")
     return fast(obj) if fast is not None else None
+
+
+def _none_or(expression: str, var: str) -> str:
+    return var if expression == var else f"(None if {var} is None else {expression})"
+
+
+@cache
+def _fast_from_avro(record_name: str) -> Callable[[Any], dict[str, Any] | None] | None:
+    """Generated ``_message_to_json``: decoded Avro record -> flat JSON; None: take the slow path."""
+    try:
+        gen = _Gen()
+        gen.namespace["_Fallback"] = _Fallback
+        envelope = [(n, _compile(t)) for n, t in _fields(record_name) if n != "body"]
+        names = [n for n, _ in envelope]
+        if "status" not in names or "message_type" not in names:
+            return None
+        lines = ["def fast(record):", "    get = record.get", "    try:"]
+        items = []
+        for i, (name, node) in enumerate(envelope):
+            lines.append(f"        v{i} = get({name!r})")
+            items.append(f"{name!r}: {_none_or(node.from_avro_expr(gen, f'v{i}'), f'v{i}')}")
+        lines.append("        out = {" + ", ".join(items) + "}")
+        status, message_type = f"v{names.index('status')}", f"v{names.index('message_type')}"
+        lines += [
+            "        body = get('body')",
+            "        if body is None:",
+            f"            return out if {status} == 'cancel' else None",
+            f"        if type(body) is not tuple or len(body) != 2 or {status} == 'cancel':",
+            "            return None",
+            "        body_name, body_record = body",
+            "        if type(body_record) is not dict:",
+            "            return None",
+            "        get = body_record.get",
+        ]
+        for message_type_value, body_name in BODY_RECORDS.items():
+            fields = [(n, _compile(t)) for n, t in _fields(body_name)]
+            lines.append(
+                f"        if {message_type} == {message_type_value!r} and body_name == {body_name!r}:"
+            )
+            for j, (name, node) in enumerate(fields):
+                var = f"b{j}"
+                lines.append(f"            {var} = get({name!r})")
+                lines.append(f"            out[{name!r}] = {_none_or(node.from_avro_expr(gen, var), var)}")
+            lines.append("            return out")
+        lines += ["        return None", "    except _Fallback:", "        return None"]
+    except _Unsupported:
+        return None
+    exec(compile("\n".join(lines), f"<canonical fast {record_name} from avro>", "exec"), gen.namespace)
+    function: Callable[[Any], dict[str, Any] | None] = gen.namespace["fast"]
+    return function
+
+
+def _fast_message_from_avro(record_name: str, record: Any) -> dict[str, Any] | None:
+    fast = _fast_from_avro(record_name)
+    return fast(record) if fast is not None and type(record) is dict else None
