@@ -1,0 +1,1 @@
+"""Ingest: the HTTP front door for providers and municipalities (docs/ingest.md)."""
