@@ -185,7 +185,7 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
         problem = Problem(P.INTERNAL, "an unexpected error occurred; nothing was accepted")
     if problem is not None:
         response = problem_response(problem)
-        ctx.metrics.rejected.labels(problem.reason).inc()
+        ctx.metrics.child("rejected", problem.reason).inc()
         if problem.status >= 500:
             log.warning(
                 "request failed", extra={"route": route, "status": problem.status, "reason": problem.reason}
@@ -201,8 +201,8 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
                     "sender": request.get(SENDER_CODE),
                 },
             )
-    ctx.metrics.requests.labels(route, str(response.status)).inc()
-    ctx.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+    ctx.metrics.child("requests", route, str(response.status)).inc()
+    ctx.metrics.child("request_duration", route).observe(time.perf_counter() - started)
     return response
 
 
@@ -322,7 +322,7 @@ async def post_messages(request: web.Request) -> web.Response:
         )
         raise _unavailable(ctx) from exc
     for (kind, message_type), count in count_by_label(parsed.messages).items():
-        ctx.metrics.messages.labels(kind, message_type).inc(count)
+        ctx.metrics.child("messages", kind, message_type).inc(count)
     ctx.metrics.payload_bytes.observe(len(body))
     return _json(accepted_body(parsed, received_at), status=202)
 

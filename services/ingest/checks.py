@@ -227,6 +227,11 @@ class RawEncoder:
         return b"".join((self._prefix, _varint(len(mid)), mid, self._format, _varint(len(payload)), payload))
 
 
+@lru_cache(maxsize=64)
+def _timestamp_text(received_at: datetime) -> str:
+    return format_timestamp(received_at)
+
+
 @lru_cache(maxsize=256)
 def raw_encoder(sender: Sender, received_at: datetime, fmt: RawFormat) -> RawEncoder:
     """Shared per (sender, second, format): single-message requests then skip the template encode."""
@@ -246,7 +251,7 @@ def _varint(length: int) -> bytes:
 
 def accepted_body(parsed: ParsedBody, received_at: datetime) -> Any:
     """The 202 body mirrors the request: an object for one message, an array for a batch."""
-    stamp = format_timestamp(received_at)
+    stamp = _timestamp_text(received_at)
     items = [{"message_id": m.message_id, "received": True, "received_at": stamp} for m in parsed.messages]
     return items if parsed.is_batch else items[0]
 

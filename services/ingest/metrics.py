@@ -8,7 +8,8 @@ id or client address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -31,6 +32,18 @@ class IngestMetrics:
     rejected: Counter
     kafka_available: Gauge
     tokens: Gauge
+    _children: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
+
+    def child(self, name: str, *labels: str) -> Any:
+        """``getattr(self, name).labels(*labels)``, cached: label lookups take a lock each time.
+
+        Label values are bounded (see the module docstring), so the cache is too.
+        """
+        key = (name, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = getattr(self, name).labels(*labels)
+        return found
 
 
 def new_metrics() -> IngestMetrics:
