@@ -99,6 +99,10 @@ class Calendar:
             return self.day_strings[index]
         return date.fromordinal(day).isoformat()
 
+    def timestamp_tables(self) -> tuple[list[str], list[str]]:
+        """(``"YYYY-MM-DDT"`` per day from :attr:`base`, ``"HH:MM:SSZ"`` per second of a day)."""
+        return self._prefixes, self._suffixes
+
     def timestamp(self, second: int) -> str:
         """``YYYY-MM-DDTHH:MM:SSZ`` of a second counted from day 1 of the proleptic calendar."""
         day, rest = divmod(second, DAY_SECONDS)

@@ -65,14 +65,15 @@ class Provider:
     def offers(self, care_type: str) -> bool:
         return care_type in self.locations
 
-    def next_placement_id(self, year: int) -> str:
-        """The provider's own reference: each provider has its own style, all unique per provider."""
+    def next_placement_id(self, start: str) -> str:
+        """The provider's own reference for a stay starting on ``start`` (YYYY-MM-DD): each provider
+        has its own style (some put the year in it), all unique per provider."""
         self._placements += 1
         n = self._placements
         if self.id_style == 0:
             return f"P{(n * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
         if self.id_style == 1:
-            return f"{year}-{n:06d}"
+            return f"{start[:4]}-{n:06d}"
         return f"PL{self.index:03d}{n:07d}"
 
     def next_measure_id(self) -> str:
