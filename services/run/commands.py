@@ -12,7 +12,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "run", help="run Kafka, ingest, validate, aggregate and a simulated feed, with a live view"
     )
-    parser.add_argument("--rate", type=float, default=50.0, help="simulated messages per second (default 50)")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="simulated messages per second (default 200)"
+    )
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)"
     )

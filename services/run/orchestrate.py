@@ -9,6 +9,7 @@ import secrets
 import sys
 import time
 from contextlib import suppress
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -117,6 +118,11 @@ class Hub:
             str(self.args.rate),
             "--seed",
             str(self.args.seed),
+            # the twelve months up to today, so the figures as of today move while it runs
+            "--start",
+            (date.today() - timedelta(days=364)).isoformat(),
+            "--end",
+            date.today().isoformat(),
         )
         if self.args.regions is not None:
             argv += ["--regions", str(self.args.regions.resolve())]
