@@ -167,7 +167,6 @@ class Renderer:
         self._uuid: Callable[[], str] = partial(next, uuid_stream(random.Random(f"{seed}/ids")))
         self._q = quirks.random
         self._qbytes = quirks.randbytes
-        self._timestamp = calendar.timestamp
         self._days = calendar.day_strings
         self._base = calendar.base
         self._prefixes, self._suffixes = calendar.timestamp_tables()
