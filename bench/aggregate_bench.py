@@ -54,7 +54,7 @@ from services.aggregate.replay import figures_document, judge_lines
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
-from services.contracts.topics import AGGREGATES, RAW, VALIDATED
+from services.contracts.topics import AGGREGATES, RAW, VALIDATED, YOUTH_FACTS
 from services.localkafka.broker import Broker
 from services.privacy.pseudonym import Keyring
 from services.streaming.topic_admin import create_hub_topics
@@ -226,6 +226,56 @@ class SnapshotFollower(threading.Thread):
         return self.seen[-1][1] if self.seen else 0
 
 
+def _read_timestamps(bootstrap: str, topic: str, key_of: Any) -> dict[Any, float]:
+    """First broker timestamp (s) per ``key_of(record)`` on ``topic``, read to its current end."""
+    consumer, tps = harness.consumer_for(bootstrap, topic)
+    first: dict[Any, float] = {}
+    try:
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500, max_records=20_000).values():
+                for record in records:
+                    first.setdefault(key_of(record), record.timestamp / 1000)
+    finally:
+        consumer.close()
+    return first
+
+
+def _stage_latencies(
+    bootstrap: str, prefix: str, prepared: list[tuple[bytes, bytes]], sent_at: list[float]
+) -> dict[str, list[float]]:
+    """Where the time goes: send -> validated record, validated -> youth-facts record (p50, p99)."""
+    validated: dict[str, tuple[float, str]] = {}
+    consumer, tps = harness.consumer_for(bootstrap, VALIDATED.full_name(prefix))
+    try:
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500, max_records=20_000).values():
+                for record in records:
+                    message = decode("ValidatedMessage", record.value)
+                    validated[str(message["message_id"])] = (
+                        record.timestamp / 1000,
+                        message["youth_pseudonym"],
+                    )
+    finally:
+        consumer.close()
+    facts = _read_timestamps(bootstrap, YOUTH_FACTS.full_name(prefix), lambda r: r.key.decode())
+    to_validated, to_facts = [], []
+    for (key, _), sent in zip(prepared, sent_at, strict=True):
+        found = validated.get(key.decode().split(":", 1)[1])
+        if found is None:
+            continue
+        to_validated.append(found[0] - sent)
+        if found[1] in facts:
+            to_facts.append(facts[found[1]] - found[0])
+
+    def p50_p99(values: list[float]) -> list[float]:
+        values.sort()
+        return [round(harness.percentile(values, 50), 3), round(harness.percentile(values, 99), 3)]
+
+    return {"send_to_validated": p50_p99(to_validated), "validated_to_youth_facts": p50_p99(to_facts)}
+
+
 def latency(
     args: argparse.Namespace, cleanup: harness.Cleanup, broker: Broker, workdir: Path
 ) -> dict[str, Any]:
@@ -281,6 +331,7 @@ def latency(
     follower.join(10)
 
     reflected = follower.occupancy() - base
+    stages = _stage_latencies(broker.bootstrap, prefix, prepared, sent_at)
     latencies: list[float] = []
     seen = [(t, occ - base) for t, occ in follower.seen if occ > base]
     j = 0
@@ -305,6 +356,7 @@ def latency(
             "max": round(latencies[-1], 3) if latencies else None,
             "mean": round(sum(latencies) / len(latencies), 3) if latencies else None,
         },
+        "stages_p50_p99_s": stages,
         "target_p99_s": LATENCY_P99_TARGET_S,
         "validate_cpu_s": harness.cpu_seconds(validate.pid),
         "aggregate_cpu_s": harness.cpu_seconds(aggregate.pid),
@@ -349,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"aggregate (b): {lat['messages']} raw messages at {lat['rate_per_s']:.0f}/s "
                   f"(achieved {lat['achieved_send_rate_per_s']}/s), reflected {lat['reflected']}: produce -> first "
                   f"NL RegionSnapshot p50 {q['p50']:.2f} s, p95 {q['p95']:.2f} s, p99 {q['p99']:.2f} s "
-                  f"(target p99 < {LATENCY_P99_TARGET_S:.0f} s)")  # fmt: skip
+                  f"(target p99 < {LATENCY_P99_TARGET_S:.0f} s); stages p50/p99 {lat['stages_p50_p99_s']}")  # fmt: skip
     result["machine"] = {**harness.machine(), "loadavg_before": load_before}
     path = harness.write_result(args.result, result)
     print(f"load average now {harness.loadavg()}, before {load_before}; result in {path}")

@@ -14,6 +14,9 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 
 from services.contracts.errors import ContractError
+from services.contracts.fastcodec import Decoder, Encoder
+from services.contracts.fastcodec import decoder as fast_decoder
+from services.contracts.fastcodec import encoder as fast_encoder
 from services.contracts.schemas import RecordSchema, registry
 
 MARKER = b"\xc3\x01"
@@ -32,8 +35,19 @@ def _by_fingerprint() -> dict[bytes, RecordSchema]:
     return {reg.record(n).fingerprint: reg.record(n) for n in records}
 
 
+@cache
+def _fast_encoder(name: str) -> Encoder | None:
+    schema = _schema(name)
+    return fast_encoder(schema.standalone, MARKER + schema.fingerprint)
+
+
 def encode(name: str, record: dict[str, Any]) -> bytes:
     """Encode an Avro-ready record (dates as ``date``, timestamps as aware ``datetime``)."""
+    fast = _fast_encoder(name)
+    if fast is not None:
+        data = fast(record)
+        if data is not None:
+            return data
     schema = _schema(name)
     buffer = io.BytesIO()
     buffer.write(MARKER)
@@ -75,7 +89,17 @@ def _check_header(data: bytes) -> None:
         raise ContractError("", f"not Avro single-object encoded: marker {data[:2].hex()}, expected c301")
 
 
+@cache
+def _fast_decoder(name: str) -> Decoder | None:
+    return fast_decoder(registry().record(name).standalone)
+
+
 def _read_body(schema: RecordSchema, data: bytes) -> dict[str, Any]:
+    fast = _fast_decoder(schema.name)
+    if fast is not None:
+        fast_record = fast(data, HEADER_LEN)
+        if fast_record is not None:
+            return fast_record
     stream = io.BytesIO(data)
     stream.seek(HEADER_LEN)
     try:
