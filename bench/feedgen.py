@@ -2,9 +2,9 @@
 
 ``expand_feed`` makes ``copies`` disjoint copies of ``feed.jsonl`` (new youth, message ids and
 references) and shuffles them, keeping every quirk of the original: duplicates, conflicting
-re-sends, cancels, rule breaks and the one line that is not JSON. It is the same algorithm as
-``tests/integration/messages_support.expand_feed`` (same seed, same output), so a benchmark input
-is the kind of input the integration tests check for correctness. The example feed's 778 lines
+re-sends, cancels, rule breaks and the one line that is not JSON. It is
+``services.simulate.expand.expand_feed``, which the integration tests use too, so a benchmark
+input is the kind of input they check for correctness. The example feed's 778 lines
 hold about 150 youth, 725 accepted, 19 rejected and 36 duplicates per copy.
 
 Everything here is deterministic for a given seed, except :func:`raw_record`'s ``received_at``.
@@ -12,10 +12,7 @@ Everything here is deterministic for a given seed, except :func:`raw_record`'s `
 
 from __future__ import annotations
 
-import json
-import random
 import sys
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from services.contracts.codec import encode  # noqa: E402
+from services.simulate.expand import expand_feed, valid_bsn  # noqa: E402
+
+__all__ = ["expand_feed", "expanded", "feed_lines", "raw_record", "raw_records", "valid_bsn"]
 
 EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
 FEED = EXAMPLES / "feed.jsonl"
@@ -41,56 +41,6 @@ def feed_lines(path: Path = FEED) -> list[bytes]:
     if not path.is_file():
         raise SystemExit(f"the worked example is not at {path} (it ships in shared/spec/examples)")
     return path.read_bytes().splitlines()
-
-
-def valid_bsn(rng: random.Random) -> str:
-    """A random 9-digit number that passes the 11-proef."""
-    while True:
-        digits = [rng.randrange(10) for _ in range(8)]
-        total = sum(w * d for w, d in zip(range(9, 1, -1), digits, strict=True))
-        last = total % 11
-        if last < 10:
-            return "".join(map(str, [*digits, last]))
-
-
-def _bsn_valid(bsn: str) -> bool:
-    if len(bsn) != 9 or not bsn.isdigit():
-        return False
-    total = sum(w * int(d) for w, d in zip(range(9, 1, -1), bsn[:8], strict=True)) - int(bsn[8])
-    return total % 11 == 0
-
-
-def expand_feed(lines: list[bytes], copies: int, seed: int) -> list[bytes]:
-    """``copies`` disjoint copies of a feed (new youth, ids and references), shuffled.
-
-    Only valid BSNs are replaced, so invalid ones stay invalid.
-    """
-    rng = random.Random(seed)
-    out: list[bytes] = []
-    for copy in range(copies):
-        namespace = uuid.UUID(int=rng.getrandbits(128))
-        bsn_map: dict[str, str] = {}
-        for line in lines:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                out.append(line)
-                continue
-            if not isinstance(message, dict):
-                out.append(line)
-                continue
-            for key in ("message_id", "cancels_message_id"):
-                if isinstance(message.get(key), str):
-                    message[key] = str(uuid.uuid5(namespace, message[key]))
-            bsn = message.get("bsn")
-            if isinstance(bsn, str) and _bsn_valid(bsn):
-                message["bsn"] = bsn_map.setdefault(bsn, valid_bsn(rng))
-            for key in ("placement_id", "from_placement_id", "to_placement_id", "measure_id"):
-                if isinstance(message.get(key), str) and len(message[key]) <= 32:
-                    message[key] = f"{message[key]}c{copy}"
-            out.append(orjson.dumps(message))
-    rng.shuffle(out)
-    return out
 
 
 def expanded(at_least: int, seed: int = 2026) -> list[bytes]:

@@ -10,16 +10,9 @@ from typing import Any
 import orjson
 
 from services.contracts.codec import encode
+from services.simulate.expand import expand_feed, valid_bsn
 
-
-def valid_bsn(rng: random.Random) -> str:
-    """A random 9-digit number that passes the 11-proef."""
-    while True:
-        digits = [rng.randrange(10) for _ in range(8)]
-        total = sum(w * d for w, d in zip(range(9, 1, -1), digits, strict=True))
-        last = total % 11
-        if last < 10:
-            return "".join(map(str, [*digits, last]))
+__all__ = ["expand_feed", "placement", "raw_record", "valid_bsn"]
 
 
 def placement(
@@ -64,46 +57,3 @@ def raw_record(message: dict[str, Any] | bytes, sender: dict[str, str] | None = 
         "payload": payload,
     }
     return f"{sender['code']}:{message_id}".encode(), encode("RawMessage", record)
-
-
-def _bsn_valid(bsn: str) -> bool:
-    if len(bsn) != 9 or not bsn.isdigit():
-        return False
-    total = sum(w * int(d) for w, d in zip(range(9, 1, -1), bsn[:8], strict=True)) - int(bsn[8])
-    return total % 11 == 0
-
-
-def expand_feed(lines: list[bytes], copies: int, seed: int) -> list[bytes]:
-    """``copies`` disjoint copies of a feed (new youth, ids and references), shuffled.
-
-    Each copy keeps every quirk of the original (duplicates, conflicting re-sends, cancels, rule
-    breaks); only valid BSNs are replaced, so invalid ones stay invalid.
-    """
-    import json
-
-    rng = random.Random(seed)
-    out: list[bytes] = []
-    for copy in range(copies):
-        namespace = uuid.UUID(int=rng.getrandbits(128))
-        bsn_map: dict[str, str] = {}
-        for line in lines:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                out.append(line)
-                continue
-            if not isinstance(message, dict):
-                out.append(line)
-                continue
-            for key in ("message_id", "cancels_message_id"):
-                if isinstance(message.get(key), str):
-                    message[key] = str(uuid.uuid5(namespace, message[key]))
-            bsn = message.get("bsn")
-            if isinstance(bsn, str) and _bsn_valid(bsn):
-                message["bsn"] = bsn_map.setdefault(bsn, valid_bsn(rng))
-            for key in ("placement_id", "from_placement_id", "to_placement_id", "measure_id"):
-                if isinstance(message.get(key), str) and len(message[key]) <= 32:
-                    message[key] = f"{message[key]}c{copy}"
-            out.append(orjson.dumps(message))
-    rng.shuffle(out)
-    return out
