@@ -45,6 +45,8 @@ def judge_lines(
     """Validate every line in file order; the rejection record's ``source_offset`` is its line number."""
     result = ReplayResult()
     seen: dict[str, DedupEntry] = {}
+    by_youth = result.by_youth
+    senders: dict[tuple[str, str], dict[str, str]] = {}
     for line_no, line in enumerate(lines, start=1):
         payload = line.strip()
         if not payload:
@@ -54,7 +56,17 @@ def judge_lines(
             seen[outcome.dedup_key] = outcome.dedup_entry
         if outcome.status == "accepted" and outcome.validated is not None:
             result.accepted += 1
-            result.by_youth[outcome.validated["youth_pseudonym"]].append(outcome.validated)
+            validated = outcome.validated
+            messages = by_youth.get(validated["youth_pseudonym"])
+            if messages is None:
+                messages = by_youth[validated["youth_pseudonym"]] = []
+            else:
+                # Every message is kept until the end: share the youth's pseudonym string and one
+                # sender dict per sender (equal values either way; nothing mutates them later).
+                validated["youth_pseudonym"] = messages[0]["youth_pseudonym"]
+            sender = validated["sender"]
+            validated["sender"] = senders.setdefault((sender["kind"], sender["code"]), sender)
+            messages.append(validated)
         elif outcome.status == "duplicate":
             result.duplicates += 1
         else:
