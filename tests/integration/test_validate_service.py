@@ -12,12 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import produce, read_all, running, service_env, topic_names, write_keyring
+from hub_processes import ServiceProcess, produce, read_all, running, service_env, topic_names, write_keyring
 from messages_support import placement, raw_record, valid_bsn
 
 from services.contracts.canonical import inbound_from_json, record_to_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration
@@ -154,6 +155,13 @@ def test_no_bsn_or_birth_date_leaves_the_validate_step(
     assert not [s for s in secrets if s in log_bytes]
 
 
+def _messages_in(metrics: bytes) -> float:
+    for line in metrics.decode().splitlines():
+        if line.startswith("jeugdhub_validate_messages_in_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def test_sigkill_mid_batch_then_restart_gives_one_outcome_per_message(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
@@ -169,10 +177,24 @@ def test_sigkill_mid_batch_then_restart_gives_one_outcome_per_message(
     env = _env(kafka_bootstrap, unique_prefix, tmp_path, None, JEUGDHUB_BATCH_SIZE="40")
     retour_topic = RETOUR.full_name(unique_prefix)
 
-    with running("validate", env, tmp_path / "validate-1.log") as worker:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(read_all(kafka_bootstrap, retour_topic)) < 400:
-            time.sleep(0.05)
+    # Poll the worker's own counter (cheap) rather than re-reading the retour topic, and do not
+    # wait for readiness first: the kill must land while the backlog is being worked through.
+    port = free_port()
+    worker = ServiceProcess(
+        "validate", {**env, "JEUGDHUB_WEB_PORT": str(port)}, tmp_path / "validate-1.log", port
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                status, body = worker.get("/metrics", timeout_s=0.5)
+            except OSError:
+                status, body = 0, b""
+            if status == 200 and _messages_in(body) >= 400:
+                break
+            time.sleep(0.02)
+    finally:
         worker.kill()
     first_run = len(read_all(kafka_bootstrap, retour_topic))
     assert 0 < first_run < len(messages), "the kill must land mid-stream"
