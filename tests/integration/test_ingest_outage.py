@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "it-outage-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 WRITE_TIMEOUT_S = 3.0
+TXN_TIMEOUT_S = 6.0
 
 
 @pytest.fixture
@@ -53,12 +54,15 @@ def message() -> dict[str, Any]:
 
 
 async def committed_ids(bootstrap: str, topic: str, expect: set[str]) -> set[str]:
-    """Message ids visible to read_committed readers; re-read (up to 30 s) until *expect* is among them.
+    """Message ids visible to read_committed readers; re-read (up to 45 s) until *expect* is among them.
 
     The commit is durable when ingest answers 202; the markers that make it visible follow within
-    milliseconds, so the last acknowledged request may need a moment.
+    milliseconds. But a transaction that was open when the broker stopped (its request got 503) and
+    whose producer had not reconnected before the app closed holds the partition's last stable
+    offset until the broker aborts it: the transaction timeout (TXN_TIMEOUT_S here) plus the
+    broker's 10 s abort check. Acknowledged records behind it are durable, just not yet visible.
     """
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + TXN_TIMEOUT_S + 10 + 30
     while True:
         ids = await _committed_ids_once(bootstrap, topic)
         if expect <= ids or time.monotonic() > deadline:
@@ -93,6 +97,7 @@ def test_ingest_broker_stopped_503_then_started_202(own_broker: Broker) -> None:
         topic_prefix=prefix,
         ingest_transactional_id=f"it-outage-{uuid.uuid4().hex[:8]}",
         ingest_kafka_write_timeout_s=WRITE_TIMEOUT_S,
+        ingest_transaction_timeout_s=TXN_TIMEOUT_S,
         ingest_kafka_connect_timeout_s=2.0,
         ingest_kafka_read_timeout_s=2.0,
         ingest_retry_after_s=2,
