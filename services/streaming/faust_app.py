@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from services.settings import WorkerSettings
 from services.streaming.partitioner import CachedPartitioner
 from services.streaming.transport import broker_url
 
 
+class KeepQueuedEventsFlowControl(FlowControlEvent):
+    """faust's flow control, except that resuming an already active flow keeps the stream queues.
+
+    faust-streaming 0.15 resumes the flow during table recovery and then once more when recovery
+    completes, *after* the stream partitions were resumed and while the fetcher runs. Each
+    ``resume()`` clears every stream queue, so the records fetched in between (tens to hundreds,
+    e.g. while ``perform_seek`` waits for the committed offsets) were dropped without being
+    processed or acknowledged: no output, no retour, and faust's commit stuck behind the gap until
+    the next restart. Clearing on the way from suspended to active (after a rebalance) stays as is.
+    Reproduced by tests/integration/test_validate_service.py (kill early, restart with state).
+    """
+
+    def resume(self) -> None:
+        if self.is_active():
+            return
+        super().resume()
+
+
+class HubApp(faust.App):
+    """``faust.App`` with :class:`KeepQueuedEventsFlowControl`."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return KeepQueuedEventsFlowControl(loop=self.loop)
+
+
 def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
     """At-least-once app on the ``jeugdhub://`` transport; tables in memory, rebuilt from changelogs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
-    return faust.App(
+    return HubApp(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
