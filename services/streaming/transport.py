@@ -6,16 +6,22 @@ app runs ``exactly_once``, whose open bugs we do not want to depend on. We run a
   seen (ingest's all-or-nothing promise);
 - producers use ``acks=all`` and idempotence, so a retried send never duplicates a record.
 Offsets are committed by faust only after our agents awaited the delivery of their outputs.
+
+The producer also survives a table write before it has metadata for the table's changelog topic
+(:func:`declared_changelog_partitions`): faust's ``key_partition`` would raise ``TypeError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from services.streaming.partitioner import murmur2
 
 SCHEME = "jeugdhub"
 
@@ -39,6 +45,32 @@ class Producer(faust_aiokafka.Producer):
         extra: dict[str, Any] = dict(super()._settings_extra())
         extra.update({"acks": "all", "enable_idempotence": True})
         return extra
+
+    def key_partition(self, topic: str, key: bytes) -> TP:
+        """faust's choice, but without metadata for a table's changelog use its declared count.
+
+        faust asks for the partition of a ``use_partitioner`` table's changelog record before it
+        sends it; aiokafka then needs the topic in the producer's metadata, which a freshly
+        created changelog topic may not be yet (seen once: the first table write raised
+        ``TypeError: 'NoneType' object is not iterable`` and the agent crashed). The changelog was
+        created with the table's partition count, so the default partitioner's rule over that
+        count is the same choice; the send that follows waits for the metadata as usual.
+        """
+        producer = self._ensure_producer()
+        if producer._metadata.partitions_for_topic(topic) is None:
+            count = declared_changelog_partitions(self.app.tables.values(), topic)
+            if count is not None:
+                return TP(topic, (murmur2(key) & 0x7FFFFFFF) % count)
+        tp: TP = super().key_partition(topic, key)
+        return tp
+
+
+def declared_changelog_partitions(tables: Iterable[Any], topic: str) -> int | None:
+    """Partition count declared for the table whose changelog topic is *topic* (None: no such table)."""
+    for table in tables:
+        if table.changelog_topic.get_topic_name() == topic and table.partitions:
+            return int(table.partitions)
+    return None
 
 
 class Transport(faust_aiokafka.Transport):
