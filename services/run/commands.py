@@ -23,6 +23,19 @@ def register(sub: Any) -> None:
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--state-dir", type=Path, default=Path("var/run"), help="keyring, tokens and logs")
     parser.add_argument("--no-view", action="store_true", help="print a status line every 5 s instead")
+    parser.add_argument(
+        "--kafka-bootstrap",
+        default=None,
+        help="use this Kafka (host:port) instead of starting the local one; it is left running",
+    )
+    parser.add_argument(
+        "--topic-prefix", default="", help="prefix of every topic and consumer group (default: none)"
+    )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="give the services free ports instead of 8080/6066/6067 (several hubs side by side)",
+    )
     parser.set_defaults(func=run)
 
 

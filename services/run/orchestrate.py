@@ -26,8 +26,8 @@ from services.run.view import Rates, rejects_by_rule, render
 from services.streaming.topic_admin import create_hub_topics
 
 
-def _port(preferred: int) -> int:
-    return preferred if port_is_free(preferred) else free_port()
+def _port(preferred: int, any_free: bool = False) -> int:
+    return preferred if not any_free and port_is_free(preferred) else free_port()
 
 
 def local_keyring(path: Path) -> Path:
@@ -69,13 +69,18 @@ class Hub:
         return code
 
     def _kafka(self) -> str:
+        prefix = self.args.topic_prefix
+        if self.args.kafka_bootstrap:
+            self.say(f"Kafka at {self.args.kafka_bootstrap} (not started here)")
+            create_hub_topics(self.args.kafka_bootstrap, prefix)
+            return str(self.args.kafka_bootstrap)
         state = named.running_state(named.DEFAULT_STATE_DIR.resolve())
         if state is None:
             self.say("starting Kafka (the first run downloads its jars with Maven)…")
             state = named.start(named.DEFAULT_STATE_DIR)
             self.started_kafka = True
         self.say(f"Kafka {state.kafka_version} on {state.bootstrap}")
-        create_hub_topics(state.bootstrap, "")
+        create_hub_topics(state.bootstrap, prefix)
         return state.bootstrap
 
     def _services(self, bootstrap: str, regions_file: Path | None) -> None:
@@ -85,11 +90,13 @@ class Hub:
                 "JEUGDHUB_KAFKA_BOOTSTRAP": bootstrap,
                 "JEUGDHUB_KEYRING_FILE": str(local_keyring(self.state_dir / "keyring.json")),
                 "JEUGDHUB_INGEST_TOKENS_FILE": str(self.state_dir / "ingest-tokens.json"),
+                "JEUGDHUB_TOPIC_PREFIX": self.args.topic_prefix,
             }
         )
         if regions_file is not None:
             base["JEUGDHUB_REGIONS_FILE"] = str(regions_file)
-        ports = {"ingest": _port(8080), "validate": _port(6066), "aggregate": _port(6067)}
+        free = self.args.free_ports
+        ports = {"ingest": _port(8080, free), "validate": _port(6066, free), "aggregate": _port(6067, free)}
         for name in ("validate", "aggregate", "ingest"):
             env = dict(base)
             if name == "ingest":
@@ -132,7 +139,7 @@ class Hub:
         self.say(f"simulator posting {self.args.rate:g} messages/s to ingest (log {child.log_path})")
 
     def _show(self, bootstrap: str) -> None:
-        follower = SnapshotFollower(bootstrap, AGGREGATES.full_name(""))
+        follower = SnapshotFollower(bootstrap, AGGREGATES.full_name(self.args.topic_prefix))
         follower.start()
         rates = Rates()
         started = time.monotonic()
@@ -190,6 +197,9 @@ class Hub:
         if self.started_kafka:
             with suppress(Exception):
                 named.stop(named.DEFAULT_STATE_DIR)
+        if self.args.kafka_bootstrap:
+            self.say(f"stopped. Logs: {self.logs}  Kafka: {self.args.kafka_bootstrap}, left running")
+            return
         self.say(f"stopped. Logs: {self.logs}  Kafka data: {named.DEFAULT_STATE_DIR / 'data'}")
         if not self.started_kafka:
             self.say("Kafka was already running before and is left running (jeugdhub kafka stop).")
