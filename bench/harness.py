@@ -359,6 +359,45 @@ def print_profile(title: str, summary: Mapping[str, Any], top: int = 15) -> None
 
 
 # -- machine and results --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChildRun:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+
+
+def run_measured(command: list[str], preexec_fn: Callable[[], None] | None = None) -> ChildRun:
+    """Run *command*; wall time, CPU time and the peak RSS of that process itself.
+
+    The peak comes from ``VmHWM`` in ``/proc/<pid>/status``, read every 20 ms until it exits, not
+    from ``ru_maxrss``: Linux carries the parent's high-water mark over fork and exec into the
+    child's ``ru_maxrss``, so a child of a big benchmark process reported the parent's size (the
+    suite's replay-memory figure came out as 0-1 MiB per 100k youth that way). ``VmHWM`` belongs
+    to the exec'd program's own address space. Memory of a replay grows until the end, so the
+    last reading is within 20 ms of the peak.
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec_fn
+    )
+    peak_kib = 0
+    status_path = Path(f"/proc/{proc.pid}/status")
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        with contextlib.suppress(OSError):
+            for line in status_path.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kib = max(peak_kib, int(line.split()[1]))
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[0]} exited {proc.returncode}")
+    return ChildRun(wall, usage.ru_utime + usage.ru_stime, peak_kib / 1024)
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():

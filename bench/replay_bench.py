@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,19 +52,11 @@ def _pin_to_one_cpu() -> None:  # pragma: no cover - runs in the forked child
 
 
 def run_replay(feed: Path, out: Path, prefix: list[str] | None = None) -> dict[str, float]:
-    """One ``jeugdhub replay`` child: wall s, cpu s, peak RSS MiB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """One ``jeugdhub replay`` child: wall s, cpu s, peak RSS MiB (see ``harness.run_measured``)."""
     command = [*(prefix or []), harness.JEUGDHUB, "replay", str(feed), "--as-of", AS_OF.isoformat(),
                "--regions", str(feedgen.REGIONS), "--output", str(out)]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(
-        command, check=True, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_pin_to_one_cpu
-    )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run the big feed after the small one.
-    return {"wall_s": wall, "cpu_s": cpu, "maxrss_mib": after.ru_maxrss / 1024}
+    run = harness.run_measured(command, _pin_to_one_cpu)
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "maxrss_mib": run.peak_rss_mib}
 
 
 def main(argv: list[str] | None = None) -> int:

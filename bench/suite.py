@@ -423,23 +423,11 @@ def stage_latency(
 
 
 def _replay_child(feed: Path, out: Path) -> dict[str, float]:
-    """``replay_bench.run_replay``'s command, with the rusage of THIS child (``os.wait4``).
-
-    ``RUSAGE_CHILDREN``'s ``ru_maxrss`` is the largest child so far, and earlier stages ran bigger
-    children (the Kafka tools' JVM), so run_replay's own figure would be theirs.
-    """
+    """``replay_bench.run_replay``'s command, measured by :func:`harness.run_measured`."""
     command = [harness.JEUGDHUB, "replay", str(feed), "--as-of", replay_bench.AS_OF.isoformat(),
                "--regions", str(feedgen.REGIONS), "--output", str(out)]  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=replay_bench._pin_to_one_cpu
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"jeugdhub replay exited {proc.returncode}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_mib": usage.ru_maxrss / 1024}
+    run = harness.run_measured(command, replay_bench._pin_to_one_cpu)
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "maxrss_mib": run.peak_rss_mib}
 
 
 def stage_replay(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
