@@ -43,10 +43,11 @@ from services.contracts.errors import ContractError
 from services.ingest.cursor import Cursor, partition_for
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
+from services.streaming.batches import Record as Record
+from services.streaming.batches import send_record_batches
 
 log = logging.getLogger("jeugdhub.ingest.kafka")
 
-Record = tuple[bytes, bytes]  # (key, value)
 _FAILURES = (KafkaError, TimeoutError, OSError, AssertionError, RuntimeError)
 PROBE_INTERVAL_S = 2.0
 _MAX_BACKOFF_S = 5.0
@@ -254,7 +255,8 @@ class RawWriter:
         try:
             async with asyncio.timeout(self.settings.ingest_kafka_write_timeout_s):
                 await producer.begin_transaction()
-                sent = await _send_batches(producer, self.topic, batch)
+                records = (record for pending in batch for record in pending.records)
+                sent = await send_record_batches(producer, self.topic, records)
                 await asyncio.gather(*sent)
                 await producer.commit_transaction()
         except asyncio.CancelledError:
@@ -299,32 +301,6 @@ class RawWriter:
             pending = self._queue.get_nowait()
             if not pending.future.done():
                 pending.future.set_exception(KafkaUnavailable(reason))
-
-
-async def _send_batches(producer: Any, topic: str, batch: Sequence[_Pending]) -> list[asyncio.Future[Any]]:
-    """Append every record to one record batch per partition and hand the batches to the producer.
-
-    The partition is the default partitioner's (``murmur2(key) % partitions``, as
-    :func:`partition_for` computes it), so keys land exactly where ``producer.send`` would put them;
-    a batch per partition instead of a future per record is what makes 100-message requests cheap.
-    Records keep their request order within a partition.
-    """
-    partitions = len(await producer.partitions_for(topic))
-    builders: dict[int, Any] = {}
-    futures: list[asyncio.Future[Any]] = []
-    for pending in batch:
-        for key, value in pending.records:
-            partition = partition_for(key, partitions)
-            builder = builders.get(partition)
-            if builder is None:
-                builder = builders[partition] = producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
-                builder = builders[partition] = producer.create_batch()
-                builder.append(key=key, value=value, timestamp=None)
-    for partition, builder in builders.items():
-        futures.append(await producer.send_batch(builder, topic, partition=partition))
-    return futures
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
+from services.streaming.batches import Record, send_record_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -65,7 +66,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     @app.agent(raw_topic, concurrency=1)
     async def validate(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            pending: list[Awaitable[Any]] = []
+            records = out.new_batch()
             highest: dict[int, int] = {}
             counts = BatchCounts()
             for event in events:
@@ -73,12 +74,12 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
                 outcome = _judge(message.value, message.partition, message.offset, dedup, keyring, regions)
                 if outcome.dedup_key is not None and outcome.dedup_entry is not None:
                     dedup[outcome.dedup_key] = outcome.dedup_entry.to_dict()
-                await _send_outputs(out, outcome, pending)
+                _add_outputs(out, outcome, records)
                 counts.add(outcome)
                 partition = message.partition
                 if message.offset > highest.get(partition, -1):
                     highest[partition] = message.offset
-            await asyncio.gather(*pending)
+            await asyncio.gather(*await out.send(records))
             now = time.time()
             observe = metrics.latency.observe
             for event in events:
@@ -122,35 +123,43 @@ def _judge(
 
 @dataclass
 class Outputs:
-    """The output topics, written through the app's producer without faust's per-record
-    ``Topic.send`` machinery (codecs, FutureMessage, sensors): the values are bytes already and
-    partitions come from the producer's key partitioner either way, so the records are the same."""
+    """The output topics. A batch's records are sent as one record batch per topic-partition
+    (:func:`send_record_batches`) through the app's producer, not through faust's per-record
+    ``Topic.send`` (codecs, FutureMessage, sensors): the values are bytes already and the partitions
+    are the default partitioner's either way, so the records are the same."""
 
     validated: str
     rejected: str
     retour: str
     app: faust.App
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
-        fut: Awaitable[Any] = await self.app.producer.send(topic, key, value, None, None, None)
-        return fut
+    def new_batch(self) -> dict[str, list[Record]]:
+        return {self.validated: [], self.rejected: [], self.retour: []}
+
+    async def send(self, batch: dict[str, list[Record]]) -> list[Awaitable[Any]]:
+        """Queue every record; the futures resolve when Kafka acknowledged them (acks=all)."""
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        pending: list[Awaitable[Any]] = []
+        for topic, records in batch.items():
+            if records:
+                pending.extend(await send_record_batches(producer, topic, records))
+        return pending
 
 
-async def _send_outputs(out: Outputs, outcome: Outcome, pending: list[Awaitable[Any]]) -> None:
-    """Queue the outcome's records; their delivery futures go to ``pending``."""
+def _add_outputs(out: Outputs, outcome: Outcome, batch: dict[str, list[Record]]) -> None:
+    """The outcome's records, in the order validated-or-rejected, then retour."""
     if outcome.validated is not None:
         value = encode("ValidatedMessage", validated_from_json(outcome.validated))
-        key = outcome.validated["youth_pseudonym"].encode()
-        pending.append(await out.send(out.validated, key, value))
+        batch[out.validated].append((outcome.validated["youth_pseudonym"].encode(), value))
     if outcome.rejection is not None:
         sender = outcome.rejection["sender"]
         key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()
-        value = encode("Rejection", record_from_json("Rejection", outcome.rejection))
-        pending.append(await out.send(out.rejected, key, value))
+        batch[out.rejected].append(
+            (key, encode("Rejection", record_from_json("Rejection", outcome.rejection)))
+        )
     sender = outcome.retour["sender"]
     value = encode("Retour", record_from_json("Retour", outcome.retour))
-    key = (sender["code"] if sender else "unknown").encode()
-    pending.append(await out.send(out.retour, key, value))
+    batch[out.retour].append(((sender["code"] if sender else "unknown").encode(), value))
 
 
 @dataclass
