@@ -59,6 +59,17 @@ def run_replay(feed: Path, out: Path, prefix: list[str] | None = None) -> dict[s
     return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "maxrss_mib": run.peak_rss_mib}
 
 
+def write_feeds(work: Path, one_copy: list[bytes], copies: int, seed: int) -> tuple[Path, Path, int]:
+    """The measured feed (*copies* disjoint copies of the example, shuffled) and the one-copy
+    baseline feed, written under *work*: (feed, small feed, lines in the feed)."""
+    lines = feedgen.expand_feed(one_copy, copies, seed)
+    feed = work / "feed.jsonl"
+    feed.write_bytes(b"\n".join(lines) + b"\n")
+    small = work / "small.jsonl"
+    small.write_bytes(b"\n".join(one_copy) + b"\n")
+    return feed, small, len(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,13 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         del cleanup  # nothing long-lived: each child is waited for (and dies with us)
         work = Path(tmp)
         harness.log(f"generating {copies} copies of the example feed (>= {args.lines} lines)")
-        lines = feedgen.expand_feed(one_copy, copies, args.seed)
-        feed = work / "feed.jsonl"
-        feed.write_bytes(b"\n".join(lines) + b"\n")
-        small = work / "small.jsonl"
-        small.write_bytes(b"\n".join(one_copy) + b"\n")
-        n = len(lines)
-        del lines
+        feed, small, n = write_feeds(work, one_copy, copies, args.seed)
 
         baseline = run_replay(small, work / "small.json")
         runs = []

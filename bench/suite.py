@@ -422,14 +422,6 @@ def stage_latency(
     }
 
 
-def _replay_child(feed: Path, out: Path) -> dict[str, float]:
-    """``replay_bench.run_replay``'s command, measured by :func:`harness.run_measured`."""
-    command = [harness.JEUGDHUB, "replay", str(feed), "--as-of", replay_bench.AS_OF.isoformat(),
-               "--regions", str(feedgen.REGIONS), "--output", str(out)]  # fmt: skip
-    run = harness.run_measured(command, replay_bench._pin_to_one_cpu)
-    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "maxrss_mib": run.peak_rss_mib}
-
-
 def stage_replay(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
     copies = -(-sizes.replay_lines // feedgen.FEED_LINES)
     one_copy = feedgen.feed_lines()
@@ -437,16 +429,10 @@ def stage_replay(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
                                      load_region_table(feedgen.REGIONS)).by_youth)  # fmt: skip
     work = workdir / "replay"
     work.mkdir()
-    lines = feedgen.expand_feed(one_copy, copies, seed)
-    feed = work / "feed.jsonl"
-    feed.write_bytes(b"\n".join(lines) + b"\n")
-    small = work / "small.jsonl"
-    small.write_bytes(b"\n".join(one_copy) + b"\n")
-    n = len(lines)
-    del lines
+    feed, small, n = replay_bench.write_feeds(work, one_copy, copies, seed)
     harness.log(f"replay: {n} lines, one CPU")
-    baseline = _replay_child(small, work / "small.json")
-    run = _replay_child(feed, work / "out.json")
+    baseline = replay_bench.run_replay(small, work / "small.json")
+    run = replay_bench.run_replay(feed, work / "out.json")
     document = json.loads((work / "out.json").read_text())
     youth = youth_per_copy * copies
     per_100k = (run["maxrss_mib"] - baseline["maxrss_mib"]) / youth * 100_000
