@@ -64,6 +64,21 @@ THROUGHPUT_TARGET = 10_000
 LATENCY_P99_TARGET_S = 2.0
 
 
+def rank_latencies(seen: list[tuple[float, int]], sent_at: list[float]) -> list[float]:
+    """Latency of the k-th sent message: the time of the first snapshot whose count (above the
+    baseline) reached k, minus its send time ("FIFO" rank matching; see the module docstring).
+    Messages never reflected get no latency."""
+    latencies: list[float] = []
+    j = 0
+    for k in range(1, len(sent_at) + 1):
+        while j < len(seen) and seen[j][1] < k:
+            j += 1
+        if j == len(seen):
+            break
+        latencies.append(seen[j][0] - sent_at[k - 1])
+    return latencies
+
+
 def _keyring_json(key_id: str = "bench") -> str:
     import json
     import secrets
@@ -332,16 +347,8 @@ def latency(
 
     reflected = follower.occupancy() - base
     stages = _stage_latencies(broker.bootstrap, prefix, prepared, sent_at)
-    latencies: list[float] = []
     seen = [(t, occ - base) for t, occ in follower.seen if occ > base]
-    j = 0
-    for k in range(1, total + 1):
-        while j < len(seen) and seen[j][1] < k:
-            j += 1
-        if j == len(seen):
-            break
-        latencies.append(seen[j][0] - sent_at[k - 1])
-    latencies.sort()
+    latencies = sorted(rank_latencies(seen, sent_at[:total]))
     return {
         "rate_per_s": args.rate,
         "seconds": args.seconds,

@@ -378,14 +378,7 @@ def stage_latency(
         while follower.occupancy() < base + accepted and time.monotonic() < drain_deadline:
             time.sleep(0.2)
         seen = [(t, occ - base) for t, occ in follower.seen[seen_from:] if occ > base]
-        latencies: list[float] = []
-        j = 0
-        for k in range(1, accepted + 1):
-            while j < len(seen) and seen[j][1] < k:
-                j += 1
-            if j == len(seen):
-                break
-            latencies.append(seen[j][0] - accepted_at[k - 1])
+        latencies = aggregate_bench.rank_latencies(seen, accepted_at)
         reflected = max((occ for _, occ in seen), default=0)
         span = accepted_at[-1] - accepted_at[0] if accepted > 1 else 0.0
         end_to_end_span = (seen[-1][0] - accepted_at[0]) if seen and accepted else 0.0

@@ -47,8 +47,12 @@ def _varint(n: int) -> bytes:
 _SMALL = [_varint(n) for n in range(64)]
 
 
-def _long(n: int) -> bytes:
+def avro_long(n: int) -> bytes:
+    """An Avro long (zig-zag varint; the 64 smallest non-negative values precomputed)."""
     return _SMALL[n] if 0 <= n < 64 else _varint(n)
+
+
+_long = avro_long  # the name the generated encoders use
 
 
 def _millis(value: datetime) -> int:

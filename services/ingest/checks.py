@@ -19,6 +19,7 @@ import orjson
 from services.contracts.canonical import BODY_RECORDS, format_timestamp, inbound_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
+from services.contracts.fastcodec import avro_long
 from services.contracts.topics import dedup_key
 from services.ingest import problems as P
 from services.ingest.problems import Problem
@@ -224,7 +225,9 @@ class RawEncoder:
 
     def encode(self, message_id: str, payload: bytes) -> bytes:
         mid = message_id.encode("utf-8")
-        return b"".join((self._prefix, _varint(len(mid)), mid, self._format, _varint(len(payload)), payload))
+        return b"".join(
+            (self._prefix, avro_long(len(mid)), mid, self._format, avro_long(len(payload)), payload)
+        )
 
 
 @lru_cache(maxsize=64)
@@ -236,17 +239,6 @@ def _timestamp_text(received_at: datetime) -> str:
 def raw_encoder(sender: Sender, received_at: datetime, fmt: RawFormat) -> RawEncoder:
     """Shared per (sender, second, format): single-message requests then skip the template encode."""
     return RawEncoder(sender, received_at, fmt)
-
-
-def _varint(length: int) -> bytes:
-    """Avro's zig-zag varint of a non-negative length."""
-    n = length << 1
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def accepted_body(parsed: ParsedBody, received_at: datetime) -> Any:
