@@ -29,6 +29,13 @@ reflected in produce order and otherwise approximate it (messages on six partiti
 each other by a batch). The publish throttle (each region at most once per second) is part of
 what is measured, as a consumer of the aggregates topic sees it.
 
+(c) Latency from *accepted by validate* (``--part latency --source validated``), the measure of the
+aggregate issue ("a message accepted by validate is reflected in the aggregates topic within 2 s"):
+only ``jeugdhub aggregate`` runs; the same new-youth messages are judged in-process by the validate
+step's pipeline and their ``ValidatedMessage`` records are produced open-loop on the validated topic
+at ``--rate``, so each send is the moment validate would have had the message accepted. Latency and
+matching as in (b).
+
 Results go to ``bench/results/aggregate.json``.
 """
 
@@ -48,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import feedgen
 import harness
+import orjson
 from kafka import KafkaProducer
 
 from services.aggregate.replay import figures_document, judge_lines
@@ -291,30 +299,54 @@ def _stage_latencies(
     return {"send_to_validated": p50_p99(to_validated), "validated_to_youth_facts": p50_p99(to_facts)}
 
 
+def validated_records(lines: list[bytes], keyring: Keyring) -> list[tuple[bytes, bytes]]:
+    """What the validate worker would write for ``lines`` (judged in-process, as replay does),
+    in the order of ``lines``; rejected lines have no record."""
+    result = judge_lines(lines, keyring, load_region_table(feedgen.REGIONS))
+    by_id = {
+        message["message_id"]: (youth.encode(), encode("ValidatedMessage", validated_from_json(message)))
+        for youth, messages in result.by_youth.items()
+        for message in messages
+    }
+    ids = (orjson.loads(line)["message_id"] for line in lines)
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def latency(
     args: argparse.Namespace, cleanup: harness.Cleanup, broker: Broker, workdir: Path
 ) -> dict[str, Any]:
+    from_validated = args.source == "validated"
     prefix = f"benchl{uuid.uuid4().hex[:8]}."
     create_hub_topics(broker.bootstrap, prefix)
-    env = _env(broker, prefix, _keyring_json())
-    validate = harness.Worker("validate", env, workdir / "validate-b.log").start(cleanup)
+    keyring_json = _keyring_json()
+    env = _env(broker, prefix, keyring_json)
+    validate = None
+    if not from_validated:
+        validate = harness.Worker("validate", env, workdir / "validate-b.log").start(cleanup)
     aggregate = harness.Worker("aggregate", env, workdir / "aggregate-b.log").start(cleanup)
-    validate.wait_ready()
+    if validate is not None:
+        validate.wait_ready()
     aggregate.wait_ready()
     follower = SnapshotFollower(broker.bootstrap, AGGREGATES.full_name(prefix))
     follower.start()
     cleanup.add("snapshot follower", follower.stop.set)
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=0)
     cleanup.add("producer", producer.close)
-    raw_topic = RAW.full_name(prefix)
     rng = random.Random(args.seed)
     as_of = date.fromisoformat(AS_OF)
+    keyring = Keyring.from_json(keyring_json)
 
+    def prepare(count: int) -> list[tuple[bytes, bytes]]:
+        messages = [_new_youth_message(rng, as_of) for _ in range(count)]
+        if from_validated:
+            return validated_records([orjson.dumps(m) for m in messages], keyring)
+        return [feedgen.raw_record(m) for m in messages]
+
+    topic = VALIDATED.full_name(prefix) if from_validated else RAW.full_name(prefix)
     # warm-up: a few messages, until they show (consumer groups joined, tables recovered)
     warm = 20
-    for _ in range(warm):
-        key, value = feedgen.raw_record(_new_youth_message(rng, as_of))
-        producer.send(raw_topic, key=key, value=value)
+    for key, value in prepare(warm):
+        producer.send(topic, key=key, value=value)
     producer.flush()
     deadline = time.monotonic() + 120
     while follower.occupancy() < warm:
@@ -325,8 +357,9 @@ def latency(
     base = follower.occupancy()
 
     total = int(args.rate * args.seconds)
-    prepared = [feedgen.raw_record(_new_youth_message(rng, as_of)) for _ in range(total)]
-    harness.log(f"producing {total} raw records at {args.rate}/s (open loop)")
+    prepared = prepare(total)
+    assert len(prepared) == total, "every new-youth message is accepted"
+    harness.log(f"producing {total} {args.source} records at {args.rate}/s (open loop)")
     sent_at: list[float] = []
     start = time.time() + 0.1
     interval = 1.0 / args.rate
@@ -336,7 +369,7 @@ def latency(
         if delay > 0:
             time.sleep(delay)
         sent_at.append(time.time())
-        producer.send(raw_topic, key=key, value=value)
+        producer.send(topic, key=key, value=value)
     producer.flush()
     produce_span = sent_at[-1] - sent_at[0]
     deadline = time.monotonic() + args.timeout
@@ -346,10 +379,21 @@ def latency(
     follower.join(10)
 
     reflected = follower.occupancy() - base
-    stages = _stage_latencies(broker.bootstrap, prefix, prepared, sent_at)
+    if from_validated:
+        facts = _read_timestamps(broker.bootstrap, YOUTH_FACTS.full_name(prefix), lambda r: r.key)
+        to_facts = sorted(
+            facts[key] - sent for (key, _), sent in zip(prepared, sent_at, strict=True) if key in facts
+        )
+        stages = {"send_to_youth_facts": [round(harness.percentile(to_facts, q), 3) for q in (50, 99)]}
+    else:
+        stages = _stage_latencies(broker.bootstrap, prefix, prepared, sent_at)
     seen = [(t, occ - base) for t, occ in follower.seen if occ > base]
     latencies = sorted(rank_latencies(seen, sent_at[:total]))
     return {
+        "source": args.source,
+        "measured_from": "send of the ValidatedMessage record (accepted by validate)"
+        if from_validated
+        else "send of the raw record",
         "rate_per_s": args.rate,
         "seconds": args.seconds,
         "messages": total,
@@ -365,7 +409,7 @@ def latency(
         },
         "stages_p50_p99_s": stages,
         "target_p99_s": LATENCY_P99_TARGET_S,
-        "validate_cpu_s": harness.cpu_seconds(validate.pid),
+        "validate_cpu_s": harness.cpu_seconds(validate.pid) if validate is not None else None,
         "aggregate_cpu_s": harness.cpu_seconds(aggregate.pid),
     }
 
@@ -380,6 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate", type=float, default=500.0, help="(b) raw messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="(b) how long to produce")
+    parser.add_argument(
+        "--source",
+        choices=["raw", "validated"],
+        default="raw",
+        help="latency from a raw record (validate + aggregate running, (b)) or from a validated record "
+        "(aggregate only, (c))",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-profile", action="store_true", help="(a) do not sample the worker with py-spy")
     parser.add_argument("--timeout", type=float, default=900.0)
@@ -405,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             result["latency"] = latency(args, cleanup, broker, workdir)
             lat = result["latency"]
             q = lat["latency_s"]
-            print(f"aggregate (b): {lat['messages']} raw messages at {lat['rate_per_s']:.0f}/s "
+            print(f"aggregate ({'c' if args.source == 'validated' else 'b'}): {lat['messages']} {args.source} messages at {lat['rate_per_s']:.0f}/s "
                   f"(achieved {lat['achieved_send_rate_per_s']}/s), reflected {lat['reflected']}: produce -> first "
                   f"NL RegionSnapshot p50 {q['p50']:.2f} s, p95 {q['p95']:.2f} s, p99 {q['p99']:.2f} s "
                   f"(target p99 < {LATENCY_P99_TARGET_S:.0f} s); stages p50/p99 {lat['stages_p50_p99_s']}")  # fmt: skip

@@ -46,6 +46,13 @@ class WorkerSettings(HubSettings):
     web_bind: str = Field("127.0.0.1", description="JEUGDHUB_WEB_BIND: address of the web server")
     batch_size: int = Field(500, ge=1, description="JEUGDHUB_BATCH_SIZE: records per processing batch")
     batch_within_s: float = Field(0.05, gt=0, description="JEUGDHUB_BATCH_WITHIN_S: max wait to fill a batch")
+    fetch_max_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=30_000,
+        description="JEUGDHUB_FETCH_MAX_WAIT_MS: longest a consumer fetch waits for data; bounds how "
+        "long new records can wait behind a fetch in flight (latency)",
+    )
     session_timeout_s: float = Field(30.0, ge=1, description="JEUGDHUB_SESSION_TIMEOUT_S: consumer session")
     rebalance_timeout_s: float = Field(30.0, ge=1, description="JEUGDHUB_REBALANCE_TIMEOUT_S")
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")

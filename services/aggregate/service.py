@@ -207,6 +207,7 @@ async def _follow_facts(settings: AggregateSettings, service: AggregateService) 
         enable_auto_commit=False,
         group_id=None,
         isolation_level="read_committed",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,  # see services/streaming/transport.py
     )
     await consumer.start()
     try:

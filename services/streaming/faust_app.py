@@ -32,6 +32,8 @@ class KeepQueuedEventsFlowControl(FlowControlEvent):
 class HubApp(faust.App):
     """``faust.App`` with :class:`KeepQueuedEventsFlowControl`."""
 
+    fetch_max_wait_ms: int = 500
+
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         return KeepQueuedEventsFlowControl(loop=self.loop)
@@ -40,7 +42,7 @@ class HubApp(faust.App):
 def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
     """At-least-once app on the ``jeugdhub://`` transport; tables in memory, rebuilt from changelogs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
-    return HubApp(
+    app = HubApp(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
@@ -64,3 +66,5 @@ def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
         # The default partitioner's choices, computed faster (services/streaming/partitioner.py).
         producer_partitioner=CachedPartitioner(),
     )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by the transport's consumer
+    return app

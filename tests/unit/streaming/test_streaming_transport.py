@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -63,3 +63,27 @@ def test_declared_changelog_partitions_only_for_table_changelogs(tmp_path: Path)
     app, _, changelog = _app_and_producer(tmp_path, {})
     assert declared_changelog_partitions(app.tables.values(), changelog) == 6
     assert declared_changelog_partitions(app.tables.values(), "other") is None
+
+
+@pytest.mark.parametrize("wait_ms", [100, 1500])
+def test_worker_consumer_uses_the_configured_fetch_max_wait(tmp_path: Path, wait_ms: int) -> None:
+    """faust hard-codes 1500 ms; the hub's setting replaces it on the consumer faust builds."""
+    import asyncio
+
+    from services.streaming.transport import ReadCommittedConsumerThread
+
+    async def build() -> Any:
+        settings = WorkerSettings(app_id="fetchwait", data_dir=tmp_path, fetch_max_wait_ms=wait_ms)
+        app = new_faust_app(settings, partitions=6)
+        thread = cast(Any, app.consumer)._thread
+        assert isinstance(thread, ReadCommittedConsumerThread)
+        return thread._create_worker_consumer(app.transport)
+
+    consumer = asyncio.run(build())
+    assert consumer._fetch_max_wait_ms == wait_ms
+    assert consumer._isolation_level == "read_committed"
+
+
+def test_fetch_max_wait_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="fetch_max_wait_ms"):
+        WorkerSettings(fetch_max_wait_ms=0)
