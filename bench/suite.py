@@ -9,7 +9,9 @@ ports and measures, each stage under its own topic prefix:
 1. Kafka's own ``ProducerPerformance`` / ``ConsumerPerformance`` (``bench/kafka_tools.py``): the
    broker's ceiling, records about the size of a raw record.
 2. A plain aiokafka consume → produce passthrough (``bench/baseline.py``) of the raw records and of
-   the validated records: the ceiling for any Python stage on this machine.
+   the validated records: the ceiling for any Python stage on this machine; and a faust agent that
+   only passes the validated records through (``bench/faust_baseline.py``, the hub's app factory):
+   the floor cost of any faust stage, which the workers' figures cannot beat.
 3. ``jeugdhub validate`` alone (the method of ``bench/validate_bench.py``: pre-loaded raw records,
    rate between the first and last retour), ``jeugdhub aggregate`` alone
    (``aggregate_bench.throughput``) and the whole pipeline raw → validate → aggregate (pre-loaded
@@ -97,18 +99,21 @@ def _prefix(tag: str) -> str:
     return f"suite{tag}{uuid.uuid4().hex[:6]}."
 
 
-def _passthrough(bootstrap: str, source: str, messages: int, timeout_s: float) -> dict[str, Any]:
-    """``bench/baseline.py`` as a child process from ``source`` to a fresh 6-partition topic."""
+def _passthrough(
+    bootstrap: str, source: str, messages: int, timeout_s: float, script: str = "baseline.py"
+) -> dict[str, Any]:
+    """``bench/baseline.py`` (plain aiokafka) or ``bench/faust_baseline.py`` (a faust agent) as a
+    child process from ``source`` to a fresh 6-partition topic."""
     dest = f"passthrough{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [dest], partitions=6)
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("baseline.py")), "--bootstrap", bootstrap,
+        [sys.executable, str(Path(__file__).with_name(script)), "--bootstrap", bootstrap,
          "--source", source, "--dest", dest, "--messages", str(messages)],
         capture_output=True, text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL,
         preexec_fn=set_parent_death_signal,
     )  # fmt: skip
     if out.returncode != 0:
-        raise RuntimeError(f"baseline.py exited {out.returncode}:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"{script} exited {out.returncode}:\n{out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -214,7 +219,12 @@ def stage_aggregate(
     passthrough = _passthrough(
         broker.bootstrap, VALIDATED.full_name(validate_prefix), accepted, sizes.stage_timeout_s
     )
-    harness.log(f"  passthrough {passthrough['messages_per_s']:,.0f}/s; aggregate_bench.throughput")
+    faust_passthrough = _passthrough(
+        broker.bootstrap, VALIDATED.full_name(validate_prefix), accepted, sizes.stage_timeout_s,
+        script="faust_baseline.py",
+    )  # fmt: skip
+    harness.log(f"  passthrough {passthrough['messages_per_s']:,.0f}/s, faust passthrough "
+                f"{faust_passthrough['messages_per_s']:,.0f}/s; aggregate_bench.throughput")  # fmt: skip
     args = argparse.Namespace(
         messages=sizes.aggregate_messages, seed=seed, no_profile=True, timeout=sizes.stage_timeout_s
     )
@@ -225,6 +235,7 @@ def stage_aggregate(
     return {
         **result,
         "passthrough": passthrough,
+        "faust_passthrough": faust_passthrough,
         "ratio_to_passthrough": round(rate / passthrough["messages_per_s"], 3)
         if passthrough["messages_per_s"]
         else None,
@@ -586,6 +597,16 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{pt['messages']:,} records",
             )
         )
+        fpt = a.get("faust_passthrough")
+        if fpt:
+            rows.append(
+                (
+                    "faust agent passthrough (validated records)",
+                    f"{_fmt(fpt['messages_per_s'])} msg/s",
+                    _fmt(fpt["messages_per_s"] / pt["messages_per_s"], 3) if pt["messages_per_s"] else "",
+                    f"{fpt['messages']:,} records; the floor of any faust stage (bench/faust_baseline.py)",
+                )
+            )
         rows.append(("aggregate alone (1 worker)", f"{_fmt(a['messages_per_s'])} msg/s",
                      _fmt(a["ratio_to_passthrough"], 3),
                      f"{a['messages']:,} validated records, {a['youth']:,} youth; "
@@ -648,8 +669,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d.replace('|', '/')} |" for a, b, c, d in rows],
         "",
-        f"Reproduce: `.venv/bin/python bench/suite.py{' --quick' if doc['quick'] else ''}` "
-        "(all figures of this table come from one run on one broker; raw numbers in suite.json).",
+        f"Reproduce: `.venv/bin/python bench/suite.py{' --quick' if doc['quick'] else ''}"
+        f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}` "
+        f"(all figures of this table come from one run on one broker; raw numbers in {doc.get('result', 'suite')}.json).",
         "",
     ]
     return "\n".join(lines)
@@ -668,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=["kafka_tools", "validate", "aggregate", "pipeline", "latency", "replay", "recovery"],
         help="run only these stages (the result files are still written)",
     )  # fmt: skip
+    parser.add_argument(
+        "--result", default="suite", help="name of the result files in bench/results (NAME.json, NAME.md)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     wanted = set(args.only) if args.only else None
@@ -739,6 +764,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "suite",
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
+        "only": sorted(wanted) if wanted else None,
+        "result": args.result,
         "sizes": asdict(sizes),
         "kafka_version": version,
         "total_wall_s": round(time.monotonic() - started, 1),
@@ -752,10 +779,10 @@ def main(argv: list[str] | None = None) -> int:
         "stages": stages,
     }
     harness.RESULTS.mkdir(parents=True, exist_ok=True)
-    (harness.RESULTS / "suite.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (harness.RESULTS / "suite.md").write_text(markdown(doc))
+    (harness.RESULTS / f"{args.result}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (harness.RESULTS / f"{args.result}.md").write_text(markdown(doc))
     print(markdown(doc))
-    harness.log(f"done in {doc['total_wall_s']} s; bench/results/suite.json and suite.md written")
+    harness.log(f"done in {doc['total_wall_s']} s; bench/results/{args.result}.json and .md written")
     return 0 if not any("error" in s for s in stages.values()) else 1
 
 
