@@ -557,7 +557,7 @@ def markdown(doc: dict[str, Any]) -> str:
     tools = stages.get("kafka_tools", {})
     if err("kafka_tools"):
         rows.append(("Kafka ProducerPerformance / ConsumerPerformance", "–", "", err("kafka_tools") or ""))
-    else:
+    elif tools:
         p, c = tools["producer"], tools["consumer"]
         rows.append(
             (
@@ -572,7 +572,7 @@ def markdown(doc: dict[str, Any]) -> str:
     v = stages.get("validate", {})
     if err("validate"):
         rows.append(("validate alone", "–", "", err("validate") or ""))
-    else:
+    elif v:
         pt = v["passthrough"]
         rows.append(
             (
@@ -587,7 +587,7 @@ def markdown(doc: dict[str, Any]) -> str:
     a = stages.get("aggregate", {})
     if err("aggregate"):
         rows.append(("aggregate alone", "–", "", err("aggregate") or ""))
-    else:
+    elif a:
         pt = a["passthrough"]
         rows.append(
             (
@@ -614,14 +614,14 @@ def markdown(doc: dict[str, Any]) -> str:
     pl = stages.get("pipeline", {})
     if err("pipeline"):
         rows.append(("pipeline raw → validate → aggregate", "–", "", err("pipeline") or ""))
-    else:
+    elif pl:
         rows.append(("pipeline raw → validate → aggregate", f"{_fmt(pl['messages_per_s'])} msg/s",
                      _fmt(pl["ratio_to_passthrough"], 3),
                      f"{pl['raw_messages']:,} raw records (ratio to the raw passthrough)"))  # fmt: skip
     lat = stages.get("latency", {})
     if err("latency"):
         rows.append(("end-to-end latency", "–", "", err("latency") or ""))
-    else:
+    elif lat:
         for step in lat["steps"]:
             q = step["latency_s"]
             rows.append((
@@ -639,7 +639,7 @@ def markdown(doc: dict[str, Any]) -> str:
     r = stages.get("replay", {})
     if err("replay"):
         rows.append(("jeugdhub replay", "–", "", err("replay") or ""))
-    else:
+    elif r:
         rows.append(
             (
                 "jeugdhub replay (1 CPU)",
@@ -654,7 +654,7 @@ def markdown(doc: dict[str, Any]) -> str:
     rc = stages.get("recovery", {})
     if err("recovery"):
         rows.append(("recovery after SIGKILL", "–", "", err("recovery") or ""))
-    else:
+    elif rc:
         rows.append(("aggregate recovery after SIGKILL", f"{_fmt(rc['restart_to_current_figures_s'], 1)} s",
                      "", f"state {rc['state_messages']:,} messages; ready after {rc['restart_to_ready_s']} s; "
                      f"figures correct: {rc['figures_correct']}"))  # fmt: skip
@@ -670,7 +670,8 @@ def markdown(doc: dict[str, Any]) -> str:
         *[f"| {a} | {b} | {c} | {d.replace('|', '/')} |" for a, b, c, d in rows],
         "",
         f"Reproduce: `.venv/bin/python bench/suite.py{' --quick' if doc['quick'] else ''}"
-        f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}` "
+        f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}"
+        f"{' --result ' + doc['result'] if doc.get('result', 'suite') != 'suite' else ''}` "
         f"(all figures of this table come from one run on one broker; raw numbers in {doc.get('result', 'suite')}.json).",
         "",
     ]
@@ -693,7 +694,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--result", default="suite", help="name of the result files in bench/results (NAME.json, NAME.md)"
     )
+    parser.add_argument(
+        "--markdown-from", metavar="JSON", help="only (re)write the Markdown table of an earlier result file"
+    )
     args = parser.parse_args(argv)
+    if args.markdown_from:
+        source = Path(args.markdown_from)
+        source.with_suffix(".md").write_text(markdown(json.loads(source.read_text())))
+        print(source.with_suffix(".md").read_text())
+        return 0
     sizes = QUICK if args.quick else FULL
     wanted = set(args.only) if args.only else None
 
