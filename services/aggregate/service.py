@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -36,6 +36,8 @@ from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
+from services.streaming.batches import Record, send_record_batches, send_routed_batches
+from services.streaming.changelog import ChangelogWriter
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -101,6 +103,9 @@ def create_app(
     youth_messages = app.Table(
         "youth-messages", key_type=str, partitions=VALIDATED.partitions, use_partitioner=True
     )
+    # Written through a ChangelogWriter: one changelog record per youth per batch, sent and awaited
+    # with the facts (services/streaming/changelog.py says why not faust's own table writes).
+    messages_of = ChangelogWriter(youth_messages)
 
     @app.agent(validated_topic, concurrency=1)
     async def apply(stream: Any) -> None:
@@ -116,26 +121,27 @@ def create_app(
                     )
                     continue
                 youth = message["youth_pseudonym"]
-                stored: dict[str, Any] = dict(youth_messages.get(youth) or {})
+                stored: dict[str, Any] = dict(messages_of.get(youth) or {})
                 key = message_key(message)
                 if stored.get(key) != message:
                     stored[key] = message
-                    youth_messages[youth] = stored
+                    messages_of.set(youth, stored)
                     changed.add(youth)
             highest: dict[int, int] = {}
             for event in events:
                 partition, offset = event.message.partition, event.message.offset
                 highest[partition] = max(highest.get(partition, -1), offset)
-            pending: list[Awaitable[Any]] = []
+            facts_records: list[Record] = []
             for youth in changed:
-                messages = list(youth_messages[youth].values())
+                messages = list(messages_of.get(youth).values())
                 facts = build_youth_facts(messages, regions)
-                value = facts_record(youth, facts, len(messages))
-                # Through the producer directly: faust's Topic.send machinery (codecs, FutureMessage,
-                # sensors) costs more than the rest of the loop; the record is the same.
-                pending.append(
-                    await app.producer.send(facts_topic_name, youth.encode(), value, None, None, None)
-                )
+                facts_records.append((youth.encode(), facts_record(youth, facts, len(messages))))
+            # One record batch per topic-partition through the app's producer (not faust's
+            # Topic.send machinery); the changelog and the facts are acknowledged before the batch's
+            # offsets can be committed.
+            producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+            pending = await send_routed_batches(producer, messages_of.topic, messages_of.drain())
+            pending += await send_record_batches(producer, facts_topic_name, facts_records)
             await asyncio.gather(*pending)
             metrics.events_applied.inc(len(events))
             update_lag(app, metrics.lag, validated_topic.get_topic_name(), highest)

@@ -18,16 +18,27 @@ from services.streaming.partitioner import partition_for
 Record = tuple[bytes, bytes]
 """(key, value)"""
 
+Routed = tuple[bytes, bytes, bytes]
+"""(partition key, key, value): the partition is chosen by hashing the partition key, which may differ
+from the record's key (a faust table's changelog key is JSON text, its partition the source's)."""
+
 
 async def send_record_batches(
     producer: Any, topic: str, records: Iterable[Record]
 ) -> list[asyncio.Future[Any]]:
     """Queue *records* for *topic*; the returned futures resolve when every batch is acknowledged."""
+    return await send_routed_batches(producer, topic, ((key, key, value) for key, value in records))
+
+
+async def send_routed_batches(
+    producer: Any, topic: str, records: Iterable[Routed]
+) -> list[asyncio.Future[Any]]:
+    """As :func:`send_record_batches`, each record in the partition of its partition key."""
     partitions = len(await producer.partitions_for(topic))
     builders: dict[int, Any] = {}
     futures: list[asyncio.Future[Any]] = []
-    for key, value in records:
-        partition = partition_for(key, partitions)
+    for route, key, value in records:
+        partition = partition_for(route, partitions)
         builder = builders.get(partition)
         if builder is None:
             builder = builders[partition] = producer.create_batch()

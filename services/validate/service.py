@@ -26,7 +26,8 @@ from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
-from services.streaming.batches import Record, send_record_batches
+from services.streaming.batches import Record, send_record_batches, send_routed_batches
+from services.streaming.changelog import ChangelogWriter
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -56,12 +57,15 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     # Keyed like the raw topic and with the same partition count; use_partitioner makes faust pick
     # the changelog partition by hashing the key (as the raw topic's producer did), so the batching
     # below needs no per-event context and no repartition topic is ever created.
-    dedup = app.Table(
+    dedup_table = app.Table(
         "dedup",
         key_type=str,
         partitions=RAW.partitions,
         use_partitioner=True,
     )
+    # Written through a ChangelogWriter: its changelog records go out with the batch's outputs and
+    # are awaited with them (services/streaming/changelog.py says why not faust's own table writes).
+    dedup = ChangelogWriter(dedup_table)
 
     @app.agent(raw_topic, concurrency=1)
     async def validate(stream: Any) -> None:
@@ -73,13 +77,15 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
                 message = event.message
                 outcome = _judge(message.value, message.partition, message.offset, dedup, keyring, regions)
                 if outcome.dedup_key is not None and outcome.dedup_entry is not None:
-                    dedup[outcome.dedup_key] = outcome.dedup_entry.to_dict()
+                    dedup.set(outcome.dedup_key, outcome.dedup_entry.to_dict())
                 _add_outputs(out, outcome, records)
                 counts.add(outcome)
                 partition = message.partition
                 if message.offset > highest.get(partition, -1):
                     highest[partition] = message.offset
-            await asyncio.gather(*await out.send(records))
+            pending = await out.send(records)
+            pending += await out.send_changelog(dedup)
+            await asyncio.gather(*pending)
             now = time.time()
             observe = metrics.latency.observe
             for event in events:
@@ -144,6 +150,11 @@ class Outputs:
             if records:
                 pending.extend(await send_record_batches(producer, topic, records))
         return pending
+
+    async def send_changelog(self, table: ChangelogWriter) -> list[Awaitable[Any]]:
+        """Queue the table's changelog records of this batch (see ChangelogWriter)."""
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        return list(await send_routed_batches(producer, table.topic, table.drain()))
 
 
 def _add_outputs(out: Outputs, outcome: Outcome, batch: dict[str, list[Record]]) -> None:
