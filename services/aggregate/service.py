@@ -35,7 +35,7 @@ from services.contracts.canonical import record_from_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
-from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
+from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
 from services.streaming.changelog import ChangelogWriter
 from services.streaming.faust_app import new_faust_app
@@ -101,7 +101,11 @@ def create_app(
     # youth pseudonym -> {"<sender>:<message_id>": validated message}; keyed and partitioned like
     # the validated topic, so no repartition topic (see the validate service).
     youth_messages = app.Table(
-        "youth-messages", key_type=str, partitions=VALIDATED.partitions, use_partitioner=True
+        "youth-messages",
+        key_type=str,
+        partitions=VALIDATED.partitions,
+        use_partitioner=True,
+        extra_topic_configs=COMPACTED_STATE_CONFIG,
     )
     # Written through a ChangelogWriter: one changelog record per youth per batch, sent and awaited
     # with the facts (services/streaming/changelog.py says why not faust's own table writes).

@@ -33,8 +33,21 @@ class TopicSpec:
         """Broker-side topic configuration."""
         cfg = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
         if self.cleanup_policy == "compact":
-            cfg["min.compaction.lag.ms"] = "0"
+            cfg.update(COMPACTED_STATE_CONFIG)
         return cfg
+
+
+COMPACTED_STATE_CONFIG: dict[str, str] = {
+    "min.compaction.lag.ms": "0",
+    # Kafka compacts only closed segments, and its default segment is 1 GiB: a state topic (a table
+    # changelog, the youth-facts upserts) of a few GiB then keeps every old version of every key
+    # and a restarting worker reads all of them. Smaller segments, rolled at least hourly, let the
+    # log cleaner keep about one record per key (docs/performance.md: recovery time).
+    "segment.bytes": str(16 * 1024 * 1024),
+    "segment.ms": str(60 * 60 * 1000),
+    "min.cleanable.dirty.ratio": "0.3",
+}
+"""Configuration of every compacted topic that holds state to be read back from its beginning."""
 
 
 RAW = TopicSpec(

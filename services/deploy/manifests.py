@@ -24,6 +24,7 @@ from typing import Any, Literal
 from services.contracts.topics import (
     AGGREGATES,
     ALL_TOPICS,
+    COMPACTED_STATE_CONFIG,
     RAW,
     REJECTED,
     RETOUR,
@@ -109,7 +110,7 @@ class InternalTopic:
         return f"{prefix}{self.app_id}-{self.suffix}"
 
 
-_COMPACT = {"cleanup.policy": "compact"}
+_COMPACT = {"cleanup.policy": "compact", **COMPACTED_STATE_CONFIG}
 FAUST_INTERNAL_TOPICS: tuple[InternalTopic, ...] = (
     # services/validate/service.py: Table "dedup", partitions=RAW.partitions, compacted changelog.
     InternalTopic(VALIDATE_APP_ID, "dedup-changelog", RAW.partitions, _COMPACT),

@@ -24,7 +24,7 @@ from services.contracts.canonical import format_timestamp, record_from_json, val
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
-from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.contracts.topics import COMPACTED_STATE_CONFIG, RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
 from services.streaming.changelog import ChangelogWriter
@@ -62,6 +62,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         key_type=str,
         partitions=RAW.partitions,
         use_partitioner=True,
+        extra_topic_configs=COMPACTED_STATE_CONFIG,
     )
     # Written through a ChangelogWriter: its changelog records go out with the batch's outputs and
     # are awaited with them (services/streaming/changelog.py says why not faust's own table writes).

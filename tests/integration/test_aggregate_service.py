@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 from hub_processes import ServiceProcess, produce, read_all, running, service_env, write_keyring
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import expand_feed, raw_record
 
 from services.aggregate.replay import figures_document, judge_lines
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import load_region_table
-from services.contracts.topics import AGGREGATES, RAW, YOUTH_FACTS
+from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, RAW, YOUTH_FACTS
 from services.localkafka.broker import free_port
 from services.privacy.pseudonym import ephemeral_keyring
 from services.streaming.topic_admin import create_hub_topics
@@ -121,6 +123,29 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
             assert _wait_for(kafka_bootstrap, unique_prefix, expected_all) == expected_all
         finally:
             restarted.stop()
+    # Every state topic read back from its beginning at a restart is compacted with small segments,
+    # faust's table changelogs (created by the workers) as well as the youth-facts topic.
+    state_topics = [
+        f"{unique_prefix}jeugdhub-aggregate-youth-messages-changelog",
+        f"{unique_prefix}jeugdhub-validate-dedup-changelog",
+        YOUTH_FACTS.full_name(unique_prefix),
+    ]
+    configs = _topic_configs(kafka_bootstrap, state_topics)
+    for topic in state_topics:
+        assert configs[topic]["cleanup.policy"] == "compact", topic
+        assert {k: configs[topic][k] for k in COMPACTED_STATE_CONFIG} == COMPACTED_STATE_CONFIG, topic
+
+
+def _topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str]]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics], config_filter="all"
+        )
+    finally:
+        admin.close()
+    by_topic = described["topic"]
+    return {topic: {key: str(entry["value"]) for key, entry in by_topic[topic].items()} for topic in topics}
 
 
 def test_rebuild_from_the_validated_topic_equals_replay(
