@@ -13,7 +13,7 @@ from services.aggregate.service import create_app as create_aggregate_app
 from services.aggregate.settings import AggregateSettings
 from services.cli import main
 from services.contracts.regions import load_region_table
-from services.contracts.topics import ALL_TOPICS, RAW
+from services.contracts.topics import ALL_TOPICS, COMPACTED_STATE_CONFIG, RAW
 from services.deploy import manifests
 from services.deploy.manifests import (
     FAUST_INTERNAL_TOPICS,
@@ -91,8 +91,12 @@ def test_faust_internal_topics_are_exactly_what_the_workers_declare() -> None:
     for app in _faust_apps():
         for table in app.tables.values():
             changelog = table.changelog_topic
-            declared[changelog.get_topic_name()] = (changelog.partitions, {"cleanup.policy": "compact"})
-            assert changelog.compacting and not changelog.deleting and not changelog.config
+            declared[changelog.get_topic_name()] = (
+                changelog.partitions,
+                {"cleanup.policy": "compact", **changelog.config},
+            )
+            assert changelog.compacting and not changelog.deleting
+            assert changelog.config == COMPACTED_STATE_CONFIG  # restart reads little more than the state
         leader = app._leader_assignor._leader_topic
         declared[leader.get_topic_name()] = (leader.partitions, {})
     generated = {t.full_name(): (t.partitions, dict(t.config)) for t in FAUST_INTERNAL_TOPICS}
