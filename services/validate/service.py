@@ -54,9 +54,9 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     out = Outputs(VALIDATED.full_name(prefix), REJECTED.full_name(prefix), RETOUR.full_name(prefix), app)
-    # Keyed like the raw topic and with the same partition count; use_partitioner makes faust pick
-    # the changelog partition by hashing the key (as the raw topic's producer did), so the batching
-    # below needs no per-event context and no repartition topic is ever created.
+    # Keyed like the raw topic and with the same partition count; the ChangelogWriter below puts each
+    # key's changelog record in the partition of the raw record with that key (use_partitioner: no
+    # per-event context needed), so no repartition topic is ever created.
     dedup_table = app.Table(
         "dedup",
         key_type=str,
