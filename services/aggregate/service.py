@@ -35,9 +35,9 @@ from services.contracts.canonical import record_from_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
-from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, VALIDATED, YOUTH_FACTS
+from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
-from services.streaming.changelog import ChangelogWriter
+from services.streaming.changelog import state_table
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -98,18 +98,9 @@ def create_app(
     )
     facts_topic_name = YOUTH_FACTS.full_name(prefix)
     aggregates_topic = app.topic(AGGREGATES.full_name(prefix), key_serializer="raw", value_serializer="raw")
-    # youth pseudonym -> {"<sender>:<message_id>": validated message}; keyed and partitioned like
-    # the validated topic, so no repartition topic (see the validate service).
-    youth_messages = app.Table(
-        "youth-messages",
-        key_type=str,
-        partitions=VALIDATED.partitions,
-        use_partitioner=True,
-        extra_topic_configs=COMPACTED_STATE_CONFIG,
-    )
-    # Written through a ChangelogWriter: one changelog record per youth per batch, sent and awaited
-    # with the facts (services/streaming/changelog.py says why not faust's own table writes).
-    messages_of = ChangelogWriter(youth_messages)
+    # youth pseudonym -> {"<sender>:<message_id>": validated message}, keyed and partitioned like the
+    # validated topic; one changelog record per youth per batch, sent and awaited with the facts.
+    messages_of = state_table(app, "youth-messages", VALIDATED.partitions)
 
     @app.agent(validated_topic, concurrency=1)
     async def apply(stream: Any) -> None:

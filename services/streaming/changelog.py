@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from services.contracts.topics import COMPACTED_STATE_CONFIG
 from services.streaming.batches import Routed
 
 # faust.utils.json.dumps with orjson: the table's "json" key and value codecs write exactly these.
@@ -64,3 +65,17 @@ class ChangelogWriter:
         """(partition key, key, value) of every key set since the last drain, last value per key."""
         pending, self._pending = self._pending, {}
         return [(key.encode(), faust_json(key), faust_json(value)) for key, value in pending.items()]
+
+
+def state_table(app: Any, name: str, partitions: int) -> ChangelogWriter:
+    """A worker's state: a faust table with ``str`` keys and JSON values, keyed and partitioned like
+    its source topic (so no repartition topic), its changelog compacted like every state topic
+    (``COMPACTED_STATE_CONFIG``), written through a :class:`ChangelogWriter`."""
+    table = app.Table(
+        name,
+        key_type=str,
+        partitions=partitions,
+        use_partitioner=True,
+        extra_topic_configs=COMPACTED_STATE_CONFIG,
+    )
+    return ChangelogWriter(table)

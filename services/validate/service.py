@@ -24,10 +24,10 @@ from services.contracts.canonical import format_timestamp, record_from_json, val
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
-from services.contracts.topics import COMPACTED_STATE_CONFIG, RAW, REJECTED, RETOUR, VALIDATED
+from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
-from services.streaming.changelog import ChangelogWriter
+from services.streaming.changelog import ChangelogWriter, state_table
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -54,19 +54,9 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     out = Outputs(VALIDATED.full_name(prefix), REJECTED.full_name(prefix), RETOUR.full_name(prefix), app)
-    # Keyed like the raw topic and with the same partition count; the ChangelogWriter below puts each
-    # key's changelog record in the partition of the raw record with that key (use_partitioner: no
-    # per-event context needed), so no repartition topic is ever created.
-    dedup_table = app.Table(
-        "dedup",
-        key_type=str,
-        partitions=RAW.partitions,
-        use_partitioner=True,
-        extra_topic_configs=COMPACTED_STATE_CONFIG,
-    )
-    # Written through a ChangelogWriter: its changelog records go out with the batch's outputs and
-    # are awaited with them (services/streaming/changelog.py says why not faust's own table writes).
-    dedup = ChangelogWriter(dedup_table)
+    # "<sender>:<message_id>" -> DedupEntry, keyed and partitioned like the raw topic; its changelog
+    # records go out with the batch's outputs and are awaited with them.
+    dedup = state_table(app, "dedup", RAW.partitions)
 
     @app.agent(raw_topic, concurrency=1)
     async def validate(stream: Any) -> None:

@@ -9,8 +9,9 @@ from faust.serializers import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.contracts.topics import COMPACTED_STATE_CONFIG
 from services.settings import WorkerSettings
-from services.streaming.changelog import ChangelogWriter, faust_json
+from services.streaming.changelog import ChangelogWriter, faust_json, state_table
 from services.streaming.faust_app import new_faust_app
 from services.streaming.partitioner import partition_for
 
@@ -75,3 +76,14 @@ def test_value_bytes_are_fausts_json_codec(value: Any) -> None:
     """Recovery decodes the changelog with the table's codec: it must read back our bytes."""
     assert faust_json(value) == codecs.dumps("json", value)
     assert codecs.loads("json", faust_json(value)) == value
+
+
+def test_state_table_is_keyed_like_its_source_with_a_compacted_changelog(tmp_path: Path) -> None:
+    app = new_faust_app(WorkerSettings(app_id="statetable", data_dir=tmp_path), partitions=6)
+    writer = state_table(app, "dedup", 6)
+    table: Any = app.tables["dedup"]
+    assert table.use_partitioner and table.partitions == 6 and table.key_type is str
+    assert table.changelog_topic.compacting and table.changelog_topic.config == COMPACTED_STATE_CONFIG
+    assert writer.topic == table.changelog_topic.get_topic_name()
+    writer.set("k", {"v": 1})
+    assert writer.get("k") == {"v": 1} == dict(table.data)["k"]
