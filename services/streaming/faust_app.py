@@ -8,7 +8,7 @@ from mode.utils.queues import FlowControlEvent
 
 from services.settings import WorkerSettings
 from services.streaming.partitioner import CachedPartitioner
-from services.streaming.transport import broker_url
+from services.streaming.transport import DEFAULT_FETCH_MAX_WAIT_MS, broker_url
 
 
 class KeepQueuedEventsFlowControl(FlowControlEvent):
@@ -32,7 +32,7 @@ class KeepQueuedEventsFlowControl(FlowControlEvent):
 class HubApp(faust.App):
     """``faust.App`` with :class:`KeepQueuedEventsFlowControl`."""
 
-    fetch_max_wait_ms: int = 500
+    fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS  # new_faust_app sets the configured value
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:

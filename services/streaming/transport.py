@@ -45,7 +45,7 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 def fetch_max_wait_ms(app: Any) -> int:
-    """The app's ``fetch_max_wait_ms`` attribute (set by ``new_faust_app``), else aiokafka's 500."""
+    """The app's ``fetch_max_wait_ms`` (``HubApp``; set by ``new_faust_app``), else aiokafka's default."""
     return int(getattr(app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS))
 
 
