@@ -6,6 +6,7 @@ Imports nothing heavy at module level: the generator is only loaded when the com
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,6 +35,14 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def register(sub: Any) -> None:
@@ -97,6 +106,13 @@ def register(sub: Any) -> None:
     )
     out.add_argument("--batch-size", type=int, default=500, help="messages per request when posting (500)")
     out.add_argument("--concurrency", type=int, default=8, help="requests in flight when posting (8)")
+    out.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes making the feed when writing it (default: one per CPU, at most 8; posting "
+        "always uses one); the output does not depend on it",
+    )
     out.add_argument("--summary", metavar="FILE", help="write counts and the calibration as JSON here")
     out.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     parser.set_defaults(func=cmd_simulate)
@@ -137,7 +153,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             duplicate_share=args.duplicate_share,
             providers=args.providers if args.providers is not None else DEFAULT_PROVIDERS,
         )
-        simulation = Simulation(config, regions)
+        workers = 1 if args.post else (args.workers if args.workers is not None else _cpus())
+        simulation = Simulation(config, regions, workers=workers)
     except (ValueError, RegionTableError, WorldError, OSError) as exc:
         print(f"jeugdhub simulate: {exc}", file=sys.stderr)
         return 2

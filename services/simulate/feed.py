@@ -1,10 +1,16 @@
 """The simulated feed as an iterator of lines in delivery order: pure generation, no I/O.
 
 :class:`Simulation` plans the closed-care careers for the whole period (they are calibrated per
-year), streams the other careers day by day, renders each career into messages and releases the
-messages in order of delivery. A message is never delivered more than a day before the first day
-of its career, so once careers have reached day *d*, every delivery before *d − 1* is final and
-is written out; memory holds only messages still to be delivered.
+year), then hands the feed to :data:`FEED_SHARDS` independent shards. Each shard gets every
+``FEED_SHARDS``-th closed career, draws its share of the other careers day by day, renders them
+into messages with its own random streams and id numbers (:class:`~services.simulate.world.Numbering`)
+and releases the messages in order of delivery. A message is never delivered more than a day
+before the first day of its career, so once a shard's careers have reached day *d*, its deliveries
+before *d − 1* are final; memory holds only messages still to be delivered.
+
+The shards' days are merged by (delivery second, shard), so the feed is the same whether the
+shards run one after another in this process or side by side in ``workers`` forked processes:
+the number of processes changes the speed, never a byte of the output.
 
 The feed starts at the *origin*, ``--history-days`` before ``--start``: what happened before the
 origin and still matters (stays running at the origin, their episodes and court measures) comes in
@@ -14,10 +20,14 @@ as an initial load at the origin, like a provider loading its open files when it
 from __future__ import annotations
 
 import heapq
+import multiprocessing
+import pickle
 import random
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from multiprocessing.connection import Connection
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -33,11 +43,19 @@ from services.simulate.plan import (
     plan_closed,
 )
 from services.simulate.render import DAY, FeedStats, Renderer
-from services.simulate.world import DEFAULT_PROVIDERS, World, build_world
+from services.simulate.world import DEFAULT_PROVIDERS, Numbering, World, WorldError, build_world
+
+FEED_SHARDS = 8
+"""Part of what a seed means (changing it changes the feed); the most processes one feed can use."""
+_CHUNK_LINES = 4_096
+"""Lines a worker process gathers before handing them to the parent (one pickle per chunk)."""
 
 _delivery = itemgetter(0)
+_day_and_shard = itemgetter(0, 1)
 Delivered = tuple[int, bytes, Mapping[str, str]]
 """(delivery second, line, sender): how lines travel inside the generator."""
+ShardDay = tuple[int, int, list[Delivered]]
+"""(day, shard, that shard's lines delivered on that day in delivery order)."""
 
 
 class Line(NamedTuple):
@@ -79,34 +97,115 @@ class SimulationConfig:
 
 
 class Simulation:
-    """One feed: call :meth:`batches` (or :meth:`lines`) once; :attr:`stats` fills as it runs."""
+    """One feed: call :meth:`batches` (or :meth:`lines`) once; :attr:`stats` is complete after it.
 
-    def __init__(self, config: SimulationConfig, regions: RegionTable) -> None:
+    ``workers`` > 1 makes the shards in that many forked processes (at most :data:`FEED_SHARDS`);
+    the output is the same for any number. Use it only from a single-threaded program (forking a
+    process with running threads is unsafe), e.g. when writing to a file.
+    """
+
+    def __init__(self, config: SimulationConfig, regions: RegionTable, workers: int = 1) -> None:
         config.check()
+        if workers < 1:
+            raise ValueError("--workers must be at least 1")
         self.config = config
         self.regions = regions
+        self.workers = min(workers, FEED_SHARDS)
         self.world: World = build_world(random.Random(f"{config.seed}/world"), config.providers, regions)
         history = max(CLOSED_HISTORY_YEARS, *OTHER_HISTORY_YEARS.values()) + 1
         self.calendar = Calendar(config.origin.year - history - 2, config.end.year + 6)
         self.origin = config.origin.toordinal()
         self.last_day = config.end.toordinal()
         self.calibration: list[YearCalibration] = []
+        self._stats: dict[int, FeedStats] = {}
+
+    @property
+    def stats(self) -> FeedStats:
+        return FeedStats.total(self._stats[k] for k in sorted(self._stats))
+
+    def _closed(self) -> list[Career]:
+        """The calibrated closed-care careers (lane 0 of the id numbers is theirs)."""
+        config = self.config
+        planner = Planner(
+            random.Random(f"{config.seed}/closed"), self.world, self.calendar, Numbering(0, FEED_SHARDS + 1)
+        )
+        closed, self.calibration = plan_closed(planner, self.origin, config.end.year, config.scale)
+        return closed
+
+    def _shard(self, index: int, closed: list[Career]) -> _Shard:
+        return _Shard(self, index, closed[index::FEED_SHARDS])
+
+    def careers(self) -> Iterator[Career]:
+        """Every career of the feed (shard by shard), as the shards will render them."""
+        closed = self._closed()
+        for index in range(FEED_SHARDS):
+            yield from self._shard(index, closed).careers()
+
+    def batches(self) -> Iterator[list[Delivered]]:
+        """The feed, a day of deliveries at a time, in delivery order: (second, line, sender)."""
+        closed = self._closed()
+        if self.workers == 1:
+            shards = [self._shard(index, closed) for index in range(FEED_SHARDS)]
+            yield from _merge_days(shard.days() for shard in shards)
+            self._stats = {shard.index: shard.stats for shard in shards}
+            return
+        workers = _Workers(self, closed)
+        try:
+            yield from _merge_days(workers.streams())
+            self._stats = workers.stats
+        finally:
+            workers.stop()
+
+    def lines(self) -> Iterator[Line]:
+        for batch in self.batches():
+            for _, payload, sender in batch:
+                yield Line(payload, sender)
+
+
+class _Shard:
+    """One independent part of the feed: its careers, random streams, ids and delivery buckets."""
+
+    def __init__(self, simulation: Simulation, index: int, closed: list[Career]) -> None:
+        self.simulation = simulation
+        self.index = index
+        self.closed = closed
+        config = simulation.config
+        self.numbering = Numbering(index + 1, FEED_SHARDS + 1)
         self._buckets: dict[int, list[Delivered]] = {}
-        self._flushed_until = self.origin - 2
+        self._flushed_until = simulation.origin - 2
         self.renderer = Renderer(
             seed=config.seed,
-            world=self.world,
-            calendar=self.calendar,
-            origin=self.origin,
-            last_day=self.last_day,
+            world=simulation.world,
+            calendar=simulation.calendar,
+            origin=simulation.origin,
+            last_day=simulation.last_day,
             invalid_share=config.invalid_share,
             duplicate_share=config.duplicate_share,
             sink=self._collect,
+            numbering=self.numbering,
+            shard=index,
+            shards=FEED_SHARDS,
         )
 
     @property
     def stats(self) -> FeedStats:
         return self.renderer.stats
+
+    def careers(self) -> Iterator[Career]:
+        """This shard's careers, ordered by the first day each appears in the feed."""
+        simulation, config = self.simulation, self.simulation.config
+        others = other_careers(
+            Planner(
+                random.Random(f"{config.seed}/other/{self.index}"),
+                simulation.world,
+                simulation.calendar,
+                self.numbering,
+            ),
+            simulation.origin,
+            simulation.last_day,
+            config.scale * config.other_care_scale / FEED_SHARDS,
+        )
+        return heapq.merge(self.closed, others, key=lambda career: career.first_day)
 
     def _collect(self, delivery: int, line: bytes, sender: Mapping[str, str]) -> None:
         day = delivery // DAY
@@ -124,36 +223,122 @@ class Simulation:
         bucket.sort(key=_delivery)  # stable: equal times keep the order they were made in
         return bucket
 
-    def careers(self) -> Iterator[Career]:
-        """Every career of the feed, ordered by the first day it appears in the feed."""
-        config = self.config
-        planner = Planner(random.Random(f"{config.seed}/closed"), self.world, self.calendar)
-        closed, self.calibration = plan_closed(planner, self.origin, config.end.year, config.scale)
-        others = other_careers(
-            Planner(random.Random(f"{config.seed}/other"), self.world, self.calendar),
-            self.origin,
-            self.last_day,
-            config.scale * config.other_care_scale,
-        )
-        return heapq.merge(closed, others, key=lambda career: career.first_day)
-
-    def batches(self) -> Iterator[list[Delivered]]:
-        """The feed, a day of deliveries at a time, in delivery order: (second, line, sender)."""
+    def days(self) -> Iterator[ShardDay]:
+        """This shard's lines, a day at a time, in delivery order."""
         render = self.renderer.render
+        index = self.index
         for career in self.careers():
             while self._flushed_until < career.first_day - 2:
                 self._flushed_until += 1
                 lines = self._release(self._flushed_until)
                 if lines:
-                    yield lines
+                    yield self._flushed_until, index, lines
             render(career)
         for day in sorted(self._buckets):
             self._flushed_until = day
             lines = self._release(day)
             if lines:
-                yield lines
+                yield day, index, lines
 
-    def lines(self) -> Iterator[Line]:
-        for batch in self.batches():
-            for _, payload, sender in batch:
-                yield Line(payload, sender)
+
+def _merge_days(streams: Iterable[Iterator[ShardDay]]) -> Iterator[list[Delivered]]:
+    """Every shard's days as one feed: per day, by delivery second, then shard (a stable sort)."""
+    current: int | None = None
+    lines: list[Delivered] = []
+    parts = 0
+    for day, _, batch in heapq.merge(*streams, key=_day_and_shard):
+        if day != current:
+            if lines:
+                if parts > 1:
+                    lines.sort(key=_delivery)
+                yield lines
+            current, lines, parts = day, [], 0
+        lines.extend(batch)
+        parts += 1
+    if lines:
+        if parts > 1:
+            lines.sort(key=_delivery)
+        yield lines
+
+
+class _Workers:
+    """The shards made in forked processes; each sends its days to the parent through a pipe.
+
+    Worker ``w`` makes shards ``w``, ``w + workers``, ...; a full pipe blocks it, so memory stays
+    bounded however far ahead it could run. A worker that fails sends its error instead.
+    """
+
+    def __init__(self, simulation: Simulation, closed: list[Career]) -> None:
+        context = multiprocessing.get_context("fork")
+        sys.stdout.flush()  # a child flushes the std streams as it exits: not the parent's buffer too
+        sys.stderr.flush()
+        self.stats: dict[int, FeedStats] = {}
+        self._pipes: list[Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        for worker in range(simulation.workers):
+            receiver, sender = context.Pipe(duplex=False)
+            shards = [simulation._shard(i, closed) for i in range(worker, FEED_SHARDS, simulation.workers)]
+            process = context.Process(
+                target=_work, args=(shards, sender), daemon=True, name=f"simulate-{worker}"
+            )
+            process.start()
+            sender.close()
+            self._pipes.append(receiver)
+            self._processes.append(process)
+
+    def streams(self) -> list[Iterator[ShardDay]]:
+        return [self._receive(worker, pipe) for worker, pipe in enumerate(self._pipes)]
+
+    def _receive(self, worker: int, pipe: Connection) -> Iterator[ShardDay]:
+        while True:
+            try:
+                kind, payload = pickle.loads(pipe.recv_bytes())
+            except EOFError:
+                self._processes[worker].join(5.0)
+                code = self._processes[worker].exitcode
+                message = f"simulator worker {worker} stopped without finishing (exit code {code})"
+                raise RuntimeError(message) from None
+            if kind == "days":
+                yield from payload
+            elif kind == "stats":
+                self.stats.update(payload)
+                return
+            else:
+                error, text = payload
+                raise (
+                    WorldError(text)
+                    if error == "WorldError"
+                    else RuntimeError(f"simulator worker {worker}: {text}")
+                )
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join()
+        for pipe in self._pipes:
+            pipe.close()
+
+
+def _work(shards: list[_Shard], pipe: Connection) -> None:
+    """A worker process: its shards' days in (day, shard) order, in chunks, then their stats."""
+    try:
+        chunk: list[ShardDay] = []
+        size = 0
+        for item in heapq.merge(*(shard.days() for shard in shards), key=_day_and_shard):
+            chunk.append(item)
+            size += len(item[2])
+            if size >= _CHUNK_LINES:
+                pipe.send_bytes(pickle.dumps(("days", chunk), pickle.HIGHEST_PROTOCOL))
+                chunk, size = [], 0
+        if chunk:
+            pipe.send_bytes(pickle.dumps(("days", chunk), pickle.HIGHEST_PROTOCOL))
+        stats = {shard.index: shard.stats for shard in shards}
+        pipe.send_bytes(pickle.dumps(("stats", stats), pickle.HIGHEST_PROTOCOL))
+    except BrokenPipeError:
+        pass  # the parent stopped reading (the feed was cut short): nothing to report
+    except Exception as exc:  # reported to the parent, which raises it
+        pipe.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc))), pickle.HIGHEST_PROTOCOL))
+    finally:
+        pipe.close()

@@ -51,7 +51,7 @@ from services.simulate.calibration import (
     closed_targets,
     scaled,
 )
-from services.simulate.world import Provider, Table, World, between
+from services.simulate.world import Numbering, Provider, Table, World, between
 
 YEAR_DAYS = 365.25
 CLOSED_HISTORY_YEARS = 3
@@ -205,11 +205,12 @@ TRANSFER_REASONS: dict[str, Table[str]] = {step: _table(t) for step, t in TRANSF
 class Planner:
     """Draws careers; one instance per feed, consuming its own random stream in a fixed order."""
 
-    def __init__(self, rng: random.Random, world: World, calendar: Calendar) -> None:
+    def __init__(self, rng: random.Random, world: World, calendar: Calendar, numbering: Numbering) -> None:
         self.rng = rng
         self.random = rng.random
         self.world = world
         self.calendar = calendar
+        self.numbering = numbering
         self._seq = 0
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -245,7 +246,7 @@ class Planner:
 
     def _location(self, provider: Provider, care_type: str, avoid: str | None = None) -> str:
         if care_type == FOSTER:
-            return provider.new_foster_family()
+            return self.numbering.foster_family(provider)
         options = provider.locations[care_type]
         location = options[int(self.random() * len(options))]
         while location == avoid and len(options) > 1:

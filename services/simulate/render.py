@@ -23,7 +23,7 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -56,7 +56,16 @@ from services.simulate.calibration import (
 )
 from services.simulate.invalid import InvalidMaker
 from services.simulate.plan import Calendar, Career, Stay
-from services.simulate.world import BsnAllocator, Provider, Table, World, between, uuid_from, uuid_stream
+from services.simulate.world import (
+    BsnAllocator,
+    Numbering,
+    Provider,
+    Table,
+    World,
+    between,
+    uuid_from,
+    uuid_stream,
+)
 
 DAY = 86_400
 Message = dict[str, Any]
@@ -112,6 +121,19 @@ class FeedStats:
     def lines(self) -> int:
         return self.valid + self.duplicates + self.invalid
 
+    @classmethod
+    def total(cls, parts: Iterable[FeedStats]) -> FeedStats:
+        """The stats of a feed made of ``parts`` (its shards)."""
+        out = cls()
+        for part in parts:
+            for name in ("valid", "duplicates", "invalid", "not_json", "cancels", "careers", "initial_load"):
+                setattr(out, name, getattr(out, name) + getattr(part, name))
+            for name in ("invalid_by_code", "message_types", "care_types"):
+                into: dict[str, int] = getattr(out, name)
+                for key, count in getattr(part, name).items():
+                    into[key] = into.get(key, 0) + count
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "lines": self.lines,
@@ -152,6 +174,9 @@ class Renderer:
         invalid_share: float,
         duplicate_share: float,
         sink: Sink,
+        numbering: Numbering,
+        shard: int = 0,
+        shards: int = 1,
     ) -> None:
         self.world = world
         self.calendar = calendar
@@ -160,11 +185,12 @@ class Renderer:
         self.last_day = last_day
         self.end_second = (last_day + 1) * DAY - 1
         self.sink = sink
+        self.numbering = numbering
         self._stats = FeedStats()
-        content = random.Random(f"{seed}/content")
-        quirks = random.Random(f"{seed}/quirks")
+        content = random.Random(f"{seed}/content/{shard}")
+        quirks = random.Random(f"{seed}/quirks/{shard}")
         self._random = content.random
-        self._uuid: Callable[[], str] = partial(next, uuid_stream(random.Random(f"{seed}/ids")))
+        self._uuid: Callable[[], str] = partial(next, uuid_stream(random.Random(f"{seed}/ids/{shard}")))
         self._q = quirks.random
         self._qbytes = quirks.randbytes
         self._days = calendar.day_strings
@@ -172,14 +198,13 @@ class Renderer:
         self._prefixes, self._suffixes = calendar.timestamp_tables()
         self.duplicate_share = duplicate_share
         self.invalid = InvalidMaker(
-            random.Random(f"{seed}/invalid"), world, calendar, invalid_share, duplicate_share
+            random.Random(f"{seed}/invalid/{shard}"), world, calendar, invalid_share, duplicate_share
         )
         self._duplicate_or_invalid = duplicate_share + self.invalid.probability
         self._types: Counter[str] = Counter()
         self._care_types: Counter[str] = Counter()
-        self._bsn = BsnAllocator(seed)
+        self._bsn = BsnAllocator(seed, shard, shards)
         self._providers = {p.agb: p for p in world.providers}
-        self._municipal_measures: dict[str, int] = {}
 
     @property
     def stats(self) -> FeedStats:
@@ -237,9 +262,8 @@ class Renderer:
         }
         stays = career.stays
         # Stays after the feed's last day send nothing and need no reference.
-        ids = [
-            s.provider.next_placement_id(days[s.start - base]) if s.start <= last_day else "" for s in stays
-        ]
+        placement_id = self.numbering.placement_id
+        ids = [placement_id(s.provider, days[s.start - base]) if s.start <= last_day else "" for s in stays]
         drafts: list[tuple[int, Message, int]] = []
         add = drafts.append
         for i, stay in enumerate(stays):
@@ -371,7 +395,7 @@ class Renderer:
                 if end is not None and end >= stay.end:
                     end = when
                 message = self._measure(
-                    envelope, provider.sender, provider.next_measure_id(), kind, when, end, pid
+                    envelope, provider.sender, self.numbering.measure_id(provider), kind, when, end, pid
                 )
                 created = self._created(when if end is None else end, 0.05, provider.batch_sender)
                 drafts.append((created, message, RESTRICTIVE))
@@ -393,14 +417,12 @@ class Renderer:
         if by_municipality:
             code = envelope["municipality_code"]
             sender = self.world.municipality_senders[code]
-            n = self._municipal_measures.get(code, 0) + 1
-            self._municipal_measures[code] = n
-            measure_id, placement = f"G{code}-{n:07d}", None
+            measure_id, placement = self.numbering.municipal_measure_id(code), None
             batch = False
         else:
             sender, measure_id, placement, batch = (
                 provider.sender,
-                provider.next_measure_id(),
+                self.numbering.measure_id(provider),
                 pid,
                 provider.batch_sender,
             )
@@ -688,7 +710,7 @@ class Renderer:
             return
         phantom = dict(message)
         phantom["message_id"] = self._quuid()
-        phantom["placement_id"] = provider.next_placement_id(message["start_date"])
+        phantom["placement_id"] = self.numbering.placement_id(provider, message["start_date"])
         self._emit(phantom_at, phantom)
         self._emit(cancel_at, self._cancel_of(phantom))
 

@@ -55,9 +55,6 @@ class Provider:
     id_style: int
     batch_sender: bool
     sender: dict[str, str] = field(init=False)
-    _placements: int = 0
-    _measures: int = 0
-    _families: int = 0
 
     def __post_init__(self) -> None:
         self.sender = {"kind": "provider", "code": self.agb}
@@ -65,25 +62,57 @@ class Provider:
     def offers(self, care_type: str) -> bool:
         return care_type in self.locations
 
-    def next_placement_id(self, start: str) -> str:
-        """The provider's own reference for a stay starting on ``start`` (YYYY-MM-DD): each provider
-        has its own style (some put the year in it), all unique per provider."""
-        self._placements += 1
-        n = self._placements
+    def placement_id(self, n: int, start: str) -> str:
+        """The provider's own reference for its ``n``-th stay, starting on ``start`` (YYYY-MM-DD):
+        each provider has its own style (some put the year in it); unique per ``n``."""
         if self.id_style == 0:
             return f"P{(n * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
         if self.id_style == 1:
             return f"{start[:4]}-{n:06d}"
         return f"PL{self.index:03d}{n:07d}"
 
-    def next_measure_id(self) -> str:
-        self._measures += 1
-        return f"M{(self._measures * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
+    def measure_id(self, n: int) -> str:
+        return f"M{(n * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
 
-    def new_foster_family(self) -> str:
+    def foster_family(self, n: int) -> str:
         """Every foster placement is with a family; each family is a location of its own."""
-        self._families += 1
-        return f"PG{self._families:05d}"
+        return f"PG{n:05d}"
+
+
+class Numbering:
+    """The serial numbers behind placement, measure and foster-family ids, for one *lane*.
+
+    The feed is made by independent shards (possibly in other processes, in any order); lane ``k``
+    of ``lanes`` hands out ``k + 1``, ``k + 1 + lanes``, ``k + 1 + 2·lanes``, ... per provider (or
+    municipality), so no two shards ever make the same id and each shard's ids depend only on the
+    shard itself.
+    """
+
+    __slots__ = ("_counts", "_lane", "_lanes")
+
+    def __init__(self, lane: int, lanes: int) -> None:
+        if not 0 <= lane < lanes:
+            raise ValueError(f"lane {lane} is not one of {lanes} lanes")
+        self._lane, self._lanes = lane, lanes
+        self._counts: dict[tuple[str, str | int], int] = {}
+
+    def next(self, kind: str, owner: str | int) -> int:
+        key = (kind, owner)
+        count = self._counts.get(key, 0)
+        self._counts[key] = count + 1
+        return count * self._lanes + self._lane + 1
+
+    def placement_id(self, provider: Provider, start: str) -> str:
+        return provider.placement_id(self.next("placement", provider.index), start)
+
+    def measure_id(self, provider: Provider) -> str:
+        return provider.measure_id(self.next("measure", provider.index))
+
+    def foster_family(self, provider: Provider) -> str:
+        return provider.foster_family(self.next("family", provider.index))
+
+    def municipal_measure_id(self, code: str) -> str:
+        return f"G{code}-{self.next('measure', code):07d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +227,8 @@ class BsnAllocator:
 
     The six free digits run through an affine bijection of 0..10^6-1 and the check digit follows
     from the 11-proef; a body whose check digit would be 10 is skipped (1 in 11). So at most
-    ~909,000 youth per feed.
+    ~909,000 youth per feed. Shard ``lane`` of ``lanes`` takes every ``lanes``-th position of that
+    order, so shards never hand out the same BSN.
     """
 
     _SPACE = 1_000_000
@@ -208,15 +238,18 @@ class BsnAllocator:
     _HIGH: ClassVar[list[int]] = [7 * (n // 100) + 6 * (n // 10 % 10) + 5 * (n % 10) for n in range(1000)]
     _LOW: ClassVar[list[int]] = [4 * (n // 100) + 3 * (n // 10 % 10) + 2 * (n % 10) for n in range(1000)]
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, lane: int = 0, lanes: int = 1) -> None:
+        if not 0 <= lane < lanes:
+            raise ValueError(f"lane {lane} is not one of {lanes} lanes")
         self._offset = (seed * 2_654_435_761 + 12_345) % self._SPACE
-        self._next = 0
+        self._next = lane
+        self._step = lanes
 
     def allocate(self) -> str:
         high, low = self._HIGH, self._LOW
         while self._next < self._SPACE:
             body = (self._next * self._MULTIPLIER + self._offset) % self._SPACE
-            self._next += 1
+            self._next += self._step
             check = (self._PREFIX_SUM + high[body // 1000] + low[body % 1000]) % 11
             if check < 10:
                 return f"99{body:06d}{check}"
