@@ -24,7 +24,7 @@ import multiprocessing
 import pickle
 import random
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from multiprocessing.connection import Connection
@@ -141,7 +141,7 @@ class Simulation:
         for index in range(FEED_SHARDS):
             yield from self._shard(index, closed).careers()
 
-    def batches(self) -> Iterator[list[Delivered]]:
+    def batches(self) -> Generator[list[Delivered], None, None]:
         """The feed, a day of deliveries at a time, in delivery order: (second, line, sender)."""
         closed = self._closed()
         if self.workers == 1:
