@@ -81,6 +81,9 @@ def _dumps(message: Message) -> bytes:
     return bytes(memoryview(orjson.dumps(message)))
 
 
+_ANY_QUIRK = CORRECTION_SHARE + max(PHANTOM_SHARE, RESEND_END_SHARE)
+"""A quirk draw at or above this sends the message plainly (the common case, decided first)."""
+
 Sink = Callable[[int, bytes, Mapping[str, str]], None]
 """(delivery second, line, sender) of one output line."""
 
@@ -201,7 +204,7 @@ class Renderer:
             random.Random(f"{seed}/invalid/{shard}"), world, calendar, invalid_share, duplicate_share
         )
         self._duplicate_or_invalid = duplicate_share + self.invalid.probability
-        self._types: Counter[str] = Counter()
+        self._types: dict[str, int] = {}
         self._care_types: Counter[str] = Counter()
         self._bsn = BsnAllocator(seed, shard, shards)
         self._providers = {p.agb: p for p in world.providers}
@@ -209,7 +212,7 @@ class Renderer:
     @property
     def stats(self) -> FeedStats:
         """The counts so far (message types are tallied in a Counter while rendering)."""
-        self._stats.message_types = dict(self._types)
+        self._stats.message_types = dict(sorted(self._types.items()))
         self._stats.care_types = dict(self._care_types)
         self._stats.valid = sum(self._types.values())
         return self._stats
@@ -564,19 +567,22 @@ class Renderer:
                 self._emit(created, message, created + int(self._q() * 3 * DAY))
             self._stats.initial_load += len(before)
         q = self._q
+        emit = self._emit
         for created, message, flags in drafts:
             if created > end or (history and created < origin):
                 continue
             kind = message["message_type"]
             r = q()
-            if r < CORRECTION_SHARE and kind != "transfer" and not flags & NO_SHIFT:
+            if r >= _ANY_QUIRK:
+                emit(created, message)
+            elif r < CORRECTION_SHARE and kind != "transfer" and not flags & NO_SHIFT:
                 self._correction(created, message)
             elif kind == "placement_started" and r < CORRECTION_SHARE + PHANTOM_SHARE:
                 self._phantom(created, message)
             elif kind == "placement_ended" and r < CORRECTION_SHARE + RESEND_END_SHARE:
                 self._resend_end(created, message)
             else:
-                self._emit(created, message)
+                emit(created, message)
 
     def _emit(
         self, created: int, message: Message, delivery: int | None = None, *, extras: bool = True
@@ -585,14 +591,17 @@ class Renderer:
         day, second = divmod(created, DAY)
         message["created_at"] = self._prefixes[day - self._base] + self._suffixes[second]
         line = _dumps(message)
+        q = self._q
         if delivery is None:
             delivery = created + self._delay()
         sender = message["sender"]
         self.sink(delivery, line, sender)
-        self._types[message["message_type"]] += 1
+        types = self._types
+        kind = message["message_type"]
+        types[kind] = types.get(kind, 0) + 1
         if not extras:
             return delivery
-        r = self._q()
+        r = q()
         if r < self.duplicate_share:
             self._duplicate(message, line, delivery, sender)
         elif r < self._duplicate_or_invalid:

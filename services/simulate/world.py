@@ -13,7 +13,7 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from services.contracts.regions import RegionTable
 from services.simulate.calibration import (
@@ -88,31 +88,33 @@ class Numbering:
     shard itself.
     """
 
-    __slots__ = ("_counts", "_lane", "_lanes")
+    __slots__ = ("_families", "_lane", "_lanes", "_measures", "_municipal", "_placements")
 
     def __init__(self, lane: int, lanes: int) -> None:
         if not 0 <= lane < lanes:
             raise ValueError(f"lane {lane} is not one of {lanes} lanes")
         self._lane, self._lanes = lane, lanes
-        self._counts: dict[tuple[str, str | int], int] = {}
+        self._placements: dict[int, int] = {}
+        self._measures: dict[int, int] = {}
+        self._families: dict[int, int] = {}
+        self._municipal: dict[str, int] = {}
 
-    def next(self, kind: str, owner: str | int) -> int:
-        key = (kind, owner)
-        count = self._counts.get(key, 0)
-        self._counts[key] = count + 1
+    def _next(self, counts: dict[Any, int], owner: Any) -> int:
+        count = counts.get(owner, 0)
+        counts[owner] = count + 1
         return count * self._lanes + self._lane + 1
 
     def placement_id(self, provider: Provider, start: str) -> str:
-        return provider.placement_id(self.next("placement", provider.index), start)
+        return provider.placement_id(self._next(self._placements, provider.index), start)
 
     def measure_id(self, provider: Provider) -> str:
-        return provider.measure_id(self.next("measure", provider.index))
+        return provider.measure_id(self._next(self._measures, provider.index))
 
     def foster_family(self, provider: Provider) -> str:
-        return provider.foster_family(self.next("family", provider.index))
+        return provider.foster_family(self._next(self._families, provider.index))
 
     def municipal_measure_id(self, code: str) -> str:
-        return f"G{code}-{self.next('measure', code):07d}"
+        return f"G{code}-{self._next(self._municipal, code):07d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,16 +246,26 @@ class BsnAllocator:
         self._offset = (seed * 2_654_435_761 + 12_345) % self._SPACE
         self._next = lane
         self._step = lanes
+        self._ready: list[str] = []
 
     def allocate(self) -> str:
-        high, low = self._HIGH, self._LOW
-        while self._next < self._SPACE:
-            body = (self._next * self._MULTIPLIER + self._offset) % self._SPACE
-            self._next += self._step
-            check = (self._PREFIX_SUM + high[body // 1000] + low[body % 1000]) % 11
-            if check < 10:
-                return f"99{body:06d}{check}"
-        raise WorldError("synthetic BSNs (starting with 99) are exhausted: lower --scale or the period")
+        if not self._ready:
+            self._refill()
+        return self._ready.pop()
+
+    def _refill(self, count: int = 2_048) -> None:
+        """The next ``count`` positions of this lane at once (in reverse, for ``pop``)."""
+        if self._next >= self._SPACE:
+            raise WorldError("synthetic BSNs (starting with 99) are exhausted: lower --scale or the period")
+        high, low, prefix = self._HIGH, self._LOW, self._PREFIX_SUM
+        multiplier, offset, space = self._MULTIPLIER, self._offset, self._SPACE
+        stop = min(self._next + count * self._step, space)
+        bodies = [(n * multiplier + offset) % space for n in range(self._next, stop, self._step)]
+        self._next = stop
+        checked = [(body, (prefix + high[body // 1000] + low[body % 1000]) % 11) for body in bodies]
+        self._ready = [f"99{body:06d}{check}" for body, check in reversed(checked) if check < 10]
+        if not self._ready:
+            self._refill(count)
 
 
 class Table(Generic[T]):
