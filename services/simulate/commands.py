@@ -213,6 +213,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("jeugdhub simulate: interrupted; the output is incomplete", file=sys.stderr)
+        return 130
     except WorldError as exc:
         print(f"jeugdhub simulate: {exc}", file=sys.stderr)
         return 2

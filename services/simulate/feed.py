@@ -23,6 +23,7 @@ import heapq
 import multiprocessing
 import pickle
 import random
+import signal
 import sys
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -323,6 +324,7 @@ class _Workers:
 
 def _work(shards: list[_Shard], pipe: Connection) -> None:
     """A worker process: its shards' days in (day, shard) order, in chunks, then their stats."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     try:
         chunk: list[ShardDay] = []
         size = 0

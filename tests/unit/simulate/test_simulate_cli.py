@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -82,3 +87,32 @@ def test_issue_tokens_for_every_sender(tmp_path: Path) -> None:
 def test_register_tokens_without_a_place_for_them_is_refused(tmp_path: Path) -> None:
     assert main(["--register-tokens", str(tmp_path / "t.json"), "-q"]) == 2
     assert not (tmp_path / "t.json").exists()
+
+
+def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole process group: no traceback, no worker left behind."""
+    out = tmp_path / "feed.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.simulate", "--start", "2015-01-01", "--end", "2024-12-31",
+         "--workers", "2", "-o", str(out)],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.stat().st_size > 0, "the workers wrote nothing within a minute"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"interrupted" in stderr
+    assert b"Traceback" not in stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("a simulator worker outlived its parent")
