@@ -97,6 +97,8 @@ def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None
          "--workers", "2", "-o", str(out)],
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # A background job of a non-interactive shell (CI) inherits SIGINT ignored; a terminal's does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
