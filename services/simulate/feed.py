@@ -19,6 +19,7 @@ as an initial load at the origin, like a provider loading its open files when it
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import multiprocessing
 import pickle
@@ -280,10 +281,19 @@ class _Workers:
             receiver, sender = context.Pipe(duplex=False)
             shards = [simulation._shard(i, closed) for i in range(worker, FEED_SHARDS, simulation.workers)]
             process = context.Process(
-                target=_work, args=(shards, sender), daemon=True, name=f"simulate-{worker}"
+                target=_work,
+                args=(shards, sender, [*self._pipes, receiver]),
+                daemon=True,
+                name=f"simulate-{worker}",
             )
-            process.start()
-            sender.close()
+            try:
+                process.start()
+            except BaseException:
+                self._pipes.append(receiver)
+                self.stop()
+                raise
+            finally:
+                sender.close()
             self._pipes.append(receiver)
             self._processes.append(process)
 
@@ -322,8 +332,14 @@ class _Workers:
             pipe.close()
 
 
-def _work(shards: list[_Shard], pipe: Connection) -> None:
-    """A worker process: its shards' days in (day, shard) order, in chunks, then their stats."""
+def _work(shards: list[_Shard], pipe: Connection, parents_ends: list[Connection]) -> None:
+    """A worker process: its shards' days in (day, shard) order, in chunks, then their stats.
+
+    It first closes the read ends it inherited from the parent, so that when the parent dies
+    (even by SIGKILL) no reader is left and its next send fails instead of blocking forever.
+    """
+    for end in parents_ends:
+        end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     try:
         chunk: list[ShardDay] = []
@@ -338,9 +354,10 @@ def _work(shards: list[_Shard], pipe: Connection) -> None:
             pipe.send_bytes(pickle.dumps(("days", chunk), pickle.HIGHEST_PROTOCOL))
         stats = {shard.index: shard.stats for shard in shards}
         pipe.send_bytes(pickle.dumps(("stats", stats), pickle.HIGHEST_PROTOCOL))
-    except BrokenPipeError:
-        pass  # the parent stopped reading (the feed was cut short): nothing to report
-    except Exception as exc:  # reported to the parent, which raises it
-        pipe.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc))), pickle.HIGHEST_PROTOCOL))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped reading (the feed was cut short, or it died): nothing to report
+    except Exception as exc:  # reported to the parent, which raises it (if it is still there)
+        with contextlib.suppress(OSError):
+            pipe.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc))), pickle.HIGHEST_PROTOCOL))
     finally:
         pipe.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,9 +90,9 @@ def test_register_tokens_without_a_place_for_them_is_refused(tmp_path: Path) -> 
     assert not (tmp_path / "t.json").exists()
 
 
-def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None:
-    """A terminal's Ctrl-C signals the whole process group: no traceback, no worker left behind."""
-    out = tmp_path / "feed.jsonl"
+def _long_feed_with_workers(out: Path) -> subprocess.Popen[bytes]:
+    """A ten-year national feed written by two worker processes, in a process group of its own;
+    returns once the first lines are in ``out``."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.simulate", "--start", "2015-01-01", "--end", "2024-12-31",
          "--workers", "2", "-o", str(out)],
@@ -104,17 +105,41 @@ def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None
     while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert out.stat().st_size > 0, "the workers wrote nothing within a minute"
+    return proc
+
+
+def _group_is_empty(pgid: int, within_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole process group: no traceback, no worker left behind."""
+    proc = _long_feed_with_workers(tmp_path / "feed.jsonl")
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert b"interrupted" in stderr
     assert b"Traceback" not in stderr
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)  # anyone left in the group?
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("a simulator worker outlived its parent")
+    assert _group_is_empty(proc.pid), "a simulator worker outlived its parent"
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives the parent no chance to stop anyone: the workers notice the closed pipe."""
+    proc = _long_feed_with_workers(tmp_path / "feed.jsonl")
+    proc.kill()
+    try:
+        proc.wait(timeout=30)
+        assert _group_is_empty(proc.pid), "simulator workers kept running after their parent died"
+        assert proc.stderr is not None
+        assert b"Traceback" not in proc.stderr.read()  # EOF: every process holding stderr is gone
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
