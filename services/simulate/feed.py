@@ -55,13 +55,13 @@ _CHUNK_LINES = 4_096
 _delivery = itemgetter(0)
 _day_and_shard = itemgetter(0, 1)
 Delivered = tuple[int, bytes, Mapping[str, str]]
-"""(delivery second, line, sender): how lines travel inside the generator."""
+"""(delivery second, line ending in its newline, sender): how lines travel inside the generator."""
 ShardDay = tuple[int, int, list[Delivered]]
 """(day, shard, that shard's lines delivered on that day in delivery order)."""
 
 
 class Line(NamedTuple):
-    """One output line and the sender it comes from (the bearer token to post it with)."""
+    """One output line (without its newline) and the sender it comes from (the token to post it with)."""
 
     payload: bytes
     sender: Mapping[str, str]
@@ -161,7 +161,7 @@ class Simulation:
     def lines(self) -> Iterator[Line]:
         for batch in self.batches():
             for _, payload, sender in batch:
-                yield Line(payload, sender)
+                yield Line(payload[:-1], sender)
 
 
 class _Shard:

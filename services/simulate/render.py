@@ -72,20 +72,21 @@ Message = dict[str, Any]
 
 
 def _dumps(message: Message) -> bytes:
-    """orjson's output, copied into an exactly sized object.
+    """The message's line, newline included: orjson's output copied into an exactly sized object.
 
     orjson writes into a buffer of at least a kilobyte and shrinks it in place, so every line we
-    keep (lines wait in memory until their delivery day) pins fresh heap pages: about two page
-    faults per message, most of the cost of a message on a VM. A compact copy avoids that.
+    keep (lines wait in memory until their delivery day) would pin fresh heap pages: about two page
+    faults per message, most of the cost of a message on a VM. Appending the newline makes the
+    compact copy (cheaper than any other copy of a bytes object) and saves a join when writing.
     """
-    return bytes(memoryview(orjson.dumps(message)))
+    return orjson.dumps(message) + b"\n"
 
 
 _ANY_QUIRK = CORRECTION_SHARE + max(PHANTOM_SHARE, RESEND_END_SHARE)
 """A quirk draw at or above this sends the message plainly (the common case, decided first)."""
 
 Sink = Callable[[int, bytes, Mapping[str, str]], None]
-"""(delivery second, line, sender) of one output line."""
+"""(delivery second, line ending in its newline, sender) of one output line."""
 
 LATE_START, LATE_END = 0.05, 0.1
 """Shares of starts and ends reported more than a week late (8 to 60 days)."""
@@ -612,9 +613,9 @@ class Renderer:
         """An exact re-send; some re-serialised (other key order or spacing: the same JSON object)."""
         r = self._q()
         if r < 0.15:
-            line = bytes(memoryview(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)))
+            line = orjson.dumps(message, option=orjson.OPT_SORT_KEYS) + b"\n"
         elif r < 0.25:
-            line = json.dumps(message).encode()
+            line = json.dumps(message).encode() + b"\n"
         self.sink(delivery + between(self._q, 60, 3 * DAY), line, sender)
         self._stats.duplicates += 1
 
@@ -622,7 +623,7 @@ class Renderer:
         code, payload, sender, after = self.invalid.make(message, created)
         draw = self.invalid.random  # not the quirk stream: valid lines must not depend on the share
         when = delivery + between(draw, 1, DAY) if after else delivery - between(draw, 1, 300)
-        self.sink(when, payload, sender)
+        self.sink(when, payload + b"\n", sender)
         stats = self._stats
         stats.invalid += 1
         stats.invalid_by_code[code] = stats.invalid_by_code.get(code, 0) + 1
