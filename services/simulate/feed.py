@@ -120,10 +120,13 @@ class Simulation:
         self.last_day = config.end.toordinal()
         self.calibration: list[YearCalibration] = []
         self._stats: dict[int, FeedStats] = {}
+        self._local: list[_Shard] = []
 
     @property
     def stats(self) -> FeedStats:
-        return FeedStats.total(self._stats[k] for k in sorted(self._stats))
+        """The counts so far: live for shards made in this process, at the end from workers."""
+        parts = {**self._stats, **{shard.index: shard.stats for shard in self._local}}
+        return FeedStats.total(parts[k] for k in sorted(parts))
 
     def _closed(self) -> list[Career]:
         """The calibrated closed-care careers (lane 0 of the id numbers is theirs)."""
@@ -147,9 +150,8 @@ class Simulation:
         """The feed, a day of deliveries at a time, in delivery order: (second, line, sender)."""
         closed = self._closed()
         if self.workers == 1:
-            shards = [self._shard(index, closed) for index in range(FEED_SHARDS)]
-            yield from _merge_days(shard.days() for shard in shards)
-            self._stats = {shard.index: shard.stats for shard in shards}
+            self._local = [self._shard(index, closed) for index in range(FEED_SHARDS)]
+            yield from _merge_days(shard.days() for shard in self._local)
             return
         workers = _Workers(self, closed)
         try:

@@ -107,3 +107,12 @@ def test_stopping_early_terminates_the_workers() -> None:
     assert next(batches)
     batches.close()
     assert not multiprocessing.active_children()
+
+
+def test_counts_fill_as_the_feed_runs_in_this_process() -> None:
+    """A caller that stops early (a failed post) still reports what was made so far."""
+    simulation = Simulation(SMALL, regions(), workers=1)
+    batches = simulation.batches()
+    first = next(batches)
+    assert simulation.stats.lines >= len(first) > 0
+    batches.close()
