@@ -212,7 +212,7 @@ class Renderer:
 
     @property
     def stats(self) -> FeedStats:
-        """The counts so far (message types are tallied in a Counter while rendering)."""
+        """The counts so far (message and care types are tallied while rendering)."""
         self._stats.message_types = dict(sorted(self._types.items()))
         self._stats.care_types = dict(self._care_types)
         self._stats.valid = sum(self._types.values())
