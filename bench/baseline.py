@@ -90,16 +90,22 @@ async def passthrough(bootstrap: str, source: str, dest: str, messages: int, bat
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def passthrough_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every passthrough baseline takes (this one and bench/faust_baseline.py), so the
+    suite runs them with the same arguments."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--dest", required=True)
     parser.add_argument("--messages", type=int, required=True, help="stop after this many records")
     parser.add_argument("--batch", type=int, default=500, help="records per batch (the workers' default)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = passthrough_parser(__doc__).parse_args(argv)
     result = asyncio.run(passthrough(args.bootstrap, args.source, args.dest, args.messages, args.batch))
     json.dump(result, sys.stdout)
     print()

@@ -18,7 +18,6 @@ group join and topic creation are not counted. Prints one JSON object on stdout 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -34,20 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from baseline import passthrough_parser  # noqa: E402
+
 from services.settings import WorkerSettings  # noqa: E402
 from services.streaming.faust_app import new_faust_app  # noqa: E402
 from services.streaming.worker import run_worker  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--dest", required=True)
-    parser.add_argument("--messages", type=int, required=True)
-    parser.add_argument("--batch", type=int, default=500)
+    parser = passthrough_parser(__doc__)
     parser.add_argument("--web-port", type=int, default=0, help="faust's web server port (0: any free one)")
     parser.add_argument("--no-produce", action="store_true", help="only consume and count")
     args = parser.parse_args(argv)
