@@ -229,8 +229,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def summary_document(simulation: Any, post_report: dict[str, Any] | None) -> dict[str, Any]:
+    from services.simulate import BUILD
+
     config = simulation.config
     return {
+        "generator": {"build": BUILD, "workers": simulation.workers},
         "config": {
             "start": config.start.isoformat(),
             "end": config.end.isoformat(),
@@ -266,6 +269,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"{feed['valid']} valid ({feed['cancels']} cancels, {feed['initial_load']} initial load), "
         f"{feed['duplicates']} exact re-sends, {feed['invalid']} invalid "
         f"({', '.join(f'{k} {v}' for k, v in feed['invalid_by_code'].items()) or 'none'})",
+        f"  made by {summary['generator']['workers']} process(es), generator {summary['generator']['build']}",
     ]
     for row in summary["closed_care_calibration"]:
         lines.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from build_support import compiled_build, env_for
 
 from services.ingest.tokens import hash_token, read_token_file
 from services.simulate.__main__ import main
@@ -90,12 +91,15 @@ def test_register_tokens_without_a_place_for_them_is_refused(tmp_path: Path) -> 
     assert not (tmp_path / "t.json").exists()
 
 
-def _long_feed_with_workers(out: Path) -> subprocess.Popen[bytes]:
+def _long_feed_with_workers(out: Path, build_mode: str) -> subprocess.Popen[bytes]:
     """A ten-year national feed written by two worker processes, in a process group of its own;
     returns once the first lines are in ``out``."""
+    if build_mode == "compiled":
+        compiled_build()
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.simulate", "--start", "2015-01-01", "--end", "2024-12-31",
          "--workers", "2", "-o", str(out)],
+        env=env_for(build_mode),
         stderr=subprocess.PIPE,
         start_new_session=True,
         # A background job of a non-interactive shell (CI) inherits SIGINT ignored; a terminal's does not.
@@ -119,9 +123,10 @@ def _group_is_empty(pgid: int, within_s: float = 10.0) -> bool:
     return False
 
 
-def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("build_mode", ["pure", "compiled"])
+def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path, build_mode: str) -> None:
     """A terminal's Ctrl-C signals the whole process group: no traceback, no worker left behind."""
-    proc = _long_feed_with_workers(tmp_path / "feed.jsonl")
+    proc = _long_feed_with_workers(tmp_path / "feed.jsonl", build_mode)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -130,9 +135,10 @@ def test_ctrl_c_stops_the_parent_and_its_workers_quietly(tmp_path: Path) -> None
     assert _group_is_empty(proc.pid), "a simulator worker outlived its parent"
 
 
-def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("build_mode", ["pure", "compiled"])
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path, build_mode: str) -> None:
     """SIGKILL gives the parent no chance to stop anyone: the workers notice the closed pipe."""
-    proc = _long_feed_with_workers(tmp_path / "feed.jsonl")
+    proc = _long_feed_with_workers(tmp_path / "feed.jsonl", build_mode)
     proc.kill()
     try:
         proc.wait(timeout=30)

@@ -1,0 +1,93 @@
+"""The simulator's compiled build: its pure modules compiled to C extensions with mypyc.
+
+The generator modules (:data:`COMPILED_MODULES`) are plain, fully typed Python; mypyc (part of
+mypy, already a test dependency) compiles them unchanged to C extensions that make the same
+feed, byte for byte, with about a third less CPU per message (docs/simulator.md). A build lives
+in ``.build/simulator/<digest>/``, where the digest covers the sources it was compiled from and
+the Python it was compiled for, so a build can never run code other than what is in the tree: edit
+a module and the package falls back to the Python source until the build is made again.
+
+``services/simulate/__init__.py`` calls :func:`activate` before any of those modules is imported;
+it puts a matching build first on the package's search path. ``JEUGDHUB_SIMULATOR_BUILD`` picks
+``auto`` (the build when it matches, else the source), ``pure`` (always the source: tests that
+patch the generator's classes use it) or ``compiled`` (the build or an ImportError).
+
+:mod:`services.simulate.compiler` makes the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO = PACKAGE_DIR.parents[1]
+COMPILED_MODULES = ("calibration", "world", "plan", "render", "invalid", "feed")
+"""The generator: pure code, no I/O. ``commands``, ``output`` and ``post`` stay Python."""
+TYPE_SOURCES = (REPO / "services" / "contracts" / "regions.py",)
+"""Modules outside the package whose types the compiled code relies on (part of the digest)."""
+GROUP = "jeugdhub_simulator"
+"""mypyc's name for the build's shared library: ``jeugdhub_simulator__mypyc``."""
+COMPLETE = "BUILD-COMPLETE"
+
+Mode = Literal["auto", "pure", "compiled"]
+
+
+class BuildSettings(BaseSettings):
+    """``JEUGDHUB_SIMULATOR_BUILD`` and ``JEUGDHUB_SIMULATOR_BUILD_DIR``."""
+
+    model_config = SettingsConfigDict(env_prefix="JEUGDHUB_SIMULATOR_")
+
+    build: Mode = "auto"
+    build_dir: Path = REPO / ".build" / "simulator"
+
+
+def source_digest() -> str:
+    """What a build is made from: the compiled modules' bytes, their type sources, the Python ABI."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}|{sysconfig.get_config_var('EXT_SUFFIX')}|{GROUP}".encode())
+    for path in (*(PACKAGE_DIR / f"{m}.py" for m in COMPILED_MODULES), *TYPE_SOURCES):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def build_path(settings: BuildSettings | None = None) -> Path:
+    """Where the build of the current sources is (or would be)."""
+    return (settings or BuildSettings()).build_dir / source_digest()
+
+
+def activate(package_path: list[str]) -> str:
+    """Put the matching build first on ``package_path``; returns what the package will run.
+
+    Must run before any compiled module is imported. Returns ``"compiled"`` or ``"pure (...)"``
+    with the reason, for the CLI's summary and the benchmark's record.
+    """
+    settings = BuildSettings()
+    if settings.build == "pure":
+        return "pure (JEUGDHUB_SIMULATOR_BUILD=pure)"
+    target = build_path(settings)
+    if not (target / COMPLETE).is_file():
+        reason = "no build of the current sources: python -m services.simulate.compiler"
+        if settings.build == "compiled":
+            raise ImportError(f"JEUGDHUB_SIMULATOR_BUILD=compiled, but there is {reason} ({target})")
+        return f"pure ({reason})"
+    libraries = list(target.glob(f"{GROUP}__mypyc*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
+    if len(libraries) == 1 and f"{GROUP}__mypyc" not in sys.modules:
+        # The per-module extensions import the shared library by its top-level name; loading it
+        # here spares the build directory a place on sys.path.
+        name = f"{GROUP}__mypyc"
+        spec = importlib.util.spec_from_file_location(name, libraries[0])
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the simulator build's library {libraries[0]}")
+        library = importlib.util.module_from_spec(spec)
+        sys.modules[name] = library
+        spec.loader.exec_module(library)
+    package_path.insert(0, str(target / "services" / "simulate"))
+    return "compiled"
