@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import orjson
 
-from services.simulate.feed import Delivered
+from services.simulate.render import Delivered
 
 TokenMap = dict[str, str]
 """``"provider:99123456"`` / ``"municipality:0363"`` → bearer token (plain text)."""

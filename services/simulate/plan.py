@@ -118,7 +118,8 @@ DAY_SECONDS = 86_400
 @cache
 def _time_suffixes() -> list[str]:
     """``HH:MM:SSZ`` for every second of a day, built once (about 25 ms)."""
-    return [f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
+    two = [str(n + 100)[1:] for n in range(60)]  # "00".."59": no format spec, so no str.format
+    return [f"{h}:{m}:{s}Z" for h in two[:24] for m in two for s in two]
 
 
 @dataclass(slots=True)
@@ -212,14 +213,29 @@ class Planner:
         self.calendar = calendar
         self.numbering = numbering
         self._seq = 0
+        self._spare_normal = 0.0
+        self._has_spare_normal = False
 
     # -- shared pieces -------------------------------------------------------------------------
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
+    def _normal(self) -> float:
+        """``self.rng.gauss(0.0, 1.0)``, draw for draw the same numbers, without calling into the
+        interpreted ``random.gauss``; the spare is kept here, so nothing else may call that on ``rng``."""
+        if self._has_spare_normal:
+            self._has_spare_normal = False
+            return self._spare_normal
+        random = self.random
+        x2pi = random() * math.tau
+        g2rad = math.sqrt(-2.0 * math.log(1.0 - random()))
+        self._spare_normal = math.sin(x2pi) * g2rad
+        self._has_spare_normal = True
+        return math.cos(x2pi) * g2rad
+
     def _lognormal(self, median: float, sigma: float, low: int, high: int) -> int:
-        value = int(median * math.exp(sigma * self.rng.gauss(0.0, 1.0)))
+        value = int(median * math.exp(sigma * self._normal()))
         return low if value < low else high if value > high else value
 
     def _birth(self, start: int, age: int) -> int:

@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 import orjson
@@ -61,10 +60,10 @@ from services.simulate.world import (
     Numbering,
     Provider,
     Table,
+    UuidSource,
     World,
     between,
     uuid_from,
-    uuid_stream,
 )
 
 DAY = 86_400
@@ -85,8 +84,8 @@ def _dumps(message: Message) -> bytes:
 _ANY_QUIRK = CORRECTION_SHARE + max(PHANTOM_SHARE, RESEND_END_SHARE)
 """A quirk draw at or above this sends the message plainly (the common case, decided first)."""
 
-Sink = Callable[[int, bytes, Mapping[str, str]], None]
-"""(delivery second, line ending in its newline, sender) of one output line."""
+Delivered = tuple[int, bytes, Mapping[str, str]]
+"""(delivery second, line ending in its newline, sender): how lines travel inside the generator."""
 
 LATE_START, LATE_END = 0.05, 0.1
 """Shares of starts and ends reported more than a week late (8 to 60 days)."""
@@ -154,6 +153,43 @@ class FeedStats:
         }
 
 
+class Outbox:
+    """Rendered lines by delivery day, until the feed releases a day (in delivery order).
+
+    The feed releases day *d* only once no career can still deliver on it; a line for a day
+    already released (which cannot happen by construction) goes to the next day, so none is lost.
+    """
+
+    def __init__(self, released_until: int) -> None:
+        self.released_until = released_until
+        self._days: dict[int, list[Delivered]] = {}
+
+    def add(self, delivery: int, line: bytes, sender: Mapping[str, str]) -> None:
+        day = delivery // DAY
+        if day <= self.released_until:
+            day = self.released_until + 1
+        bucket = self._days.get(day)
+        if bucket is None:
+            self._days[day] = bucket = []
+        bucket.append((delivery, line, sender))
+
+    def release(self, day: int) -> list[Delivered]:
+        """Day ``day``'s lines in delivery order; equal seconds keep the order they were made in."""
+        self.released_until = day
+        bucket = self._days.pop(day, None)
+        if not bucket:
+            return []
+        bucket.sort(key=_delivery_second)
+        return bucket
+
+    def pending_days(self) -> list[int]:
+        return sorted(self._days)
+
+
+def _delivery_second(item: Delivered) -> int:
+    return item[0]
+
+
 def _poisson(random: Callable[[], float], mean: float) -> int:
     """Knuth's method: fine for the small means of measures per stay."""
     limit = math.exp(-mean)
@@ -165,7 +201,7 @@ def _poisson(random: Callable[[], float], mean: float) -> int:
 
 
 class Renderer:
-    """Turns careers into lines handed to ``sink``; keeps the :class:`FeedStats`."""
+    """Turns careers into lines put in ``outbox``; keeps the :class:`FeedStats`."""
 
     def __init__(
         self,
@@ -177,7 +213,7 @@ class Renderer:
         last_day: int,
         invalid_share: float,
         duplicate_share: float,
-        sink: Sink,
+        outbox: Outbox,
         numbering: Numbering,
         shard: int = 0,
         shards: int = 1,
@@ -188,13 +224,13 @@ class Renderer:
         self.origin_second = origin * DAY
         self.last_day = last_day
         self.end_second = (last_day + 1) * DAY - 1
-        self.sink = sink
+        self.outbox = outbox
         self.numbering = numbering
         self._stats = FeedStats()
         content = random.Random(f"{seed}/content/{shard}")
         quirks = random.Random(f"{seed}/quirks/{shard}")
         self._random = content.random
-        self._uuid: Callable[[], str] = partial(next, uuid_stream(random.Random(f"{seed}/ids/{shard}")))
+        self._uuid = UuidSource(random.Random(f"{seed}/ids/{shard}")).take
         self._q = quirks.random
         self._qbytes = quirks.randbytes
         self._days = calendar.day_strings
@@ -596,7 +632,7 @@ class Renderer:
         if delivery is None:
             delivery = created + self._delay()
         sender = message["sender"]
-        self.sink(delivery, line, sender)
+        self.outbox.add(delivery, line, sender)
         types = self._types
         kind = message["message_type"]
         types[kind] = types.get(kind, 0) + 1
@@ -616,14 +652,14 @@ class Renderer:
             line = orjson.dumps(message, option=orjson.OPT_SORT_KEYS) + b"\n"
         elif r < 0.25:
             line = json.dumps(message).encode() + b"\n"
-        self.sink(delivery + between(self._q, 60, 3 * DAY), line, sender)
+        self.outbox.add(delivery + between(self._q, 60, 3 * DAY), line, sender)
         self._stats.duplicates += 1
 
     def _invalid(self, message: Message, created: int, delivery: int) -> None:
         code, payload, sender, after = self.invalid.make(message, created)
         draw = self.invalid.random  # not the quirk stream: valid lines must not depend on the share
         when = delivery + between(draw, 1, DAY) if after else delivery - between(draw, 1, 300)
-        self.sink(when, payload + b"\n", sender)
+        self.outbox.add(when, payload + b"\n", sender)
         stats = self._stats
         stats.invalid += 1
         stats.invalid_by_code[code] = stats.invalid_by_code.get(code, 0) + 1

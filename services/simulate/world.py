@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -32,6 +32,17 @@ _AGB_STRIDE = 7_919
 """A prime: index -> six digits is a bijection modulo 10^6, so codes are unique and look random."""
 _PLACEMENT_MULTIPLIER = 2_654_435_761
 """Odd, so ``counter * multiplier mod 2**32`` is a bijection: hex placement ids never collide."""
+
+
+def zero_pad(n: int, width: int) -> str:
+    """``f"{n:0{width}d}"`` for ``n >= 0``; compiled, a format spec costs a call into ``str.format``."""
+    text = str(n)
+    return "0" * (width - len(text)) + text if len(text) < width else text
+
+
+def _hex8(n: int) -> str:
+    """The low 32 bits of ``n`` as eight lower-case hex digits (``f"{n & 0xFFFFFFFF:08x}"``)."""
+    return hex((n & 0xFFFFFFFF) | 0x100000000)[3:]
 
 
 class WorldError(ValueError):
@@ -66,17 +77,17 @@ class Provider:
         """The provider's own reference for its ``n``-th stay, starting on ``start`` (YYYY-MM-DD):
         each provider has its own style (some put the year in it); unique per ``n``."""
         if self.id_style == 0:
-            return f"P{(n * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
+            return "P" + _hex8(n * _PLACEMENT_MULTIPLIER)
         if self.id_style == 1:
-            return f"{start[:4]}-{n:06d}"
-        return f"PL{self.index:03d}{n:07d}"
+            return f"{start[:4]}-{zero_pad(n, 6)}"
+        return f"PL{zero_pad(self.index, 3)}{zero_pad(n, 7)}"
 
     def measure_id(self, n: int) -> str:
-        return f"M{(n * _PLACEMENT_MULTIPLIER) & 0xFFFFFFFF:08x}"
+        return "M" + _hex8(n * _PLACEMENT_MULTIPLIER)
 
     def foster_family(self, n: int) -> str:
         """Every foster placement is with a family; each family is a location of its own."""
-        return f"PG{n:05d}"
+        return "PG" + zero_pad(n, 5)
 
 
 class Numbering:
@@ -114,7 +125,7 @@ class Numbering:
         return provider.foster_family(self._next(self._families, provider.index))
 
     def municipal_measure_id(self, code: str) -> str:
-        return f"G{code}-{self._next(self._municipal, code):07d}"
+        return f"G{code}-{zero_pad(self._next(self._municipal, code), 7)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +274,7 @@ class BsnAllocator:
         bodies = [(n * multiplier + offset) % space for n in range(self._next, stop, self._step)]
         self._next = stop
         checked = [(body, (prefix + high[body // 1000] + low[body % 1000]) % 11) for body in bodies]
-        self._ready = [f"99{body:06d}{check}" for body, check in reversed(checked) if check < 10]
+        self._ready = [f"99{str(body + space)[1:]}{check}" for body, check in reversed(checked) if check < 10]
         if not self._ready:
             self._refill(count)
 
@@ -304,11 +315,33 @@ def uuid_from(random_bytes: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
-def uuid_stream(rng: random.Random, chunk: int = 4_096) -> Iterator[str]:
-    """Version-4 UUID strings from ``rng``, drawn ``chunk`` at a time: one draw, many ids."""
-    variant = _VARIANT
-    while True:
-        text = rng.randbytes(16 * chunk).hex()
-        for i in range(0, 32 * chunk, 32):
+class UuidSource:
+    """Version-4 UUID strings from ``rng``, drawn ``chunk`` at a time: one draw, many ids.
+
+    A class rather than a generator: compiled, taking an id is a native call, not a resumption.
+    """
+
+    __slots__ = ("_chunk", "_index", "_ready", "_rng")
+
+    def __init__(self, rng: random.Random, chunk: int = 4_096) -> None:
+        self._rng = rng
+        self._chunk = chunk
+        self._ready: list[str] = []
+        self._index = 0
+
+    def take(self) -> str:
+        if self._index == len(self._ready):
+            self._refill()
+        value = self._ready[self._index]
+        self._index += 1
+        return value
+
+    def _refill(self) -> None:
+        variant = _VARIANT
+        text = self._rng.randbytes(16 * self._chunk).hex()
+        ready: list[str] = []
+        for i in range(0, 32 * self._chunk, 32):
             h = text[i : i + 32]
-            yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:]}"
+            ready.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:]}")
+        self._ready = ready
+        self._index = 0
