@@ -16,7 +16,7 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
@@ -122,7 +122,6 @@ def _time_suffixes() -> list[str]:
     return [f"{h}:{m}:{s}Z" for h in two[:24] for m in two for s in two]
 
 
-@dataclass(slots=True)
 class Stay:
     """One placement as it really happened; the messages about it are made by the renderer.
 
@@ -130,35 +129,68 @@ class Stay:
     transfer message from the previous provider), ``pair`` (an end and a start within 7 days) or
     ``gap`` (a discharge and, more than 7 days later, a new start). ``discharge_*`` is used when
     the stay is not followed by a ``transfer`` or ``pair``.
+
+    A plain class, not a dataclass: compiled, a dataclass's ``__init__`` stays interpreted Python
+    (the dataclasses module writes it at import), and a feed makes a few hundred thousand stays.
     """
 
-    care_type: str
-    provider: Provider
-    location: str
-    legal_basis: str
-    start: int
-    end: int
-    link: str
-    transfer_reason: str
-    discharge_reason: str
-    discharge_destination: str
+    __slots__ = ("care_type", "discharge_destination", "discharge_reason", "end", "legal_basis", "link",
+                 "location", "provider", "start", "transfer_reason")  # fmt: skip
+
+    def __init__(
+        self,
+        care_type: str,
+        provider: Provider,
+        location: str,
+        legal_basis: str,
+        start: int,
+        end: int,
+        link: str,
+        transfer_reason: str,
+        discharge_reason: str,
+        discharge_destination: str,
+    ) -> None:
+        self.care_type = care_type
+        self.provider = provider
+        self.location = location
+        self.legal_basis = legal_basis
+        self.start = start
+        self.end = end
+        self.link = link
+        self.transfer_reason = transfer_reason
+        self.discharge_reason = discharge_reason
+        self.discharge_destination = discharge_destination
+
+    def __repr__(self) -> str:
+        return (f"Stay({self.care_type}, {self.provider.agb}/{self.location}, {self.legal_basis}, "
+                f"{self.start}..{self.end}, {self.link})")  # fmt: skip
 
 
-@dataclass(slots=True)
 class Career:
-    """One youth's stays, in time order, with the attributes every message about them carries."""
+    """One youth's stays, in time order, with the attributes every message about them carries.
 
-    birth: int
-    municipality: str
-    stays: list[Stay]
-    closed: bool
-    seq: int
-    first_day: int = 0
-    removed: bool = field(default=False)
+    A plain class for the same reason as :class:`Stay`.
+    """
+
+    __slots__ = ("birth", "closed", "first_day", "municipality", "removed", "seq", "stays")
+
+    def __init__(
+        self, birth: int, municipality: str, stays: list[Stay], closed: bool, seq: int, first_day: int = 0
+    ) -> None:
+        self.birth = birth
+        self.municipality = municipality
+        self.stays = stays
+        self.closed = closed
+        self.seq = seq
+        self.first_day = first_day
+        self.removed = False
 
     @property
     def last_end(self) -> int:
         return self.stays[-1].end
+
+    def __repr__(self) -> str:
+        return f"Career(seq {self.seq}, born {self.birth}, {len(self.stays)} stays, closed {self.closed})"
 
 
 @dataclass(frozen=True, slots=True)
