@@ -211,7 +211,7 @@ class _Shard:
 
     def days(self) -> Iterator[ShardDay]:
         """This shard's lines, a day at a time, in delivery order."""
-        render = self.renderer.render
+        renderer = self.renderer
         index = self.index
         outbox = self.outbox
         for career in self.careers():
@@ -220,7 +220,7 @@ class _Shard:
                 lines = outbox.release(day)
                 if lines:
                     yield day, index, lines
-            render(career)
+            renderer.render(career)
         for day in outbox.pending_days():
             lines = outbox.release(day)
             if lines:

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -186,8 +187,8 @@ class Outbox:
         return sorted(self._days)
 
 
-def _delivery_second(item: Delivered) -> int:
-    return item[0]
+_delivery_second = itemgetter(0)
+"""The sort key of delivered lines (C, not a compiled function called through its Python wrapper)."""
 
 
 def _poisson(random: Callable[[], float], mean: float) -> int:
@@ -230,7 +231,7 @@ class Renderer:
         content = random.Random(f"{seed}/content/{shard}")
         quirks = random.Random(f"{seed}/quirks/{shard}")
         self._random = content.random
-        self._uuid = UuidSource(random.Random(f"{seed}/ids/{shard}")).take
+        self._ids = UuidSource(random.Random(f"{seed}/ids/{shard}"))
         self._q = quirks.random
         self._qbytes = quirks.randbytes
         self._days = calendar.day_strings
@@ -302,10 +303,12 @@ class Renderer:
         }
         stays = career.stays
         # Stays after the feed's last day send nothing and need no reference.
-        placement_id = self.numbering.placement_id
-        ids = [placement_id(s.provider, days[s.start - base]) if s.start <= last_day else "" for s in stays]
+        numbering = self.numbering
+        ids = [
+            numbering.placement_id(s.provider, days[s.start - base]) if s.start <= last_day else ""
+            for s in stays
+        ]
         drafts: list[tuple[int, Message, int]] = []
-        add = drafts.append
         for i, stay in enumerate(stays):
             if stay.start > last_day:
                 break
@@ -313,14 +316,14 @@ class Renderer:
             previous = stays[i - 1] if i else None
             following = stays[i + 1] if i + 1 < len(stays) else None
             if previous is not None and stay.link == "transfer":
-                add((self._created(stay.start, LATE_START, previous.provider.batch_sender),
+                drafts.append((self._created(stay.start, LATE_START, previous.provider.batch_sender),
                      self._transfer(envelope, previous.provider, ids[i - 1], stay, ids[i]), 0))  # fmt: skip
                 both = BOTH_WAYS_WITHIN if previous.provider is provider else BOTH_WAYS_BETWEEN
                 if random() < both:
-                    add((self._created(stay.start, LATE_START, provider.batch_sender),
+                    drafts.append((self._created(stay.start, LATE_START, provider.batch_sender),
                          self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             else:
-                add((self._created(stay.start, LATE_START, provider.batch_sender),
+                drafts.append((self._created(stay.start, LATE_START, provider.batch_sender),
                      self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             self._care_types[stay.care_type] += 1
             if stay.end <= last_day and (following is None or following.link != "transfer"):
@@ -330,7 +333,7 @@ class Renderer:
                 else:
                     reason, destination = stay.discharge_reason, stay.discharge_destination
                 message = {
-                    "message_id": self._uuid(),
+                    "message_id": self._ids.take(),
                     "message_type": "placement_ended",
                     "status": "new",
                     "cancels_message_id": None,
@@ -342,7 +345,7 @@ class Renderer:
                     "reason": reason,
                     "destination": destination,
                 }
-                add((self._created(stay.end, LATE_END, provider.batch_sender), message, 0))
+                drafts.append((self._created(stay.end, LATE_END, provider.batch_sender), message, 0))
             if stay.care_type == CLOSED:
                 self._restrictive(drafts, envelope, stay, ids[i])
         if career.closed:
@@ -353,7 +356,7 @@ class Renderer:
 
     def _started(self, envelope: Mapping[str, str], provider: Provider, pid: str, stay: Stay) -> Message:
         return {
-            "message_id": self._uuid(),
+            "message_id": self._ids.take(),
             "message_type": "placement_started",
             "status": "new",
             "cancels_message_id": None,
@@ -372,7 +375,7 @@ class Renderer:
         self, envelope: Mapping[str, str], sender: Provider, from_pid: str, stay: Stay, to_pid: str
     ) -> Message:
         return {
-            "message_id": self._uuid(),
+            "message_id": self._ids.take(),
             "message_type": "transfer",
             "status": "new",
             "cancels_message_id": None,
@@ -400,7 +403,7 @@ class Renderer:
         pid: str | None,
     ) -> Message:
         return {
-            "message_id": self._uuid(),
+            "message_id": self._ids.take(),
             "message_type": "measure",
             "status": "new",
             "cancels_message_id": None,
@@ -424,11 +427,11 @@ class Renderer:
             return
         provider = stay.provider
         months = days / 30.44
-        year_of = self.calendar.year_of
+        calendar = self.calendar
         for kind in _RESTRICTIVE_KINDS:
             for _ in range(_poisson(random, RESTRICTIVE_RATES_PER_MONTH[kind] * months)):
                 when = stay.start + int(random() * days)
-                if random() >= restrictive_trend(kind, year_of(when)):
+                if random() >= restrictive_trend(kind, calendar.year_of(when)):
                     continue
                 r = random()
                 end: int | None = when if r < 0.6 else None if r < 0.85 else when + 1
@@ -491,7 +494,7 @@ class Renderer:
         else:
             sender, batch = provider.sender, provider.batch_sender
         message = {
-            "message_id": self._uuid(),
+            "message_id": self._ids.take(),
             "message_type": "perspective_determined",
             "status": "new",
             "cancels_message_id": None,
@@ -604,14 +607,13 @@ class Renderer:
                 self._emit(created, message, created + int(self._q() * 3 * DAY))
             self._stats.initial_load += len(before)
         q = self._q
-        emit = self._emit
         for created, message, flags in drafts:
             if created > end or (history and created < origin):
                 continue
             kind = message["message_type"]
             r = q()
             if r >= _ANY_QUIRK:
-                emit(created, message)
+                self._emit(created, message)
             elif r < CORRECTION_SHARE and kind != "transfer" and not flags & NO_SHIFT:
                 self._correction(created, message)
             elif kind == "placement_started" and r < CORRECTION_SHARE + PHANTOM_SHARE:
@@ -619,13 +621,14 @@ class Renderer:
             elif kind == "placement_ended" and r < CORRECTION_SHARE + RESEND_END_SHARE:
                 self._resend_end(created, message)
             else:
-                emit(created, message)
+                self._emit(created, message)
 
     def _emit(
         self, created: int, message: Message, delivery: int | None = None, *, extras: bool = True
     ) -> int:
         """Write one valid message; maybe an exact re-send after it and an invalid one around it."""
-        day, second = divmod(created, DAY)
+        day = created // DAY
+        second = created - day * DAY
         message["created_at"] = self._prefixes[day - self._base] + self._suffixes[second]
         line = _dumps(message)
         q = self._q
