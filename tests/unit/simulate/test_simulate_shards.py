@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import threading
 from dataclasses import replace
 from datetime import date
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 from simulate_support import regions
 
+from services.simulate import feed as feed_module
 from services.simulate.feed import FEED_SHARDS, Simulation, SimulationConfig
 from services.simulate.render import Renderer
 from services.simulate.world import BsnAllocator, Numbering, WorldError, build_world
@@ -32,6 +34,20 @@ def test_any_number_of_worker_processes_gives_the_same_feed_and_counts() -> None
     for workers in (2, 3):
         assert _feed(workers) == (lines, stats)
     assert stats["lines"] == len(lines)
+
+
+def test_workers_far_ahead_of_the_merge_wait_and_lose_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny chunks and a one-chunk queue: the readers and workers block on every chunk (the memory
+    bound), the feed stays the same, and closing it early leaves no process or reader thread."""
+    lines, stats = _feed(1)
+    monkeypatch.setattr(feed_module, "_CHUNK_LINES", 16)
+    monkeypatch.setattr(feed_module, "_QUEUED_CHUNKS", 1)
+    assert _feed(2) == (lines, stats)
+    batches = Simulation(SMALL, regions(), workers=2).batches()
+    assert next(batches)
+    batches.close()
+    assert not multiprocessing.active_children()
+    assert not _reader_threads()
 
 
 def test_the_feed_is_in_delivery_order_across_shards() -> None:
@@ -99,6 +115,7 @@ def test_a_failing_worker_stops_the_feed_with_its_error_and_leaves_no_process(
     with pytest.raises(WorldError, match="exhausted"):
         list(simulation.batches())
     assert not multiprocessing.active_children()
+    assert not _reader_threads()
 
 
 def test_stopping_early_terminates_the_workers() -> None:
@@ -107,6 +124,7 @@ def test_stopping_early_terminates_the_workers() -> None:
     assert next(batches)
     batches.close()
     assert not multiprocessing.active_children()
+    assert not _reader_threads()
 
 
 def test_counts_fill_as_the_feed_runs_in_this_process() -> None:
@@ -116,3 +134,7 @@ def test_counts_fill_as_the_feed_runs_in_this_process() -> None:
     first = next(batches)
     assert simulation.stats.lines >= len(first) > 0
     batches.close()
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("simulate-reader")]
