@@ -2,7 +2,7 @@
 
 The generator modules (:data:`COMPILED_MODULES`) are plain, fully typed Python; mypyc (part of
 mypy, already a test dependency) compiles them unchanged to C extensions that make the same
-feed, byte for byte, with about a third less CPU per message (docs/simulator.md). A build lives
+feed, byte for byte, with about 40 % of the CPU per message (docs/simulator.md). A build lives
 in ``.build/simulator/<digest>/``, where the digest covers the sources it was compiled from and
 the Python it was compiled for, so a build can never run code other than what is in the tree: edit
 a module and the package falls back to the Python source until the build is made again.
@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import sysconfig
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO = PACKAGE_DIR.parents[1]
@@ -36,17 +36,25 @@ TYPE_SOURCES = (REPO / "services" / "contracts" / "regions.py",)
 GROUP = "jeugdhub_simulator"
 """mypyc's name for the build's shared library: ``jeugdhub_simulator__mypyc``."""
 COMPLETE = "BUILD-COMPLETE"
+MODES = ("auto", "pure", "compiled")
 
-Mode = Literal["auto", "pure", "compiled"]
 
+@dataclass(frozen=True)
+class BuildChoice:
+    """``JEUGDHUB_SIMULATOR_BUILD`` (``mode``) and ``JEUGDHUB_SIMULATOR_BUILD_DIR`` (``build_dir``)."""
 
-class BuildSettings(BaseSettings):
-    """``JEUGDHUB_SIMULATOR_BUILD`` and ``JEUGDHUB_SIMULATOR_BUILD_DIR``."""
+    mode: str
+    build_dir: Path
 
-    model_config = SettingsConfigDict(env_prefix="JEUGDHUB_SIMULATOR_")
-
-    build: Mode = "auto"
-    build_dir: Path = REPO / ".build" / "simulator"
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> BuildChoice:
+        """Read directly, not with pydantic-settings as the services' settings are: this runs when
+        the package is imported, so every ``jeugdhub`` command (``--help`` too) would load pydantic."""
+        mode = environ.get("JEUGDHUB_SIMULATOR_BUILD", "").strip().lower() or "auto"
+        if mode not in MODES:
+            raise ValueError(f"JEUGDHUB_SIMULATOR_BUILD must be one of {', '.join(MODES)}; got {mode!r}")
+        directory = environ.get("JEUGDHUB_SIMULATOR_BUILD_DIR", "").strip()
+        return cls(mode, Path(directory) if directory else REPO / ".build" / "simulator")
 
 
 def source_digest() -> str:
@@ -58,9 +66,9 @@ def source_digest() -> str:
     return digest.hexdigest()[:20]
 
 
-def build_path(settings: BuildSettings | None = None) -> Path:
+def build_path(choice: BuildChoice | None = None) -> Path:
     """Where the build of the current sources is (or would be)."""
-    return (settings or BuildSettings()).build_dir / source_digest()
+    return (choice or BuildChoice.from_environ()).build_dir / source_digest()
 
 
 def activate(package_path: list[str]) -> str:
@@ -69,13 +77,13 @@ def activate(package_path: list[str]) -> str:
     Must run before any compiled module is imported. Returns ``"compiled"`` or ``"pure (...)"``
     with the reason, for the CLI's summary and the benchmark's record.
     """
-    settings = BuildSettings()
-    if settings.build == "pure":
+    choice = BuildChoice.from_environ()
+    if choice.mode == "pure":
         return "pure (JEUGDHUB_SIMULATOR_BUILD=pure)"
-    target = build_path(settings)
+    target = build_path(choice)
     if not (target / COMPLETE).is_file():
         reason = "no build of the current sources: python -m services.simulate.compiler"
-        if settings.build == "compiled":
+        if choice.mode == "compiled":
             raise ImportError(f"JEUGDHUB_SIMULATOR_BUILD=compiled, but there is {reason} ({target})")
         return f"pure ({reason})"
     libraries = list(target.glob(f"{GROUP}__mypyc*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))

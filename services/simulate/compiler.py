@@ -17,21 +17,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.simulate.build import COMPILED_MODULES, COMPLETE, GROUP, REPO, BuildSettings, build_path
+from services.simulate.build import COMPILED_MODULES, COMPLETE, GROUP, REPO, BuildChoice, build_path
 
 
-def build(settings: BuildSettings | None = None, *, quiet: bool = False) -> Path:
+def build(choice: BuildChoice | None = None, *, quiet: bool = False) -> Path:
     """Make the build of the current sources unless it exists; returns its directory.
 
     Compiles in a scratch directory and renames it into place, so a build directory is complete
     or absent; older builds are removed.
     """
-    settings = settings or BuildSettings()
-    target = build_path(settings)
+    choice = choice or BuildChoice.from_environ()
+    target = build_path(choice)
     if (target / COMPLETE).is_file():
         return target
-    settings.build_dir.mkdir(parents=True, exist_ok=True)
-    scratch = settings.build_dir / f".scratch-{target.name}-{os.getpid()}"
+    choice.build_dir.mkdir(parents=True, exist_ok=True)
+    scratch = choice.build_dir / f".scratch-{target.name}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     started = time.monotonic()
     if not quiet:
@@ -46,7 +46,7 @@ def build(settings: BuildSettings | None = None, *, quiet: bool = False) -> Path
         raise RuntimeError(f"simulator build failed (exit {result.returncode}):\n{tail}")
     lib = scratch / "lib"
     (lib / COMPLETE).write_text(f"{target.name}\n{sys.version}\n")
-    for old in settings.build_dir.iterdir():  # builds of other sources are of no use any more
+    for old in choice.build_dir.iterdir():  # builds of other sources are of no use any more
         if old.is_dir() and old != target and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
     try:

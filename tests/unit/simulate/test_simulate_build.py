@@ -12,7 +12,7 @@ import pytest
 from build_support import compiled_build, env_for
 
 from services.simulate import build as build_module
-from services.simulate.build import COMPILED_MODULES, COMPLETE, source_digest
+from services.simulate.build import COMPILED_MODULES, COMPLETE, BuildChoice, source_digest
 from services.simulate.compiler import build
 
 REPO = Path(__file__).resolve().parents[3]
@@ -110,3 +110,37 @@ def test_making_the_build_again_keeps_the_current_one() -> None:
     assert build(quiet=True) == first
     assert (first / COMPLETE).stat().st_mtime_ns == stamp
     assert (first / COMPLETE).read_text().split()[0] == first.name == source_digest()
+
+
+def test_the_choice_comes_from_the_environment_and_a_wrong_one_is_named() -> None:
+    default = BuildChoice.from_environ({})
+    assert default.mode == "auto"
+    assert default.build_dir == REPO / ".build" / "simulator"
+    chosen = BuildChoice.from_environ(
+        {"JEUGDHUB_SIMULATOR_BUILD": " Compiled ", "JEUGDHUB_SIMULATOR_BUILD_DIR": "/tmp/builds"}
+    )
+    assert chosen == BuildChoice("compiled", Path("/tmp/builds"))
+    with pytest.raises(
+        ValueError, match=r"JEUGDHUB_SIMULATOR_BUILD must be one of auto, pure, compiled; got 'fast'"
+    ):
+        BuildChoice.from_environ({"JEUGDHUB_SIMULATOR_BUILD": "fast"})
+
+
+def test_choosing_the_build_keeps_the_cli_light() -> None:
+    """``jeugdhub --help`` imports every command module, this package too: no pydantic for that."""
+    probe = (
+        "import contextlib, io, sys, services.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    services.cli.main(['--help'])\n"
+        "print('services.simulate' in sys.modules, 'pydantic_settings' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env_for("auto"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["True", "False"]
