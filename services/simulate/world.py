@@ -311,7 +311,11 @@ _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 def uuid_from(random_bytes: bytes) -> str:
     """A version-4 UUID string (lower case) from 16 random bytes; faster than ``uuid.UUID``."""
-    h = random_bytes.hex()
+    return _uuid_text(random_bytes.hex())
+
+
+def _uuid_text(h: str) -> str:
+    """The UUID of 32 random hex digits: the version digit set to 4, the variant to 8, 9, a or b."""
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
@@ -337,11 +341,6 @@ class UuidSource:
         return value
 
     def _refill(self) -> None:
-        variant = _VARIANT
         text = self._rng.randbytes(16 * self._chunk).hex()
-        ready: list[str] = []
-        for i in range(0, 32 * self._chunk, 32):
-            h = text[i : i + 32]
-            ready.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:]}")
-        self._ready = ready
+        self._ready = [_uuid_text(text[i : i + 32]) for i in range(0, 32 * self._chunk, 32)]
         self._index = 0
