@@ -317,14 +317,14 @@ class Renderer:
             following = stays[i + 1] if i + 1 < len(stays) else None
             if previous is not None and stay.link == "transfer":
                 drafts.append((self._created(stay.start, LATE_START, previous.provider.batch_sender),
-                     self._transfer(envelope, previous.provider, ids[i - 1], stay, ids[i]), 0))  # fmt: skip
+                               self._transfer(envelope, previous.provider, ids[i - 1], stay, ids[i]), 0))  # fmt: skip
                 both = BOTH_WAYS_WITHIN if previous.provider is provider else BOTH_WAYS_BETWEEN
                 if random() < both:
                     drafts.append((self._created(stay.start, LATE_START, provider.batch_sender),
-                         self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
+                                   self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             else:
                 drafts.append((self._created(stay.start, LATE_START, provider.batch_sender),
-                     self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
+                               self._started(envelope, provider, ids[i], stay), 0))  # fmt: skip
             self._care_types[stay.care_type] += 1
             if stay.end <= last_day and (following is None or following.link != "transfer"):
                 if following is not None and following.link == "pair":
