@@ -34,7 +34,9 @@ COMPILED_MODULES = ("calibration", "world", "plan", "render", "invalid", "feed")
 TYPE_SOURCES = (REPO / "services" / "contracts" / "regions.py",)
 """Modules outside the package whose types the compiled code relies on (part of the digest)."""
 GROUP = "jeugdhub_simulator"
-"""mypyc's name for the build's shared library: ``jeugdhub_simulator__mypyc``."""
+"""mypyc's name for the build's group of modules."""
+LIBRARY = f"{GROUP}__mypyc"
+"""The group's shared library, a top-level module the per-module extensions import by name."""
 COMPLETE = "BUILD-COMPLETE"
 MODES = ("auto", "pure", "compiled")
 
@@ -86,16 +88,14 @@ def activate(package_path: list[str]) -> str:
         if choice.mode == "compiled":
             raise ImportError(f"JEUGDHUB_SIMULATOR_BUILD=compiled, but there is {reason} ({target})")
         return f"pure ({reason})"
-    libraries = list(target.glob(f"{GROUP}__mypyc*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
-    if len(libraries) == 1 and f"{GROUP}__mypyc" not in sys.modules:
-        # The per-module extensions import the shared library by its top-level name; loading it
-        # here spares the build directory a place on sys.path.
-        name = f"{GROUP}__mypyc"
-        spec = importlib.util.spec_from_file_location(name, libraries[0])
+    libraries = list(target.glob(f"{LIBRARY}*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
+    if len(libraries) == 1 and LIBRARY not in sys.modules:
+        # Loaded here by path, so the build directory needs no place on sys.path.
+        spec = importlib.util.spec_from_file_location(LIBRARY, libraries[0])
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load the simulator build's library {libraries[0]}")
         library = importlib.util.module_from_spec(spec)
-        sys.modules[name] = library
+        sys.modules[LIBRARY] = library
         spec.loader.exec_module(library)
     package_path.insert(0, str(target / "services" / "simulate"))
     return "compiled"
