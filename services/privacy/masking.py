@@ -1,34 +1,44 @@
 """Masking of personal data for rejection records, retour messages and logs.
 
 The contract allows no BSN, birth date or name after the validate step except a masked BSN that
-keeps at most its last 3 digits. Rejected input may be malformed (a BSN sent as a number, under a
-misspelt key, a ``naam`` field that is not in the contract), so redaction is deliberately broad:
-it works on whatever JSON object arrived, not only on schema-valid messages.
+keeps at most its last 3 digits. Rejected input can be anything a sender posts: a BSN in the
+wrong field, a birth date under a misspelt key, a name in an extra field, junk nested hundreds of
+levels deep. So redaction is a *positive list*: :func:`redact_payload` keeps only the fields the
+contract defines (derived from the Avro schemas, so it cannot drift from them), masks every digit
+run that could be a BSN in what it keeps, and drops everything else. Text that quotes a value
+(rule messages, unknown-field paths, a malformed ``message_id``) goes through :func:`safe_text`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
+
+from services.contracts.canonical import BODY_RECORDS
+from services.contracts.schemas import registry
 
 MASK_PREFIX = "******"
 _TRAILING_DIGITS = 3
 _ASCII_DIGITS = re.compile(r"[0-9]+")
-# A run of exactly 9 digits not touching other digits: what a BSN looks like inside free text.
-_BSN_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
-
-# Keys are compared after lower-casing and dropping "_", "-", " " and ".".
-_BSN_KEYS = frozenset({"bsn", "burgerservicenummer", "sofinummer", "citizenservicenumber"})
-_BIRTH_DATE_KEYS = frozenset({"birthdate", "geboortedatum", "dateofbirth", "dob", "birthday"})
-_NAME_KEYS = frozenset({"initials", "initialen", "voorletters", "tussenvoegsel", "tussenvoegsels"})
-_NAME_PARTS = ("name", "naam", "voornam")
-# Identifiers that may legitimately contain 9-digit runs and are never personal data.
-_ID_KEYS = frozenset({"messageid", "cancelsmessageid"})
-
-
-def _normal_key(key: str) -> str:
-    return re.sub(r"[\s_.\-]", "", key).lower()
+# Any run of 8 or more digits (Unicode digits too: "１２３…" is a BSN to a reader): a BSN, a BSN
+# that lost its leading zero, or a longer number a BSN could hide in. Never shown in our output.
+_DIGIT_RUN = re.compile(r"\d{8,}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Values of these contract fields are shown as they are when they have the field's exact form.
+_AGB = re.compile(r"[0-9]{8}")
+_CODE_FORMS: dict[str, re.Pattern[str]] = {
+    "message_id": _UUID,
+    "cancels_message_id": _UUID,
+    "code": _AGB,  # sender.code: an AGB code (8 digits) or a gemeentecode (4 digits, never masked)
+    "provider_agb": _AGB,
+    "from_provider_agb": _AGB,
+    "to_provider_agb": _AGB,
+}
+_DROPPED = frozenset({"birth_date"})
+STRING_LIMIT = 200
+"""Longest string kept in a redacted payload (the contract's longest free value has 36 characters)."""
 
 
 def mask_bsn(bsn: object) -> str:
@@ -47,45 +57,105 @@ def mask_bsn(bsn: object) -> str:
     return MASK_PREFIX
 
 
-def _is_name_key(normal: str) -> bool:
-    return normal in _NAME_KEYS or any(part in normal for part in _NAME_PARTS)
+def mask_digit_runs(text: str) -> str:
+    """Every run of 8 or more digits masked like a BSN (``"... ******782 ..."``)."""
+    return _DIGIT_RUN.sub(lambda match: mask_bsn(match.group(0)), text)
 
 
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return _redact_mapping(value)
-    if isinstance(value, list):
-        return [_redact_value(item) for item in value]
+def safe_text(text: str, limit: int) -> str:
+    """``text`` fit to quote in a retour, a rejection record or a log: digit runs masked first (so a
+    cut can never leave part of a BSN showing), then cut to ``limit`` characters."""
+    masked = mask_digit_runs(text)
+    if len(masked) <= limit:
+        return masked
+    return masked[: max(0, limit - 1)] + "…"
+
+
+def is_uuid(value: str) -> bool:
+    """A lower-case UUID, the contract's form of a ``message_id``."""
+    return _UUID.fullmatch(value) is not None
+
+
+def public_identifier(value: str, limit: int = 64) -> str:
+    """A sender's identifier (``message_id``) as we may repeat it: as sent when it is a well-formed
+    UUID, otherwise masked and cut (a BSN sent as ``message_id`` must not come back in the retour)."""
+    return value if is_uuid(value) else safe_text(value, limit)
+
+
+# -- the positive list ------------------------------------------------------------------------------
+FieldTree = Mapping[str, "FieldTree | None"]
+"""Allowed keys of a JSON object; the value is the allowed keys of a nested object, None for a leaf."""
+
+
+def _tree_of(type_: Any) -> FieldTree | None:
+    node = registry().resolve(type_)
+    if isinstance(node, list):
+        branches = [_tree_of(branch) for branch in node if branch != "null"]
+        trees = [tree for tree in branches if tree is not None]
+        return trees[0] if trees else None
+    if isinstance(node, dict) and node.get("type") == "record":
+        return {fld["name"]: _tree_of(fld["type"]) for fld in node["fields"]}
+    if isinstance(node, dict) and node.get("type") == "array":
+        return _tree_of(node["items"])
+    return None
+
+
+@cache
+def message_fields() -> FieldTree:
+    """The fields of a canonical-JSON message (flat: envelope and every body type's fields)."""
+    envelope = registry().named["nl.jeugdhub.v1.InboundMessage"]["fields"]
+    tree: dict[str, FieldTree | None] = {
+        f["name"]: _tree_of(f["type"]) for f in envelope if f["name"] != "body"
+    }
+    for record in BODY_RECORDS.values():
+        for fld in registry().named[record]["fields"]:
+            tree.setdefault(fld["name"], _tree_of(fld["type"]))
+    return tree
+
+
+def _redact_leaf(key: str, value: Any) -> Any:
+    if key == "bsn":
+        return None if value is None else mask_bsn(value)
+    if value is None or isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        return _BSN_IN_TEXT.sub(lambda match: mask_bsn(match.group(0)), value)
-    if isinstance(value, int) and not isinstance(value, bool) and 10**7 <= abs(value) < 10**9:
-        # A BSN sent as a JSON number (a leading zero makes it 8 digits).
-        return mask_bsn(value)
-    return value
+        form = _CODE_FORMS.get(key)
+        if form is not None and form.fullmatch(value):
+            return value
+        return safe_text(value, STRING_LIMIT)
+    if isinstance(value, int):
+        return mask_bsn(value) if abs(value) >= 10**7 else value
+    if isinstance(value, float):
+        return mask_bsn(int(value)) if abs(value) >= 1e7 else value
+    # an object or array where the contract has a single value: its content is not kept
+    return f"({'array' if isinstance(value, list) else 'object'} not kept)"
 
 
-def _redact_mapping(obj: Mapping[Any, Any]) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
+def _redact_object(obj: Mapping[Any, Any], allowed: FieldTree) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in obj.items():
-        normal = _normal_key(key) if isinstance(key, str) else ""
-        if normal in _BSN_KEYS:
-            out[key] = None if value is None else mask_bsn(value)
-        elif normal in _BIRTH_DATE_KEYS or _is_name_key(normal):
+        if not isinstance(key, str) or key not in allowed or key in _DROPPED:
             continue
-        elif normal in _ID_KEYS:
-            out[key] = value
+        subtree = allowed[key]
+        if subtree is None:
+            out[key] = _redact_leaf(key, value)
+        elif isinstance(value, Mapping):
+            out[key] = _redact_object(value, subtree)
+        elif isinstance(value, list):
+            out[key] = f"(array of {len(value)} not kept)"
         else:
-            out[key] = _redact_value(value)
+            out[key] = _redact_leaf(key, value)
     return out
 
 
 def redact_payload(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a message JSON object that is safe to keep in a rejection record.
 
-    ``bsn`` (and look-alike keys) is masked, ``birth_date`` (and look-alikes) and every field named
-    like a person's name (``name``, ``naam``, ``first_name``, ``achternaam``, ...) are removed, at
-    any depth. 9-digit runs in other string values, and 8-9 digit numbers, are masked too, since a
-    BSN may arrive under a misspelt key. ``message_id`` and ``cancels_message_id`` are kept as is.
-    The input is not modified.
+    Only the contract's fields are kept (``birth_date`` never; a misspelt ``birth_dat``, a name or
+    any other unknown field is dropped with its value), ``bsn`` is masked to its last 3 digits, and
+    every other kept string has its runs of 8+ digits masked and is cut to :data:`STRING_LIMIT`
+    characters, except identifiers and codes in their exact contract form (a UUID ``message_id``,
+    an 8-digit AGB code). The walk follows the schema, never the input, so its depth and its output
+    size are bounded whatever arrives. The input is not modified.
     """
-    return _redact_mapping(obj)
+    return _redact_object(obj, message_fields())

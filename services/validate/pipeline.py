@@ -2,29 +2,47 @@
 
 The faust worker and ``jeugdhub replay`` both call :func:`process`, so a message is judged the same
 way online and offline. Errors are data: an undecodable payload, a schema mismatch, broken business
-rules and a conflicting re-send all become a rejection with every violation listed; nothing raises.
+rules and a conflicting re-send all become a rejection with every violation listed; nothing raises,
+whatever bytes arrive (a bug in a rule becomes an ``UNPROCESSABLE`` rejection, never a lost
+message). Every record it makes is bounded in size and quotes no personal value: identifiers,
+rule messages and the redacted payload go through :mod:`services.privacy.masking`.
 The outcome depends only on its inputs (no wall clock), so a record processed again after a crash
 yields byte-identical outputs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from services.contracts.canonical import check_inbound, inbound_to_json, parse_timestamp
+from services.contracts.canonical import BODY_RECORDS, check_inbound, inbound_to_json, parse_timestamp
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
-from services.privacy.masking import redact_payload
+from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
 from services.privacy.pseudonym import Keyring, to_validated
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
 from services.validate.rules import Violation, check_rules
 
+log = logging.getLogger("jeugdhub.validate")
+
 Status = Literal["accepted", "rejected", "duplicate"]
 PayloadFormat = Literal["json", "avro"]
+
+MAX_DEPTH = 32
+"""Deepest JSON nesting judged field by field (the contract needs 2); deeper is a SCHEMA rejection."""
+MAX_ERRORS = 50
+FIELD_LIMIT = 200
+MESSAGE_LIMIT = 500
+PAYLOAD_LIMIT = 64 * 1024
+UNPROCESSABLE = "UNPROCESSABLE"
+"""Rule code of a message the hub could not judge (docs/contract.md): rejected, never lost."""
+_SAFE_SENDER_CODE = re.compile(r"[0-9]{1,16}")
 
 
 class RawInput(NamedTuple):
@@ -47,7 +65,8 @@ class Outcome(NamedTuple):
 
     ``validated`` xor ``rejection`` is set unless the status is ``duplicate`` (then neither);
     ``retour`` is always set. ``dedup_key``/``dedup_entry`` tell the caller what to store (``None``:
-    store nothing: an unreadable message, a duplicate, a conflict or a replay).
+    store nothing: an unreadable message, a duplicate, a conflict or a replay); ``dedup_route`` is
+    the raw record's key, which decides the stored entry's changelog partition.
     """
 
     status: Status
@@ -56,10 +75,21 @@ class Outcome(NamedTuple):
     rejection: dict[str, Any] | None = None
     dedup_key: str | None = None
     dedup_entry: DedupEntry | None = None
+    dedup_route: str | None = None
 
 
-def identity(raw: RawInput) -> tuple[Any, str | None, dict[str, str] | None, str | None]:
-    """Decode the payload just far enough for routing: (object or None, key, sender, error text)."""
+class Identity(NamedTuple):
+    """The payload decoded just far enough for routing."""
+
+    obj: Any
+    key: str | None  # the duplicate table's key
+    route: str | None  # "<sender code>:<message_id>", the raw topic's key
+    sender: dict[str, str] | None
+    error: str | None  # why the payload cannot be judged field by field
+
+
+def identity(raw: RawInput) -> Identity:
+    """Decode the payload far enough for routing; never raises."""
     obj: Any
     try:
         if raw.format == "avro":
@@ -67,35 +97,77 @@ def identity(raw: RawInput) -> tuple[Any, str | None, dict[str, str] | None, str
         else:
             obj = orjson.loads(raw.payload)
     except ContractError as exc:
-        return None, None, _sender_of(raw, None), f"payload is not a decodable InboundMessage: {exc}"
+        return Identity(
+            None, None, None, _sender_of(raw, None), f"payload is not a decodable InboundMessage: {exc}"
+        )
     except orjson.JSONDecodeError as exc:
-        return None, None, _sender_of(raw, None), f"payload is not JSON: {exc}"
+        return Identity(None, None, None, _sender_of(raw, None), f"payload is not JSON: {exc}")
     sender = _sender_of(raw, obj)
+    error = None
+    if nests_deeper_than(obj, MAX_DEPTH):
+        error = f"the message nests deeper than {MAX_DEPTH} levels"
     message_id = obj.get("message_id") if isinstance(obj, dict) else None
-    key = None
+    key = route = None
     if sender is not None and isinstance(message_id, str):
-        key = f"{sender['code']}:{message_id}"
-    return obj, key, sender, None
+        route = f"{sender['code']}:{message_id}"
+        key = table_key(sender["code"], message_id)
+    return Identity(obj, key, route, sender, error)
+
+
+def table_key(sender_code: str, message_id: str) -> str:
+    """The duplicate table's key: ``"<sender code>:<message_id>"`` for a well-formed pair, else a hash
+    of it, so the state (and its changelog) holds neither an unbounded nor a personal value."""
+    route = f"{sender_code}:{message_id}"
+    if _SAFE_SENDER_CODE.fullmatch(sender_code) and is_uuid(message_id):
+        return route
+    return "#" + hashlib.sha256(route.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def nests_deeper_than(obj: Any, limit: int) -> bool:
+    """Whether a parsed JSON value has more than ``limit`` levels of arrays/objects (no recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 DedupLookup = Callable[[str], DedupEntry | None]
 
 
 def process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: RegionTable) -> Outcome:
-    """Judge one raw message; ``lookup`` reads the duplicate table (the caller stores the result)."""
-    obj, key, sender, decode_error = identity(raw)
+    """Judge one raw message; ``lookup`` reads the duplicate table (the caller stores the result).
+
+    Never raises: a message the rules cannot judge (a bug) gets an ``UNPROCESSABLE`` rejection.
+    """
+    try:
+        return _process(raw, lookup, keyring, regions)
+    except Exception as exc:  # every message gets an outcome, whatever a rule does with it
+        log.exception(
+            "message could not be judged; rejected as UNPROCESSABLE",
+            extra={"partition": raw.source_partition, "offset": raw.source_offset},
+        )
+        return unprocessable(raw, type(exc).__name__)
+
+
+def _process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: RegionTable) -> Outcome:
+    found = identity(raw)
+    obj, key, sender = found.obj, found.key, found.sender
     received_at = raw.received_at
     if received_at is None and isinstance(obj, dict) and isinstance(obj.get("created_at"), str):
         received_at = obj["created_at"]
-    if decode_error is not None or not isinstance(obj, dict):
-        error = decode_error or "a message must be a JSON object"
+    if not isinstance(obj, dict):
+        error = found.error or "a message must be a JSON object"
         violation = Violation("SCHEMA", "", error)
-        return _rejected(
-            raw, obj if isinstance(obj, dict) else None, sender, received_at, [violation], None, None
-        )
+        return _rejected(raw, None, sender, received_at, [violation], None, None, None)
 
     message_id = obj.get("message_id") if isinstance(obj.get("message_id"), str) else None
-    digest = content_hash(obj)
+    digest = content_hash(obj) if found.error is None else _bytes_hash(raw.payload)
     decision = decide(lookup(key), digest, raw.source_offset) if key is not None else Decision.NEW
     if decision is Decision.DUPLICATE:
         retour = _retour(message_id, sender, received_at, "duplicate", [])
@@ -111,29 +183,60 @@ def process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regio
             )
         )
     checked: dict[str, Any] | None = None
-    try:
-        checked = check_inbound(obj)
-    except ContractError as exc:
-        violations.append(Violation("SCHEMA", exc.field, exc.message))
+    if found.error is not None:
+        violations.append(Violation("SCHEMA", "", found.error))
+    else:
+        try:
+            checked = check_inbound(obj)
+        except ContractError as exc:
+            violations.append(Violation("SCHEMA", exc.field, exc.message))
     if checked is not None:
         violations.extend(check_rules(checked, regions))
         violations.extend(_sender_mismatch(raw, checked))
 
     store_key = key if decision is Decision.NEW else None
+    route = found.route if store_key is not None else None
     if violations or checked is None:
         entry = DedupEntry(digest, "rejected", raw.source_offset) if store_key else None
-        return _rejected(raw, obj, sender, received_at, violations, store_key, entry)
+        return _rejected(raw, obj, sender, received_at, violations, store_key, entry, route)
     validated = to_validated(checked, keyring)
     validated["received_at"] = received_at
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
     retour = _retour(message_id, sender, received_at, "accepted", [])
-    return Outcome("accepted", retour, validated=validated, dedup_key=store_key, dedup_entry=entry)
+    return Outcome(
+        "accepted", retour, validated=validated, dedup_key=store_key, dedup_entry=entry, dedup_route=route
+    )
 
 
 def unreadable_raw(reason: str, partition: int | None, offset: int | None) -> Outcome:
     """A raw-topic record that is not a RawMessage at all: nobody to answer, recorded all the same."""
     raw = RawInput(b"", "json", None, None, partition, offset)
-    return _rejected(raw, None, None, None, [Violation("SCHEMA", "", reason)], None, None)
+    return _rejected(raw, None, None, None, [Violation("SCHEMA", "", reason)], None, None, None)
+
+
+def unprocessable(raw: RawInput, what: str) -> Outcome:
+    """The outcome of a message the hub failed to judge: an ``UNPROCESSABLE`` rejection and its
+    retour, built from as little of the payload as can be read safely, nothing stored."""
+    obj: dict[str, Any] | None = None
+    sender = _sender_of(raw, None)
+    received_at = raw.received_at
+    try:
+        found = identity(raw)
+        if isinstance(found.obj, dict):
+            message_id = found.obj.get("message_id")
+            obj = {"message_id": message_id} if isinstance(message_id, str) else {}
+        sender = found.sender
+    except Exception:  # the fallback of the fallback: answer without the payload
+        obj = None
+    violation = Violation(
+        UNPROCESSABLE, "", f"the hub could not judge this message ({what}); it was not accepted"
+    )
+    return _rejected(raw, obj, sender, received_at, [violation], None, None, None, keep_payload=False)
+
+
+def _bytes_hash(payload: bytes) -> str:
+    """Content identity of a payload too deep to canonicalise: its exact bytes."""
+    return hashlib.sha256(b"raw:" + payload).hexdigest()
 
 
 def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
@@ -147,6 +250,13 @@ def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
     ):
         return {"kind": claimed["kind"], "code": claimed["code"]}
     return None
+
+
+def _public_sender(sender: Mapping[str, str] | None) -> dict[str, str] | None:
+    """An authenticated sender as it is; a claimed one (replay) with its code made safe to repeat."""
+    if sender is None:
+        return None
+    return {"kind": sender["kind"], "code": safe_text(sender["code"], 64)}
 
 
 def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violation]:
@@ -163,6 +273,19 @@ def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violatio
     return [Violation("JH020", "sender", "sender differs from the authenticated sender of the request")]
 
 
+def public_errors(violations: list[Violation]) -> list[dict[str, str]]:
+    """Violations as they leave the hub: at most :data:`MAX_ERRORS`, each text bounded and with
+    every digit run that could be a BSN masked (a rule may quote the offending value)."""
+    return [
+        {
+            "code": v.code,
+            "field": safe_text(v.field, FIELD_LIMIT),
+            "message": safe_text(v.message, MESSAGE_LIMIT),
+        }
+        for v in violations[:MAX_ERRORS]
+    ]
+
+
 def _retour(
     message_id: str | None,
     sender: Mapping[str, str] | None,
@@ -171,11 +294,11 @@ def _retour(
     errors: list[Violation],
 ) -> dict[str, Any]:
     return {
-        "message_id": message_id,
-        "sender": dict(sender) if sender is not None else None,
-        "received_at": received_at,
+        "message_id": public_identifier(message_id) if message_id is not None else None,
+        "sender": _public_sender(sender),
+        "received_at": received_at if _is_timestamp(received_at) else None,
         "status": status,
-        "errors": [v.to_dict() for v in errors],
+        "errors": public_errors(errors),
     }
 
 
@@ -187,27 +310,35 @@ def _rejected(
     violations: list[Violation],
     store_key: str | None,
     entry: DedupEntry | None,
+    route: str | None,
+    *,
+    keep_payload: bool = True,
 ) -> Outcome:
     message_id = obj.get("message_id") if obj is not None and isinstance(obj.get("message_id"), str) else None
-    message_type = (
-        obj.get("message_type") if obj is not None and isinstance(obj.get("message_type"), str) else None
-    )
-    redacted = (
-        orjson.dumps(redact_payload(obj), option=orjson.OPT_SORT_KEYS).decode() if obj is not None else None
-    )
-    received = received_at if _is_timestamp(received_at) else None
+    message_type = obj.get("message_type") if obj is not None else None
+    redacted = None
+    if obj is not None and keep_payload:
+        redacted = orjson.dumps(redact_payload(obj), option=orjson.OPT_SORT_KEYS).decode()
+        if len(redacted) > PAYLOAD_LIMIT:  # cannot happen with the contract's fields; a bound all the same
+            redacted = None
+    retour = _retour(message_id, sender, received_at, "rejected", violations)
     rejection: dict[str, Any] = {
-        "message_id": message_id,
-        "sender": dict(sender) if sender is not None else None,
-        "message_type": message_type,
-        "received_at": received,
-        "errors": [v.to_dict() for v in violations],
+        "message_id": retour["message_id"],
+        "sender": retour["sender"],
+        "message_type": message_type if message_type in BODY_RECORDS else _other_text(message_type),
+        "received_at": retour["received_at"],
+        "errors": retour["errors"],
         "payload_redacted": redacted,
         "source_partition": raw.source_partition,
         "source_offset": raw.source_offset,
     }
-    retour = _retour(message_id, sender, received, "rejected", violations)
-    return Outcome("rejected", retour, rejection=rejection, dedup_key=store_key, dedup_entry=entry)
+    return Outcome(
+        "rejected", retour, rejection=rejection, dedup_key=store_key, dedup_entry=entry, dedup_route=route
+    )
+
+
+def _other_text(value: Any) -> str | None:
+    return safe_text(value, 64) if isinstance(value, str) else None
 
 
 def _is_timestamp(value: str | None) -> bool:
