@@ -1,0 +1,54 @@
+"""partition_lag: the rule behind the workers' lag gauges (the real-broker case is in
+tests/integration/test_streaming_lag.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from services.streaming.lag import partition_lag, update_lag
+
+
+def test_a_commit_marker_after_the_last_record_is_no_lag() -> None:
+    # records 0..9, commit marker at 10, high water 11; the fetch position skipped the marker
+    assert partition_lag(highwater=11, position=11, read_offset=9, processed=9) == 0
+
+
+def test_records_not_yet_fetched_count() -> None:
+    assert partition_lag(highwater=111, position=11, read_offset=9, processed=9) == 100
+
+
+def test_records_fetched_but_not_processed_count() -> None:
+    assert partition_lag(highwater=11, position=11, read_offset=9, processed=4) == 5
+
+
+def test_without_a_position_the_old_rule_applies() -> None:
+    assert partition_lag(highwater=11, position=None, read_offset=None, processed=9) == 1
+    assert partition_lag(highwater=11, position=None, read_offset=10, processed=9) == 1
+
+
+def test_a_stale_high_water_never_gives_negative_lag() -> None:
+    assert partition_lag(highwater=5, position=11, read_offset=None, processed=9) == 0
+
+
+def _app(states: dict[Any, Any], read: dict[Any, int]) -> Any:
+    assignment = SimpleNamespace(state_value=lambda tp: states[tp])
+    aiokafka_consumer = SimpleNamespace(
+        _subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+    )
+    thread = SimpleNamespace(_ensure_consumer=lambda: aiokafka_consumer)
+    return SimpleNamespace(consumer=SimpleNamespace(_thread=thread, _read_offset=read))
+
+
+def test_update_lag_sets_the_gauge_and_skips_partitions_it_cannot_read() -> None:
+    from faust.types import TP
+
+    registry = CollectorRegistry()
+    gauge = Gauge("lag", "lag", ["partition"], registry=registry)
+    states = {TP("raw", 0): SimpleNamespace(position=11, has_valid_position=True, highwater=11)}
+    app = _app(states, {TP("raw", 0): 9})
+    update_lag(app, gauge, "raw", {0: 9, 1: 3})  # partition 1 is no longer assigned: KeyError
+    assert registry.get_sample_value("lag", {"partition": "0"}) == 0
+    assert registry.get_sample_value("lag", {"partition": "1"}) is None
