@@ -25,6 +25,12 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 # Any run of 8 or more digits (Unicode digits too: "１２３…" is a BSN to a reader): a BSN, a BSN
 # that lost its leading zero, or a longer number a BSN could hide in. Never shown in our output.
 _DIGIT_RUN = re.compile(r"\d{8,}")
+# Anything shaped like a date (2009-07-13, 13-07-2009, 13/7/2009, 2009.07.13): a birth date in the
+# wrong field must not come back either. Contract date fields keep their exact YYYY-MM-DD value.
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+DATE_MASK = "****-**-**"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Values of these contract fields are shown as they are when they have the field's exact form.
 _AGB = re.compile(r"[0-9]{8}")
@@ -35,6 +41,7 @@ _CODE_FORMS: dict[str, re.Pattern[str]] = {
     "provider_agb": _AGB,
     "from_provider_agb": _AGB,
     "to_provider_agb": _AGB,
+    "created_at": _TIMESTAMP,
 }
 _DROPPED = frozenset({"birth_date"})
 STRING_LIMIT = 200
@@ -62,10 +69,18 @@ def mask_digit_runs(text: str) -> str:
     return _DIGIT_RUN.sub(lambda match: mask_bsn(match.group(0)), text)
 
 
-def safe_text(text: str, limit: int) -> str:
-    """``text`` fit to quote in a retour, a rejection record or a log: digit runs masked first (so a
-    cut can never leave part of a BSN showing), then cut to ``limit`` characters."""
+def mask_dates(text: str) -> str:
+    """Every date-shaped value masked: ``"born ****-**-**"``."""
+    return _DATE_LIKE.sub(DATE_MASK, text)
+
+
+def safe_text(text: str, limit: int, *, dates: bool = True) -> str:
+    """``text`` fit to quote in a retour, a rejection record or a log: digit runs (and, unless
+    ``dates`` is false, date-shaped values) masked first, so a cut can never leave part of a BSN
+    showing, then cut to ``limit`` characters."""
     masked = mask_digit_runs(text)
+    if dates:
+        masked = mask_dates(masked)
     if len(masked) <= limit:
         return masked
     return masked[: max(0, limit - 1)] + "…"
@@ -119,7 +134,7 @@ def _redact_leaf(key: str, value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        form = _CODE_FORMS.get(key)
+        form = _CODE_FORMS.get(key) or (_DATE if key.endswith("_date") else None)
         if form is not None and form.fullmatch(value):
             return value
         return safe_text(value, STRING_LIMIT)
@@ -153,9 +168,9 @@ def redact_payload(obj: Mapping[str, Any]) -> dict[str, Any]:
 
     Only the contract's fields are kept (``birth_date`` never; a misspelt ``birth_dat``, a name or
     any other unknown field is dropped with its value), ``bsn`` is masked to its last 3 digits, and
-    every other kept string has its runs of 8+ digits masked and is cut to :data:`STRING_LIMIT`
-    characters, except identifiers and codes in their exact contract form (a UUID ``message_id``,
-    an 8-digit AGB code). The walk follows the schema, never the input, so its depth and its output
+    every other kept string has its runs of 8+ digits and its date-shaped values masked and is cut
+    to :data:`STRING_LIMIT` characters, except identifiers, codes and dates in their exact contract
+    form (a UUID ``message_id``, an 8-digit AGB code, a ``start_date``). The walk follows the schema, never the input, so its depth and its output
     size are bounded whatever arrives. The input is not modified.
     """
     return _redact_object(obj, message_fields())

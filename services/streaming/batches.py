@@ -18,6 +18,21 @@ from services.streaming.partitioner import partition_for
 Record = tuple[bytes, bytes]
 """(key, value)"""
 
+MAX_RECORD_BYTES = 900 * 1024
+"""Largest key + value the hub writes: under Kafka's default 1 MiB message limit with room for the
+record batch's own overhead. Larger outputs are answered as UNPROCESSABLE rejections instead."""
+
+
+class RecordTooLarge(ValueError):
+    """An output record over :data:`MAX_RECORD_BYTES`."""
+
+
+def check_record_size(topic: str, key: bytes, value: bytes) -> None:
+    size = len(key) + len(value)
+    if size > MAX_RECORD_BYTES:
+        raise RecordTooLarge(f"a record for {topic} would be {size} bytes; at most {MAX_RECORD_BYTES}")
+
+
 Routed = tuple[bytes, bytes, bytes]
 """(partition key, key, value): the partition is chosen by hashing the partition key, which may differ
 from the record's key (a faust table's changelog key is JSON text, its partition the source's)."""

@@ -43,7 +43,7 @@ class ChangelogWriter:
 
     def __init__(self, table: Any) -> None:
         self._table = table
-        self._pending: dict[str, Any] = {}
+        self._pending: dict[str, tuple[Any, str]] = {}
 
     @property
     def topic(self) -> str:
@@ -56,15 +56,22 @@ class ChangelogWriter:
     def __len__(self) -> int:
         return len(self._table.data)
 
-    def set(self, key: str, value: Any) -> None:
-        """Visible to :meth:`get` at once; durable once :meth:`drain`'s records are acknowledged."""
+    def set(self, key: str, value: Any, route: str | None = None) -> None:
+        """Visible to :meth:`get` at once; durable once :meth:`drain`'s records are acknowledged.
+
+        ``route`` is the source record's key when the table key differs from it (a hashed key): the
+        changelog record must still go to the source record's partition.
+        """
         self._table.data[key] = value
-        self._pending[key] = value
+        self._pending[key] = (value, key if route is None else route)
 
     def drain(self) -> list[Routed]:
         """(partition key, key, value) of every key set since the last drain, last value per key."""
         pending, self._pending = self._pending, {}
-        return [(key.encode(), faust_json(key), faust_json(value)) for key, value in pending.items()]
+        return [
+            (route.encode("utf-8", "surrogatepass"), faust_json(key), faust_json(value))
+            for key, (value, route) in pending.items()
+        ]
 
 
 def state_table(app: Any, name: str, partitions: int) -> ChangelogWriter:

@@ -43,6 +43,9 @@ PAYLOAD_LIMIT = 64 * 1024
 UNPROCESSABLE = "UNPROCESSABLE"
 """Rule code of a message the hub could not judge (docs/contract.md): rejected, never lost."""
 _SAFE_SENDER_CODE = re.compile(r"[0-9]{1,16}")
+# Rules checked on schema-valid messages only, quoting the message's own event dates (never birth_date).
+_EVENT_DATE_RULES = frozenset({"TR018", "TR134", "TR002", "JH010"})
+_SENDER_CODE = re.compile(r"[0-9]{4}|[0-9]{8}")  # a gemeentecode or an AGB code: never personal
 
 
 class RawInput(NamedTuple):
@@ -256,7 +259,8 @@ def _public_sender(sender: Mapping[str, str] | None) -> dict[str, str] | None:
     """An authenticated sender as it is; a claimed one (replay) with its code made safe to repeat."""
     if sender is None:
         return None
-    return {"kind": sender["kind"], "code": safe_text(sender["code"], 64)}
+    code = sender["code"]
+    return {"kind": sender["kind"], "code": code if _SENDER_CODE.fullmatch(code) else safe_text(code, 64)}
 
 
 def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violation]:
@@ -275,12 +279,13 @@ def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violatio
 
 def public_errors(violations: list[Violation]) -> list[dict[str, str]]:
     """Violations as they leave the hub: at most :data:`MAX_ERRORS`, each text bounded and with
-    every digit run that could be a BSN masked (a rule may quote the offending value)."""
+    every digit run that could be a BSN and every date masked (a rule may quote the offending
+    value), except the event dates the date rules quote from a schema-valid message."""
     return [
         {
             "code": v.code,
             "field": safe_text(v.field, FIELD_LIMIT),
-            "message": safe_text(v.message, MESSAGE_LIMIT),
+            "message": safe_text(v.message, MESSAGE_LIMIT, dates=v.code not in _EVENT_DATE_RULES),
         }
         for v in violations[:MAX_ERRORS]
     ]
@@ -316,6 +321,8 @@ def _rejected(
 ) -> Outcome:
     message_id = obj.get("message_id") if obj is not None and isinstance(obj.get("message_id"), str) else None
     message_type = obj.get("message_type") if obj is not None else None
+    if not isinstance(message_type, str):
+        message_type = None
     redacted = None
     if obj is not None and keep_payload:
         redacted = orjson.dumps(redact_payload(obj), option=orjson.OPT_SORT_KEYS).decode()

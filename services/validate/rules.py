@@ -33,9 +33,13 @@ Readings of the contract chosen here (the contract is silent or ambiguous on the
 - ``CS058`` only checks presence: ``cancels_message_id`` equal to the cancel's own ``message_id``
   or naming another sender's message is not a rule of the contract.
 - ``BSN``: exactly 9 ASCII digits passing the 11-proef, nothing more (``000000000`` passes).
+- ``JH040`` (a hub rule, docs/contract.md): a free-text reference (``placement_id``,
+  ``location_code``, ``measure_id``, ...) holding the youth's BSN or any 9-digit run that passes the
+  11-proef; references leave the validate step as sent, so a BSN in one would leave with it.
 
 Messages name the field, the rule and the offending value, except that a BSN is only shown masked
-(last 3 digits) and a birth date never.
+(last 3 digits) and a birth date never; the pipeline masks every digit run of 8+ and every
+date-shaped value in them once more (``pipeline.public_errors``), wherever the value came from.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from typing import Any
 
 from services.contracts.regions import RegionTable
 from services.privacy.masking import mask_bsn
-from services.validate.bsn import elfproef_sum, is_nine_digits
+from services.validate.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
 
 JEUGDWET_MAX_AGE = 23
 MAX_AGE_YEARS = 120
@@ -307,6 +311,39 @@ def _check_sender(msg: Mapping[str, Any]) -> list[Violation]:
     return violations
 
 
+REFERENCE_FIELDS = (
+    "placement_id",
+    "location_code",
+    "from_placement_id",
+    "to_placement_id",
+    "to_location_code",
+    "measure_id",
+)
+"""The contract's free-text references (the provider's own ids): carried as sent, so checked for a BSN."""
+_NINE_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+
+
+def _check_references(msg: Mapping[str, Any]) -> list[Violation]:
+    """JH040 (hub rule): a reference must not hold the youth's BSN, nor a 9-digit run that passes the
+    11-proef. References leave the validate step unchanged; a BSN in one would too."""
+    bsn = msg.get("bsn")
+    violations: list[Violation] = []
+    for name in REFERENCE_FIELDS:
+        value = msg.get(name)
+        if not isinstance(value, str):
+            continue
+        own = isinstance(bsn, str) and len(bsn) >= 8 and bsn in value
+        if own or any(is_valid_bsn(run) for run in _NINE_DIGIT_RUN.findall(value)):
+            violations.append(
+                Violation(
+                    "JH040",
+                    name,
+                    f"{name} holds what looks like a BSN: a reference must not identify the youth",
+                )
+            )
+    return violations
+
+
 def check_rules(msg: Mapping[str, Any], regions: RegionTable) -> list[Violation]:
     """Every rule (CS002 .. JH020, not SCHEMA or JH030) that a schema-checked message breaks.
 
@@ -324,4 +361,5 @@ def check_rules(msg: Mapping[str, Any], regions: RegionTable) -> list[Violation]
         *_check_age(msg, created),
         *_check_status(msg),
         *_check_sender(msg),
+        *_check_references(msg),
     ]

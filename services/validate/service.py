@@ -9,7 +9,6 @@ duplicate table and produces the same outputs again (see pipeline/dedup).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -26,14 +25,21 @@ from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.pseudonym import Keyring
-from services.streaming.batches import Record, send_record_batches, send_routed_batches
+from services.streaming.batches import (
+    Record,
+    Routed,
+    check_record_size,
+    send_record_batches,
+    send_routed_batches,
+)
 from services.streaming.changelog import ChangelogWriter, state_table
+from services.streaming.delivery import deliver, stop_without_commit
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
 from services.validate.dedup import DedupEntry
 from services.validate.metrics import ValidateMetrics, new_metrics
-from services.validate.pipeline import Outcome, RawInput, process, unreadable_raw
+from services.validate.pipeline import Outcome, RawInput, process, unprocessable, unreadable_raw
 from services.validate.settings import ValidateSettings
 
 log = logging.getLogger("jeugdhub.validate")
@@ -58,25 +64,22 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     # records go out with the batch's outputs and are awaited with them.
     dedup = state_table(app, "dedup", RAW.partitions)
 
-    @app.agent(raw_topic, concurrency=1)
-    async def validate(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            records = out.new_batch()
-            highest: dict[int, int] = {}
-            counts = BatchCounts()
-            for event in events:
-                message = event.message
-                outcome = _judge(message.value, message.partition, message.offset, dedup, keyring, regions)
-                if outcome.dedup_key is not None and outcome.dedup_entry is not None:
-                    dedup.set(outcome.dedup_key, outcome.dedup_entry.to_dict())
-                _add_outputs(out, outcome, records)
-                counts.add(outcome)
-                partition = message.partition
-                if message.offset > highest.get(partition, -1):
-                    highest[partition] = message.offset
-            pending = await out.send(records)
-            pending += await out.send_changelog(dedup)
-            await asyncio.gather(*pending)
+    async def handle(events: list[Any]) -> None:
+        records = out.new_batch()
+        highest: dict[int, int] = {}
+        counts = BatchCounts()
+        for event in events:
+            message = event.message
+            outcome = _answer(
+                out, records, message.value, message.partition, message.offset, dedup, keyring, regions
+            )
+            counts.add(outcome)
+            partition = message.partition
+            if message.offset > highest.get(partition, -1):
+                highest[partition] = message.offset
+        changelog = dedup.drain()
+        await deliver(lambda: out.send(records, (dedup.topic, changelog)), "validate")
+        try:
             now = time.time()
             observe = metrics.latency.observe
             for event in events:
@@ -86,6 +89,17 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
             metrics.batch_size.observe(len(events))
             metrics.dedup_entries.set(len(dedup))
             update_lag(app, metrics.lag, raw_topic.get_topic_name(), highest)
+        except Exception:  # the outputs are out; a metric must not stop the worker
+            log.exception("metrics of a batch not recorded")
+
+    @app.agent(raw_topic, concurrency=1)
+    async def validate(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            try:
+                await handle(events)
+            except BaseException as exc:
+                # faust would acknowledge the whole batch on the way out (services/streaming/delivery.py)
+                stop_without_commit(f"validate batch not answered: {type(exc).__name__}: {exc}")
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
     return ValidateService(app, metrics)
@@ -118,6 +132,55 @@ def _judge(
     return process(raw_input, lookup, keyring, regions)
 
 
+def _answer(
+    out: Outputs,
+    records: dict[str, list[Record]],
+    value: bytes,
+    partition: int,
+    offset: int,
+    dedup: ChangelogWriter,
+    keyring: Keyring,
+    regions: RegionTable,
+) -> Outcome:
+    """One raw record's outcome, its output records added to ``records``; never raises for the record.
+
+    Whatever goes wrong with this one record (a bug, an output too large for Kafka) becomes its
+    ``UNPROCESSABLE`` rejection; nothing of the failed attempt is kept (no table entry, no record).
+    """
+    try:
+        outcome = _judge(value, partition, offset, dedup, keyring, regions)
+        produced = _output_records(out, outcome)
+    except Exception as exc:
+        log.exception(
+            "record could not be answered normally; rejected as UNPROCESSABLE",
+            extra={"partition": partition, "offset": offset},
+        )
+        outcome = _fallback(value, partition, offset, type(exc).__name__)
+        produced = _output_records(out, outcome)
+    else:
+        if outcome.dedup_key is not None and outcome.dedup_entry is not None:
+            dedup.set(outcome.dedup_key, outcome.dedup_entry.to_dict(), outcome.dedup_route)
+    for topic, key, record in produced:
+        records[topic].append((key, record))
+    return outcome
+
+
+def _fallback(value: bytes, partition: int, offset: int, what: str) -> Outcome:
+    try:
+        raw = decode("RawMessage", value)
+        raw_input = RawInput(
+            raw["payload"],
+            raw["format"],
+            raw["sender"],
+            _received_at_text(raw["received_at"]),
+            partition,
+            offset,
+        )
+    except Exception:
+        raw_input = RawInput(b"", "json", None, None, partition, offset)
+    return unprocessable(raw_input, what)
+
+
 @dataclass
 class Outputs:
     """The output topics. A batch's records are sent as one record batch per topic-partition
@@ -133,35 +196,42 @@ class Outputs:
     def new_batch(self) -> dict[str, list[Record]]:
         return {self.validated: [], self.rejected: [], self.retour: []}
 
-    async def send(self, batch: dict[str, list[Record]]) -> list[Awaitable[Any]]:
-        """Queue every record; the futures resolve when Kafka acknowledged them (acks=all)."""
+    async def send(
+        self, batch: dict[str, list[Record]], changelog: tuple[str, list[Routed]]
+    ) -> list[Awaitable[Any]]:
+        """Queue every record and the table's changelog records of this batch (see ChangelogWriter);
+        the futures resolve when Kafka acknowledged them (acks=all)."""
         producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         pending: list[Awaitable[Any]] = []
         for topic, records in batch.items():
             if records:
                 pending.extend(await send_record_batches(producer, topic, records))
+        pending.extend(await send_routed_batches(producer, changelog[0], changelog[1]))
         return pending
 
-    async def send_changelog(self, table: ChangelogWriter) -> list[Awaitable[Any]]:
-        """Queue the table's changelog records of this batch (see ChangelogWriter)."""
-        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
-        return list(await send_routed_batches(producer, table.topic, table.drain()))
 
+def _output_records(out: Outputs, outcome: Outcome) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) of the outcome, in the order validated-or-rejected, then retour.
 
-def _add_outputs(out: Outputs, outcome: Outcome, batch: dict[str, list[Record]]) -> None:
-    """The outcome's records, in the order validated-or-rejected, then retour."""
+    Raises :class:`RecordTooLarge` for a record Kafka would refuse, so the caller answers the message
+    with a small rejection instead of failing the batch's send.
+    """
+    produced: list[tuple[str, bytes, bytes]] = []
     if outcome.validated is not None:
         value = encode("ValidatedMessage", validated_from_json(outcome.validated))
-        batch[out.validated].append((outcome.validated["youth_pseudonym"].encode(), value))
+        produced.append((out.validated, outcome.validated["youth_pseudonym"].encode(), value))
     if outcome.rejection is not None:
         sender = outcome.rejection["sender"]
         key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()
-        batch[out.rejected].append(
-            (key, encode("Rejection", record_from_json("Rejection", outcome.rejection)))
+        produced.append(
+            (out.rejected, key, encode("Rejection", record_from_json("Rejection", outcome.rejection)))
         )
     sender = outcome.retour["sender"]
     value = encode("Retour", record_from_json("Retour", outcome.retour))
-    batch[out.retour].append(((sender["code"] if sender else "unknown").encode(), value))
+    produced.append((out.retour, (sender["code"] if sender else "unknown").encode(), value))
+    for topic, key, value in produced:
+        check_record_size(topic, key, value)
+    return produced
 
 
 @dataclass
