@@ -25,6 +25,9 @@ class AggregateMetrics:
     recompute_seconds: Histogram
     snapshots_published: Counter
     lag: Gauge
+    publisher: Gauge
+    publisher_takeovers: Counter
+    snapshots_held_back: Counter
 
     def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
@@ -77,6 +80,21 @@ def new_metrics() -> AggregateMetrics:
             "jeugdhub_aggregate_consumer_lag_messages",
             "Validated records not yet applied, per partition",
             ["partition"],
+            registry=registry,
+        ),
+        publisher=Gauge(
+            "jeugdhub_aggregate_snapshot_publisher",
+            "1 while this worker is the one publisher of region snapshots (owns validated partition 0)",
+            registry=registry,
+        ),
+        publisher_takeovers=Counter(
+            "jeugdhub_aggregate_publisher_takeovers",
+            "Times this worker became the snapshot publisher (fenced the previous one, read the tail)",
+            registry=registry,
+        ),
+        snapshots_held_back=Counter(
+            "jeugdhub_aggregate_snapshots_held_back",
+            "Publish rounds held back because the figures state is behind what is already published",
             registry=registry,
         ),
     )

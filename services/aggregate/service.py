@@ -6,8 +6,10 @@ Two stages, both upserts, so a replayed or duplicated message cannot change a fi
    them keyed by youth on the compacted youth-facts topic.
 2. ``follow_facts`` + ``publish`` (every worker, all partitions): reads the youth-facts topic from
    its beginning into :class:`FiguresState` (latest facts per youth), recomputes the figures when
-   something changed or the date moved, and publishes changed region snapshots (each region at most
-   once per interval) and Prometheus gauges.
+   something changed or the date moved and sets the Prometheus gauges. One worker at a time, the
+   owner of validated partition 0, publishes changed region snapshots (each region at most once per
+   interval) through :class:`SnapshotPublisher`, which fences earlier publishers and never
+   publishes figures older than those already on the aggregates topic.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from zoneinfo import ZoneInfo
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka import KafkaConsumer
+from faust.types import TP
 
 from services.aggregate.facts import FACTS_VERSION, YouthFacts, build_youth_facts
 from services.aggregate.metrics import AggregateMetrics, new_metrics
+from services.aggregate.publisher import SnapshotPublisher, partition_ids
 from services.aggregate.settings import AggregateSettings
-from services.aggregate.snapshots import SnapshotThrottle, snapshot
 from services.aggregate.state import FiguresState
-from services.contracts.canonical import record_from_json, validated_to_json
+from services.contracts.canonical import validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
@@ -97,7 +99,6 @@ def create_app(
         value_serializer="raw",
     )
     facts_topic_name = YOUTH_FACTS.full_name(prefix)
-    aggregates_topic = app.topic(AGGREGATES.full_name(prefix), key_serializer="raw", value_serializer="raw")
     # youth pseudonym -> {"<sender>:<message_id>": validated message}, keyed and partitioned like the
     # validated topic; one changelog record per youth per batch, sent and awaited with the facts.
     messages_of = state_table(app, "youth-messages", VALIDATED.partitions)
@@ -145,59 +146,83 @@ def create_app(
     async def follow_facts() -> None:
         await _follow_facts(settings, service)
 
-    throttle = SnapshotThrottle(settings.publish_interval_s)
+    publisher = SnapshotPublisher(
+        settings.kafka_bootstrap,
+        AGGREGATES.full_name(prefix),
+        f"{prefix}{settings.app_id}-snapshots",
+        metrics,
+        settings.publish_interval_s,
+        settings.fetch_max_wait_ms,
+    )
+    # The publisher is whoever faust assigned partition 0 of the validated topic (docs/aggregate.md).
+    publisher_partition = TP(validated_topic.get_topic_name(), 0)
+    rows: list[dict[str, Any]] = []
+    computed_version = -1
     published_version = -1
+    retry_at = 0.0
 
-    @app.timer(interval=min(0.25, settings.publish_interval_s))  # type: ignore[untyped-decorator]
-    async def publish() -> None:
-        nonlocal published_version
-        if not service.caught_up.is_set():
+    def elected() -> bool:
+        try:
+            return publisher_partition in app.consumer.assignment()
+        except Exception:  # the consumer is not running (yet, or any more)
+            return False
+
+    def recompute() -> None:
+        """Rows and gauges for the state's current version (synchronous: no upsert in between)."""
+        nonlocal rows, computed_version
+        if state.version == computed_version:
             return
         started = time.perf_counter()
-        state.set_as_of(as_of())
-        # Read the version before computing: an upsert landing during the awaits below must not be
-        # marked as published without its rows having been computed.
         version = state.version
-        if version == published_version and not throttle.pending:
-            return
         rows = state.rows()
         metrics.recompute_seconds.observe(time.perf_counter() - started)
         metrics.set_figures(rows)
         metrics.youth_tracked.set(state.youth_count)
+        computed_version = version
+
+    @app.timer(interval=min(0.25, settings.publish_interval_s))  # type: ignore[untyped-decorator]
+    async def publish() -> None:
+        nonlocal published_version, retry_at
+        if not service.caught_up.is_set():
+            return
+        state.set_as_of(as_of())
+        recompute()
+        if not elected():
+            await publisher.resign("validated partition 0 is not assigned to this worker")
+            return
         now = time.monotonic()
-        computed_at = datetime.now(UTC).replace(microsecond=0)
-        due = throttle.due(rows, state.as_of, now)
-        pending = []
-        for row in due:
-            value = encode(
-                "RegionSnapshot", record_from_json("RegionSnapshot", snapshot(row, state.as_of, computed_at))
+        if not publisher.active:
+            if now < retry_at:
+                return
+            try:
+                await publisher.take_over()
+            except Exception as exc:
+                retry_at = time.monotonic() + 1.0
+                log.warning("taking over snapshot publishing failed", extra={"error": repr(exc)})
+                return
+            published_version = -1
+            recompute()  # the state moved on during the take-over's awaits
+        if computed_version == published_version and not publisher.throttle.pending:
+            return
+        # Rows depend only on the state's version, so the position read now (same version, no await
+        # in between) is the position these rows reflect.
+        version, position = computed_version, state.position()
+        try:
+            await publisher.publish(rows, position, datetime.now(UTC).replace(microsecond=0), now)
+        except Exception as exc:
+            retry_at = time.monotonic() + 1.0
+            log.warning(
+                "publishing region snapshots failed; will take over again", extra={"error": repr(exc)}
             )
-            pending.append(await aggregates_topic.send(key=row["region"].encode(), value=value))
-        await asyncio.gather(*pending)
-        for row in due:
-            throttle.published(row, state.as_of, now)
-        metrics.snapshots_published.inc(len(due))
-        throttle.pending = throttle.has_unpublished(rows, state.as_of)
+            return
         published_version = version
+
+    @app.on_before_shutdown.connect
+    async def stop_publishing(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await publisher.resign("the worker stops")
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and service.caught_up.is_set())
     return service
-
-
-def partition_ids(bootstrap: str, topic: str, timeout_s: float = 60.0) -> set[int]:
-    """The topic's partitions, waiting for it to exist (the worker creates it before starting)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                return set(partitions)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topic {topic} does not exist")
-            time.sleep(0.5)
-    finally:
-        consumer.close()
 
 
 async def _follow_facts(settings: AggregateSettings, service: AggregateService) -> None:
@@ -223,6 +248,7 @@ async def _follow_facts(settings: AggregateSettings, service: AggregateService) 
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             for records in batches.values():
                 for record in records:
+                    service.state.read_up_to(record.partition, record.offset)
                     youth = record.key.decode()
                     if record.value is None:
                         service.state.remove(youth)
@@ -238,7 +264,7 @@ async def _follow_facts(settings: AggregateSettings, service: AggregateService) 
                                 extra={"error": str(exc), "count": stale},
                             )
                         continue
-                    service.state.upsert(youth, facts)
+                    service.state.upsert(youth, facts, value["messages_applied"])
             if not service.caught_up.is_set():
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 if all(positions[tp] >= targets[tp] for tp in tps):

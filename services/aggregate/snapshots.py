@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -40,6 +40,11 @@ class SnapshotThrottle:
 
     def has_unpublished(self, rows: Sequence[dict[str, Any]], as_of: date) -> bool:
         return any(self._last_row.get(row["region"]) != (as_of.isoformat(), row) for row in rows)
+
+    def seed(self, latest: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
+        """Start from what is on the topic (region -> (as_of, row)), as read by a new publisher: an
+        unchanged row is not sent again, a changed one goes out at once."""
+        self._last_row.update(latest)
 
     def published(self, row: dict[str, Any], as_of: date, now: float) -> None:
         self._last_row[row["region"]] = (as_of.isoformat(), row)

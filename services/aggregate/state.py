@@ -4,6 +4,13 @@ Upsert semantics only: a youth's new facts *replace* its old contribution (taken
 one added), so applying the same facts twice, or a replayed message, cannot change a figure. When
 the as-of date moves every contribution is recomputed. Pure: the streaming service and
 ``jeugdhub rebuild`` drive it; it does no I/O.
+
+A youth's set of accepted messages only grows, so facts derived from fewer messages than the ones
+held are a stale view (the apply stage re-deriving after a crash or a rebalance, or a
+``jeugdhub rebuild --publish`` that read the validated topic before the worker applied more): they
+are ignored, so the figures never take back a message they already reflect. The state also records
+how far it has read the youth-facts topic (:attr:`position`), which orders the published snapshots
+(:mod:`services.aggregate.ordering`).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 from services.aggregate.facts import YouthFacts
 from services.aggregate.figures import Contribution, FigureAccumulator, contribution
+from services.aggregate.ordering import Position
 from services.contracts.regions import RegionTable
 
 
@@ -22,6 +30,9 @@ class FiguresState:
         self._as_of = as_of
         self._facts: dict[str, YouthFacts] = {}
         self._contributions: dict[str, Contribution] = {}
+        self._messages: dict[str, int] = {}
+        self._accepted = 0
+        self._read: dict[int, int] = {}
         self._accumulator = FigureAccumulator(regions)
         self.version = 0
         """Bumped on every change of a figure's inputs; publishers compare it to what they sent."""
@@ -34,9 +45,35 @@ class FiguresState:
     def youth_count(self) -> int:
         return len(self._facts)
 
-    def upsert(self, youth: str, facts: YouthFacts) -> None:
+    @property
+    def accepted(self) -> int:
+        """Accepted messages behind the facts held (each youth's ``messages_applied``, summed)."""
+        return self._accepted
+
+    def read_up_to(self, partition: int, offset: int) -> None:
+        """The youth-facts record at ``offset`` of ``partition`` has been applied (or skipped)."""
+        if offset >= self._read.get(partition, 0):
+            self._read[partition] = offset + 1
+
+    def position(self) -> Position:
+        """What the figures reflect now: the as-of date, the next offset per youth-facts partition
+        and the accepted messages."""
+        facts = tuple(self._read.get(p, 0) for p in range(max(self._read, default=-1) + 1))
+        return Position(self._as_of, facts, self._accepted)
+
+    def upsert(self, youth: str, facts: YouthFacts, messages: int | None = None) -> bool:
+        """Replace the youth's facts; ``messages`` is how many accepted messages they come from.
+
+        Returns False (and changes nothing) for facts from fewer messages than those held.
+        """
+        held = self._messages.get(youth)
+        if messages is not None and held is not None and messages < held:
+            return False
+        if messages is not None:
+            self._accepted += messages - (held or 0)
+            self._messages[youth] = messages
         if self._facts.get(youth) == facts:
-            return
+            return True
         new = contribution(facts, self._as_of)
         old = self._contributions.get(youth)
         if old is not None:
@@ -45,11 +82,13 @@ class FiguresState:
         self._facts[youth] = facts
         self._contributions[youth] = new
         self.version += 1
+        return True
 
     def remove(self, youth: str) -> None:
         """A tombstone on the facts topic: the youth no longer has accepted messages."""
         old = self._contributions.pop(youth, None)
         self._facts.pop(youth, None)
+        self._accepted -= self._messages.pop(youth, 0)
         if old is not None:
             self._accumulator.add(old, sign=-1)
             self.version += 1

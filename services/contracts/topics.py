@@ -112,7 +112,7 @@ AGGREGATES = TopicSpec(
     partitions=1,
     retention_ms=FOREVER,
     cleanup_policy="compact",
-    readers=("jeugdautoriteit", "run-view"),
+    readers=("jeugdautoriteit", "run-view", "aggregate"),
     holds_bsn=False,
     doc="The latest figures per region; compacted so a new reader gets the current state.",
 )

@@ -51,6 +51,8 @@ VALIDATE_APP_ID = "jeugdhub-validate"
 AGGREGATE_APP_ID = "jeugdhub-aggregate"
 # services/ingest/settings.py: transactional ids are "<prefix>jeugdhub-ingest-<host>-<n>".
 INGEST_TRANSACTIONAL_ID_PREFIX = "jeugdhub-ingest-"
+# services/aggregate/service.py: the one snapshot publisher's transactional id, "<prefix><app id>-snapshots".
+AGGREGATE_TRANSACTIONAL_ID = f"{AGGREGATE_APP_ID}-snapshots"
 
 Service = Literal["ingest", "validate", "aggregate"]
 SERVICES: tuple[Service, ...] = ("ingest", "validate", "aggregate")
@@ -266,6 +268,8 @@ def _principal_acls(principal: str, prefix: str, reads: Sequence[str]) -> list[d
                 "prefix",
             )
         )
+    if principal == "aggregate":
+        acls.append(_acl("transactionalId", f"{prefix}{AGGREGATE_TRANSACTIONAL_ID}", ["Write", "Describe"]))
     return acls
 
 

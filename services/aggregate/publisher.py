@@ -1,0 +1,274 @@
+"""The one writer of region snapshots, so that published figures never go back in time.
+
+Every aggregate worker holds all figures (it reads the whole youth-facts topic), but at different
+positions. If each published, a consumer of the aggregates topic could see a region's figures from
+a worker that is behind right after figures from one that is ahead. So:
+
+1. **One publisher at a time, by election.** The worker that owns partition 0 of the validated
+   topic (faust's group assignment) publishes; the others only keep their Prometheus gauges. A
+   rebalance moves the role with the partition.
+2. **Fencing, for the moments the election is wrong** (a paused or partitioned worker that still
+   believes it owns partition 0, or two workers in the middle of a rebalance). Every publisher uses
+   the same transactional id, ``<prefix><app id>-snapshots``, and writes each round of snapshots in
+   one transaction. Taking over calls ``init_transactions`` (an empty transaction waits for it): the
+   broker aborts an open transaction of the previous holder and rejects anything it sends later, so
+   from then on nobody else can commit a snapshot until the next take-over.
+3. **Reading the tail after fencing.** Only then does the new publisher read the aggregates topic
+   (read_committed) to its end and take the join of every position found there
+   (:mod:`services.aggregate.ordering`). It publishes only from a figures state whose position
+   covers that join, and advances the join with every committed round. Until its own reading of
+   the youth-facts topic has caught up, it holds back (``jeugdhub_aggregate_snapshots_held_back``).
+
+Each take-over starts with a complete read of what the previous holders committed, and nobody but
+the holder can commit, so committed snapshots form a chain of positions, each covering the one
+before, across rebalances, restarts and two workers that both think they are the publisher (each
+take-over fences the other, and each re-reads the tail). Readers must consume with
+``isolation_level=read_committed``: a fenced publisher's aborted records are on the log too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaConsumer
+
+from services.aggregate.figures import FIGURE_KEYS
+from services.aggregate.metrics import AggregateMetrics
+from services.aggregate.ordering import POSITION_HEADER, Position, may_follow, position_of
+from services.aggregate.snapshots import SnapshotThrottle, snapshot
+from services.contracts.canonical import record_from_json, record_to_json
+from services.contracts.codec import decode, encode
+from services.contracts.errors import ContractError
+
+log = logging.getLogger("jeugdhub.aggregate")
+
+TRANSACTION_TIMEOUT_MS = 10_000
+"""A publisher killed inside a transaction leaves the aggregates partition's last stable offset
+(what read_committed consumers see) stuck until the next take-over aborts it, or this long."""
+ROUND_TIMEOUT_S = 15.0
+"""A take-over or a round that takes longer fails; the role is given up and taken again."""
+
+Latest = dict[str, tuple[str, dict[str, Any]]]
+"""region -> (as_of, figures row) of the last snapshot per region on the topic."""
+
+
+def partition_ids(bootstrap: str, topic: str, timeout_s: float = 60.0) -> set[int]:
+    """The topic's partitions, waiting for it to exist (the worker creates it before starting)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                return set(partitions)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} does not exist")
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+
+
+def figures_row(value: dict[str, Any]) -> dict[str, Any]:
+    """The figures row of a RegionSnapshot in JSON form (what ``FiguresState.rows()`` gives)."""
+    return {key: value[key] for key in FIGURE_KEYS}
+
+
+async def read_published(
+    bootstrap: str, topic: str, fetch_max_wait_ms: int = 100
+) -> tuple[Position | None, Latest, int]:
+    """Read the committed snapshots to the topic's end: the join of their positions, the last row
+    per region and how many records were read. A record without a position header (written before
+    positions existed) counts with its as-of date; one that does not decode is skipped."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+        fetch_max_wait_ms=fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        partitions = await asyncio.to_thread(partition_ids, bootstrap, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)  # the last stable offsets (read_committed)
+        published: Position | None = None
+        latest: Latest = {}
+        read = 0
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            batches = await consumer.getmany(*tps, timeout_ms=200, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    read += 1
+                    if record.value is None:
+                        continue
+                    try:
+                        value = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
+                    except ContractError:
+                        continue
+                    position = position_of(record.headers) or Position(date.fromisoformat(value["as_of"]))
+                    published = position if published is None else published.join(position)
+                    latest[value["region"]] = (value["as_of"], figures_row(value))
+        return published, latest, read
+    finally:
+        await consumer.stop()
+
+
+class SnapshotPublisher:
+    """Writes region snapshots in transactions, only from positions covering what is published."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        transactional_id: str,
+        metrics: AggregateMetrics,
+        min_interval_s: float = 1.0,
+        fetch_max_wait_ms: int = 100,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._transactional_id = transactional_id
+        self._metrics = metrics
+        self._min_interval_s = min_interval_s
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._held_back_since: float | None = None
+        self.published: Position | None = None
+        """The join of every position on the topic when this publisher took over, advanced by each
+        committed round: what the next snapshot's position must cover."""
+        self.throttle = SnapshotThrottle(min_interval_s)
+
+    @property
+    def active(self) -> bool:
+        return self._producer is not None
+
+    async def take_over(self) -> None:
+        """Fence every earlier publisher, then learn what they published."""
+        started = time.perf_counter()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._transactional_id,
+            transactional_id=self._transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            linger_ms=0,
+        )
+        try:
+            async with asyncio.timeout(ROUND_TIMEOUT_S):
+                await producer.start()
+                # An empty transaction waits for init_transactions: the broker has then bumped the
+                # id's epoch (fencing the previous holder) and completed its open transaction.
+                await producer.begin_transaction()
+                await producer.commit_transaction()
+                published, latest, read = await read_published(
+                    self._bootstrap, self._topic, self._fetch_max_wait_ms
+                )
+        except BaseException:
+            await _discard(producer)
+            raise
+        self._producer = producer
+        self.published = published
+        self.throttle = SnapshotThrottle(self._min_interval_s)
+        self.throttle.seed(latest)
+        self._metrics.publisher.set(1)
+        self._metrics.publisher_takeovers.inc()
+        log.info(
+            "took over publishing region snapshots",
+            extra={
+                "transactional_id": self._transactional_id,
+                "records_read": read,
+                "published_position": _describe(published),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    async def resign(self, reason: str) -> None:
+        """Give up the role (lost partition 0, fenced, or a failed round); idempotent."""
+        if self._producer is None:
+            return
+        producer, self._producer = self._producer, None
+        self._metrics.publisher.set(0)
+        log.info("stopped publishing region snapshots", extra={"reason": reason})
+        await _discard(producer)
+
+    async def publish(
+        self, rows: Sequence[dict[str, Any]], position: Position, computed_at: datetime, now: float
+    ) -> int:
+        """Publish the rows that are due, all from ``position``, in one transaction; returns how many.
+
+        Nothing is published (and the rows stay pending) while ``position`` does not cover what is
+        already on the topic. A failure gives up the role and re-raises: the next round takes over
+        again, which re-reads the tail, since a commit whose answer was lost may have succeeded.
+        """
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("not the publisher")
+        if not may_follow(position, self.published):
+            self.throttle.pending = True
+            self._metrics.snapshots_held_back.inc()
+            if self._held_back_since is None:
+                self._held_back_since = now
+                log.info(
+                    "snapshots held back: the figures state is behind what is published",
+                    extra={"position": _describe(position), "published_position": _describe(self.published)},
+                )
+            elif now - self._held_back_since > 60:
+                self._held_back_since = now  # say it again every minute while it lasts
+                log.warning(
+                    "snapshots still held back (a pinned as-of date before the published one, or a "
+                    "recreated youth-facts topic, needs a new aggregates topic: docs/aggregate.md)",
+                    extra={"position": _describe(position), "published_position": _describe(self.published)},
+                )
+            return 0
+        self._held_back_since = None
+        due = self.throttle.due(rows, position.as_of, now)
+        if due:
+            headers = [(POSITION_HEADER, position.to_header())]
+            try:
+                async with asyncio.timeout(ROUND_TIMEOUT_S):
+                    await producer.begin_transaction()
+                    sent = []
+                    for row in due:
+                        value = encode(
+                            "RegionSnapshot",
+                            record_from_json("RegionSnapshot", snapshot(row, position.as_of, computed_at)),
+                        )
+                        sent.append(
+                            await producer.send(
+                                self._topic, key=row["region"].encode(), value=value, headers=headers
+                            )
+                        )
+                    await asyncio.gather(*sent)
+                    await producer.commit_transaction()
+            except BaseException as exc:
+                await self.resign(f"publishing failed: {type(exc).__name__}: {exc}")
+                raise
+            for row in due:
+                self.throttle.published(row, position.as_of, now)
+            self.published = position if self.published is None else self.published.join(position)
+            self._metrics.snapshots_published.inc(len(due))
+        self.throttle.pending = self.throttle.has_unpublished(rows, position.as_of)
+        return len(due)
+
+
+def _describe(position: Position | None) -> dict[str, Any] | None:
+    if position is None:
+        return None
+    return {"as_of": position.as_of.isoformat(), "facts": list(position.facts), "accepted": position.accepted}
+
+
+async def _discard(producer: AIOKafkaProducer) -> None:
+    try:
+        async with asyncio.timeout(5.0):
+            await producer.stop()
+    except Exception as exc:  # a fenced or unreachable producer may not stop cleanly
+        log.debug("snapshot producer did not stop cleanly", extra={"error": type(exc).__name__})
