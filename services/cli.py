@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--rejections", help="write one rejection record per rejected message (JSON lines)")
     replay.set_defaults(func=cmd_replay)
 
-    kafka = sub.add_parser("kafka", help="the local single-node Kafka broker (development, tests)")
+    kafka = sub.add_parser(
+        "kafka", help="the local Kafka broker, or a cluster with start --brokers 3 (development, tests)"
+    )
     kafka_sub = kafka.add_subparsers(dest="action", required=True)
     from services.localkafka import named
 

@@ -74,13 +74,22 @@ def ensure_topics(
     partitions: int = 1,
     config: Mapping[str, str] | None = None,
     timeout_s: float = 30.0,
+    replication_factor: int | None = None,
 ) -> None:
-    """Create *topics* if missing and wait until each has a leader; existing topics are left as is."""
+    """Create *topics* if missing and wait until each has a leader; existing topics are left as is.
+
+    ``replication_factor`` None takes the broker's ``default.replication.factor`` (1 on the single
+    local broker, one per node on a local cluster).
+    """
     names = list(dict.fromkeys(topics))
     if not names:
         return
     spec = {
-        name: {"num_partitions": partitions, "replication_factor": 1, "configs": dict(config or {})}
+        name: {
+            "num_partitions": partitions,
+            "replication_factor": replication_factor if replication_factor is not None else -1,
+            "configs": dict(config or {}),
+        }
         for name in names
     }
     with admin_client(bootstrap, timeout_s) as admin:

@@ -161,8 +161,17 @@ class Broker:
         jars: Path | None = None,
         progress: Progress | None = stderr_progress,
         die_with_parent: bool = True,
+        node_id: int = NODE_ID,
+        quorum_voters: str | None = None,
+        cluster_id: str | None = None,
+        replication_factor: int = 1,
+        min_insync_replicas: int = 1,
     ) -> None:
         self.layout = Layout(Path(data_dir).resolve())
+        self.node_id = node_id
+        self._quorum_voters = quorum_voters
+        self._cluster_id = cluster_id
+        self._replication = (replication_factor, min_insync_replicas)
         self._requested_port = port
         self._requested_controller_port = controller_port
         self._auto_create_topics = auto_create_topics
@@ -217,27 +226,69 @@ class Broker:
         """Resolve jars, write config, format storage once, launch the JVM and wait until ready."""
         if self.running:
             return self
+        started = self.launch()
+        self.wait_ready(started)
+        return self
+
+    def launch(self) -> float:
+        """Everything of :meth:`start` but the wait; returns the start time for :meth:`wait_ready`.
+
+        The nodes of a cluster are launched first and waited for afterwards: a node only becomes
+        ready once a majority of the controller quorum runs.
+        """
         say = self._progress or (lambda _line: None)
         java = find_java()
         jars = self._jars or ensure_jars(progress=self._progress)
-        port = self._requested_port or free_port()
-        cport = self._requested_controller_port or free_port()
-        while cport == port:
-            cport = free_port()
-        self._settings = BrokerSettings(port, cport, self._auto_create_topics, self._extra)
+        if self._settings is None:  # a restart keeps its ports (the other nodes know them)
+            port = self._requested_port or free_port()
+            cport = self._requested_controller_port or free_port()
+            while cport == port:
+                cport = free_port()
+            self._settings = BrokerSettings(
+                port,
+                cport,
+                self._auto_create_topics,
+                self._extra,
+                node_id=self.node_id,
+                quorum_voters=self._quorum_voters,
+                replication_factor=self._replication[0],
+                min_insync_replicas=self._replication[1],
+            )
         self._write_config()
         started = time.monotonic()
         if not self.layout.formatted:
             self._format(java, jars)
-        say(f"starting Kafka broker on {self.bootstrap} (data {self.data_dir})")
+        say(f"starting Kafka broker {self.node_id} on {self.bootstrap} (data {self.data_dir})")
         self._launch(java, jars)
+        return started
+
+    def wait_ready(self, started: float) -> None:
+        """Wait until this node serves as an unfenced broker with an active controller; stop it if not."""
+        say = self._progress or (lambda _line: None)
         try:
             self._wait_ready(started)
         except BaseException:
             self.stop()
             raise
-        say(f"Kafka broker ready on {self.bootstrap} in {time.monotonic() - started:.1f} s")
-        return self
+        say(f"Kafka broker {self.node_id} ready on {self.bootstrap} in {time.monotonic() - started:.1f} s")
+
+    def request_stop(self) -> None:
+        """SIGTERM without waiting (a cluster signals every node first, then waits for each)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the JVM's process group: a crash, no controlled shutdown (fault tests)."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        self._proc = None
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Graceful SIGTERM to the JVM's process group; SIGKILL if it has not exited in time."""
@@ -304,7 +355,7 @@ class Broker:
             "format",
             "--ignore-formatted",
             "-t",
-            new_cluster_id(),
+            self._cluster_id or new_cluster_id(),
             "-c",
             str(self.layout.server_properties),
         ]
@@ -354,7 +405,7 @@ class Broker:
                     except Exception as exc:  # any client error just means "not yet"
                         last_error = f"{type(exc).__name__}: {exc}"
                     else:
-                        if NODE_ID in info.broker_ids and info.controller_id >= 0:
+                        if self.node_id in info.broker_ids and info.controller_id >= 0:
                             return
                         last_error = f"metadata without an active broker/controller: {info}"
                 time.sleep(0.25)

@@ -1,4 +1,4 @@
-"""Broker and logging configuration for the local single-node KRaft broker.
+"""Broker and logging configuration for the local KRaft broker (one node, or a node of a cluster).
 
 Everything here is a pure function of ports and directories so it can be read (and tested)
 without a JVM. docs/kafka.md explains each broker setting.
@@ -63,6 +63,12 @@ class BrokerSettings:
     controller_port: int
     auto_create_topics: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+    node_id: int = NODE_ID
+    quorum_voters: str | None = None
+    """``id@host:cport,...`` of every controller; None: this node alone (a one-voter quorum)."""
+    replication_factor: int = 1
+    """Replicas of the internal topics and the default for new topics (the cluster's size)."""
+    min_insync_replicas: int = 1
 
     @property
     def bootstrap(self) -> str:
@@ -74,26 +80,34 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode("ascii")
 
 
+def quorum_voters(nodes: Mapping[int, int]) -> str:
+    """``controller.quorum.voters`` for controllers ``{node id: controller port}`` on 127.0.0.1."""
+    return ",".join(f"{node}@{HOST}:{port}" for node, port in sorted(nodes.items()))
+
+
 def server_properties(settings: BrokerSettings, layout: Layout) -> dict[str, str]:
     """The broker's server.properties as an ordered mapping."""
+    rf, isr = str(settings.replication_factor), str(settings.min_insync_replicas)
     props: dict[str, str] = {
-        # One JVM is both the KRaft controller and the broker; a static one-voter quorum needs no
-        # `--standalone` format and no dynamic-quorum bootstrap.
+        # Every JVM is both a KRaft controller and a broker; a static quorum (one voter, or every
+        # node of a local cluster) needs no `--standalone` format and no dynamic-quorum bootstrap.
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.voters": f"{NODE_ID}@{HOST}:{settings.controller_port}",
+        "node.id": str(settings.node_id),
+        "controller.quorum.voters": settings.quorum_voters
+        or quorum_voters({settings.node_id: settings.controller_port}),
         "listeners": f"PLAINTEXT://{HOST}:{settings.port},CONTROLLER://{HOST}:{settings.controller_port}",
         "advertised.listeners": f"PLAINTEXT://{HOST}:{settings.port}",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(layout.storage_dir),
-        # A single node cannot hold the default three replicas of the internal topics.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        # A single node cannot hold the default three replicas of the internal topics; a cluster
+        # gives them one replica per node and, like every topic, min.insync.replicas (2 of 3).
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": isr,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": isr,
         # One partition each instead of 50: the first consumer group / transaction is ready sooner.
         "offsets.topic.num.partitions": "1",
         "transaction.state.log.num.partitions": "1",
@@ -106,6 +120,17 @@ def server_properties(settings: BrokerSettings, layout: Layout) -> dict[str, str
         # producer topic should fail here as it would on the real cluster.
         "auto.create.topics.enable": "true" if settings.auto_create_topics else "false",
     }
+    if settings.replication_factor > 1:
+        props.update(
+            {
+                "default.replication.factor": rf,
+                "min.insync.replicas": isr,
+                # A killed node is fenced (its partitions get new leaders) after 4 s without a
+                # heartbeat instead of 9 s; a restarted one rejoins the ISR once it has caught up.
+                "broker.session.timeout.ms": "4000",
+                "broker.heartbeat.interval.ms": "1000",
+            }
+        )
     props.update(settings.extra)
     return props
 
