@@ -350,3 +350,22 @@ def test_duplicate_keys_and_odd_unicode_in_the_json_text(text: str, seed: int) -
     body = orjson.dumps(message(location_code=text, bsn=bsn))[:-1]
     payload = body + b',"bsn":' + orjson.dumps(text) + b',"placement_id":' + orjson.dumps(text) + b"}"
     assert_one_bounded_private_outcome(answer(raw_value(payload)), (bsn, BIRTH))
+
+
+def test_replay_answers_a_poison_file_without_a_traceback(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 1: ``jeugdhub replay`` on a file holding the 300-deep message died with a traceback."""
+    from services.cli import main
+
+    deep = b'{"deep":' + b"[" * 300 + b"]" * 300 + b"," + orjson.dumps(message())[1:]
+    numbers = " ".join(f"{n:08d}" for n in range(10_000_000, 10_095_000))
+    feed = tmp_path / "poison.jsonl"
+    feed.write_bytes(b"\n".join([deep, orjson.dumps(message(message_id=BSN, notes=numbers)), b"[" * 3000]))
+    rejected = tmp_path / "rejected.jsonl"
+    main(["replay", str(feed), "--as-of", "2026-03-31", "--rejections", str(rejected)])
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["accepted"], figures["rejected"]) == (0, 3)
+    text = rejected.read_text()
+    assert len(text.splitlines()) == 3
+    assert BSN not in text and BIRTH not in text
