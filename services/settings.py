@@ -30,6 +30,19 @@ class HubSettings(BaseSettings):
         "such as Strimzi owns them)",
     )
 
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description="JEUGDHUB_REPLICATION_FACTOR: replicas of every topic the hub creates (its own and "
+        "faust's changelogs); 1 for the single local broker, 3 on a cluster",
+    )
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="JEUGDHUB_MIN_INSYNC_REPLICAS: min.insync.replicas of the hub's topics (default: "
+        "the broker's; with 3 replicas use 2, so acks=all survives one broker down)",
+    )
+
     def masked(self) -> dict[str, Any]:
         """The settings as a dict for the start-up log line, secrets replaced by '**********'."""
         return {

@@ -1,5 +1,9 @@
 """Every Kafka topic of the hub, declared once: name, key, value schema, partitions, retention.
 
+The replication factor is not declared here: it belongs to the cluster, not the topic, and comes
+from ``JEUGDHUB_REPLICATION_FACTOR`` (``services.streaming.topic_admin``) or, for Strimzi, from
+``jeugdhub deploy render --replicas``.
+
 Code, tests, ``jeugdhub kafka topics`` and the Kubernetes ``KafkaTopic`` manifests all read this
 module. A deployment may prefix every name (``JEUGDHUB_TOPIC_PREFIX``), which tests use to get
 topics of their own on a shared broker.
@@ -29,11 +33,13 @@ class TopicSpec:
     def full_name(self, prefix: str = "") -> str:
         return f"{prefix}{self.name}"
 
-    def config(self) -> dict[str, str]:
-        """Broker-side topic configuration."""
+    def config(self, min_insync_replicas: int | None = None) -> dict[str, str]:
+        """Broker-side topic configuration; ``min_insync_replicas`` None leaves the broker's default."""
         cfg = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
         if self.cleanup_policy == "compact":
             cfg.update(COMPACTED_STATE_CONFIG)
+        if min_insync_replicas is not None:
+            cfg["min.insync.replicas"] = str(min_insync_replicas)
         return cfg
 
 

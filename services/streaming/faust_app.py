@@ -55,6 +55,8 @@ def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_request_timeout=max(40.0, settings.session_timeout_s + 10),
         topic_partitions=partitions,
+        # faust's own topics (table changelogs, the assignor's leader topic) get the hub's replicas
+        topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
         web_port=settings.web_port,
         web_bind=settings.web_bind,
