@@ -197,3 +197,24 @@ def test_publisher_holds_back_until_its_state_covers_what_is_published() -> None
         assert publisher.published == Position(D, (12, 4), 41)
 
     asyncio.run(scenario())
+
+
+def test_a_new_publisher_does_not_resend_rows_already_on_the_topic() -> None:
+    from services.aggregate.publisher import figures_row
+    from services.aggregate.snapshots import SnapshotThrottle, snapshot
+    from services.contracts.canonical import record_from_json, record_to_json
+    from services.contracts.codec import encode
+
+    state = FiguresState(TABLE, D)
+    state.upsert("y1", FACTS, 1)
+    rows = state.rows()
+    latest = {}
+    for row in rows:  # as read back from the aggregates topic at a take-over
+        record = record_from_json("RegionSnapshot", snapshot(row, D, datetime(2026, 3, 31, tzinfo=UTC)))
+        value = record_to_json("RegionSnapshot", decode("RegionSnapshot", encode("RegionSnapshot", record)))
+        latest[value["region"]] = (value["as_of"], figures_row(value))
+    throttle = SnapshotThrottle(0)
+    throttle.seed(latest)
+    assert throttle.due(rows, D, now=1.0) == [] and not throttle.has_unpublished(rows, D)
+    state.upsert("y2", FACTS, 1)
+    assert {r["region"] for r in throttle.due(state.rows(), D, now=1.0)} == {"R1", "NL"}
