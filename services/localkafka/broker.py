@@ -131,14 +131,16 @@ def _poll_gone(pid: int, timeout_s: float) -> bool:
     return True
 
 
-def set_parent_death_signal() -> None:  # pragma: no cover - runs in the forked child
-    """``preexec_fn``: have Linux SIGTERM this child when its parent dies (no leaked JVMs).
+def set_parent_death_signal(signum: int = signal.SIGTERM) -> None:  # pragma: no cover - in the child
+    """``preexec_fn``: have Linux send *signum* to this child when its parent dies (no leaked JVMs).
 
-    The signal is tied to the parent *thread* that forked, so start children from a long-lived
-    thread (pytest's main thread is).
+    SIGTERM lets the JVM shut down cleanly; ``jeugdhub run`` passes SIGKILL for its services
+    (``functools.partial``), whose graceful stop can hang on a broker that is dying with them. The
+    signal is tied to the parent *thread* that forked, so start children from a long-lived thread
+    (pytest's main thread is).
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
 
 
 class Broker:

@@ -1,5 +1,6 @@
 """``jeugdhub run``: the whole hub on this machine — Kafka, the three services, a simulated feed
-and a live view. Ctrl-C stops everything and says where the data and logs are."""
+and a live view. Ctrl-C, SIGTERM or SIGHUP stop everything and say where the data and logs are; if
+``run`` is killed, its children die with it (parent-death signal)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,14 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--free-ports",
         action="store_true",
-        help="give the services free ports instead of 8080/6066/6067 (several hubs side by side)",
+        help="give the services free ports instead of 8080/6066/6067, and a Kafka started here free "
+        "ports instead of 9092/9093 (several hubs side by side)",
+    )
+    parser.add_argument(
+        "--kafka-state-dir",
+        type=Path,
+        default=None,
+        help="state file, data and logs of the local Kafka (default: var/localkafka, as `jeugdhub kafka`)",
     )
     parser.set_defaults(func=run)
 

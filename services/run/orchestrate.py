@@ -6,11 +6,15 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import sys
 import time
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -25,9 +29,48 @@ from services.run.scrape import parse
 from services.run.view import Rates, rejects_by_rule, render
 from services.streaming.topic_admin import create_hub_topics
 
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Stop the hub like Ctrl-C: a service manager's stop, a closed terminal or SSH session."""
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread where Ctrl-C would raise KeyboardInterrupt.
+
+    A KeyboardInterrupt so that it unwinds through everything Ctrl-C does (library code that
+    treats ``Exception`` as "not ready yet" must not swallow it) into :meth:`Hub.run`'s cleanup.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise StopSignal(signum)
+
+
+@contextmanager
+def _signals(handler: SignalHandler, signums: tuple[int, ...]) -> Iterator[None]:
+    """Install *handler* for *signums* (main thread only) and put the previous handlers back."""
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
 
 def _port(preferred: int, any_free: bool = False) -> int:
     return preferred if not any_free and port_is_free(preferred) else free_port()
+
+
+def _two_free_ports() -> tuple[int, int]:
+    first, second = free_port(), free_port()
+    while second == first:
+        second = free_port()
+    return first, second
 
 
 def local_keyring(path: Path) -> Path:
@@ -47,25 +90,38 @@ class Hub:
         self.console = Console(stderr=False)
         self.children: list[Child] = []
         self.started_kafka = False
+        state_dir = getattr(args, "kafka_state_dir", None)
+        self.kafka_state_dir: Path = (state_dir or named.DEFAULT_STATE_DIR).resolve()
 
     def say(self, text: str) -> None:
-        self.console.print(text, highlight=False, soft_wrap=True)
+        # After SIGHUP the terminal may be gone (EIO): stopping must go on without it.
+        with suppress(OSError):
+            self.console.print(text, highlight=False, soft_wrap=True)
 
     def run(self) -> int:
+        """Start everything, show it, and stop everything on Ctrl-C, SIGTERM, SIGHUP or an error.
+
+        While stopping, further Ctrl-C/SIGTERM/SIGHUP are ignored so the cleanup completes; if
+        ``run`` is killed outright, its children get SIGTERM from the kernel (parent-death signal).
+        """
         regions_file = self.args.regions.resolve() if self.args.regions else None
         load_region_table(regions_file)  # fail fast on a bad table, before anything starts
         code = 0
-        try:
-            bootstrap = self._kafka()
-            self._services(bootstrap, regions_file)
-            self._show(bootstrap)
-        except KeyboardInterrupt:
-            self.say("\nstopping…")
-        except (RuntimeError, TimeoutError, OSError) as exc:
-            self.say(f"[red]jeugdhub run: {exc}[/red]")
-            code = 1
-        finally:
-            self._stop()
+        with _signals(_raise_stop, STOP_SIGNALS):
+            try:
+                bootstrap = self._kafka()
+                self._services(bootstrap, regions_file)
+                self._show(bootstrap)
+            except StopSignal as stop:
+                self.say(f"\n{signal.Signals(stop.signum).name}: stopping…")
+            except KeyboardInterrupt:
+                self.say("\nstopping…")
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                self.say(f"[red]jeugdhub run: {exc}[/red]")
+                code = 1
+            finally:
+                with _signals(signal.SIG_IGN, (signal.SIGINT, *STOP_SIGNALS)):
+                    self._stop()
         return code
 
     def _kafka(self) -> str:
@@ -74,10 +130,14 @@ class Hub:
             self.say(f"Kafka at {self.args.kafka_bootstrap} (not started here)")
             create_hub_topics(self.args.kafka_bootstrap, prefix)
             return str(self.args.kafka_bootstrap)
-        state = named.running_state(named.DEFAULT_STATE_DIR.resolve())
+        state = named.running_state(self.kafka_state_dir)
         if state is None:
             self.say("starting Kafka (the first run downloads its jars with Maven)…")
-            state = named.start(named.DEFAULT_STATE_DIR)
+            port, controller_port = _two_free_ports() if self.args.free_ports else (None, None)
+            # Dies with this process (parent-death signal) if `run` is killed before stopping it.
+            state = named.start(
+                self.kafka_state_dir, port=port, controller_port=controller_port, die_with_parent=True
+            )
             self.started_kafka = True
         self.say(f"Kafka {state.kafka_version} on {state.bootstrap}")
         create_hub_topics(state.bootstrap, prefix)
@@ -196,10 +256,10 @@ class Hub:
                 child.stop()
         if self.started_kafka:
             with suppress(Exception):
-                named.stop(named.DEFAULT_STATE_DIR)
+                named.stop(self.kafka_state_dir)
         if self.args.kafka_bootstrap:
             self.say(f"stopped. Logs: {self.logs}  Kafka: {self.args.kafka_bootstrap}, left running")
             return
-        self.say(f"stopped. Logs: {self.logs}  Kafka data: {named.DEFAULT_STATE_DIR / 'data'}")
+        self.say(f"stopped. Logs: {self.logs}  Kafka data: {self.kafka_state_dir / 'data'}")
         if not self.started_kafka:
             self.say("Kafka was already running before and is left running (jeugdhub kafka stop).")
