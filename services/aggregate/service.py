@@ -40,6 +40,7 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
+from services.streaming.delivery import deliver, stop_without_commit
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -103,44 +104,60 @@ def create_app(
     # validated topic; one changelog record per youth per batch, sent and awaited with the facts.
     messages_of = state_table(app, "youth-messages", VALIDATED.partitions)
 
-    @app.agent(validated_topic, concurrency=1)
-    async def apply(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            changed: set[str] = set()
-            for event in events:
-                try:
-                    message = validated_to_json(decode("ValidatedMessage", event.message.value))
-                except ContractError as exc:
-                    log.error(
-                        "undecodable validated record skipped",
-                        extra={"error": str(exc), "offset": event.message.offset},
-                    )
-                    continue
+    async def handle(events: list[Any]) -> None:
+        changed: set[str] = set()
+        for event in events:
+            try:
+                message = validated_to_json(decode("ValidatedMessage", event.message.value))
                 youth = message["youth_pseudonym"]
                 stored: dict[str, Any] = dict(messages_of.get(youth) or {})
                 key = message_key(message)
-                if stored.get(key) != message:
-                    stored[key] = message
-                    messages_of.set(youth, stored)
-                    changed.add(youth)
-            highest: dict[int, int] = {}
-            for event in events:
-                partition, offset = event.message.partition, event.message.offset
-                highest[partition] = max(highest.get(partition, -1), offset)
-            facts_records: list[Record] = []
-            for youth in changed:
-                messages = list(messages_of.get(youth).values())
+            except Exception as exc:  # one bad record must not cost the batch (delivery.py)
+                log.error(
+                    "undecodable validated record skipped",
+                    extra={"error": f"{type(exc).__name__}: {exc}"[:300], "offset": event.message.offset},
+                )
+                continue
+            if stored.get(key) != message:
+                stored[key] = message
+                messages_of.set(youth, stored)
+                changed.add(youth)
+        highest: dict[int, int] = {}
+        for event in events:
+            partition, offset = event.message.partition, event.message.offset
+            highest[partition] = max(highest.get(partition, -1), offset)
+        facts_records: list[Record] = []
+        for youth in changed:
+            messages = list(messages_of.get(youth).values())
+            try:
                 facts = build_youth_facts(messages, regions)
-                facts_records.append((youth.encode(), facts_record(youth, facts, len(messages))))
-            # One record batch per topic-partition through the app's producer (not faust's
-            # Topic.send machinery); the changelog and the facts are acknowledged before the batch's
-            # offsets can be committed.
+            except Exception:  # a bug for this youth; the messages stay stored, the next one retries
+                log.exception("youth facts not derived", extra={"messages": len(messages)})
+                continue
+            facts_records.append((youth.encode(), facts_record(youth, facts, len(messages))))
+        # One record batch per topic-partition through the app's producer (not faust's Topic.send
+        # machinery); the changelog and the facts are acknowledged before the batch's offsets can
+        # be committed, or the process stops without committing (services/streaming/delivery.py).
+        changelog = messages_of.drain()
+
+        async def send() -> list[Any]:
             producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
-            pending = await send_routed_batches(producer, messages_of.topic, messages_of.drain())
+            pending = await send_routed_batches(producer, messages_of.topic, changelog)
             pending += await send_record_batches(producer, facts_topic_name, facts_records)
-            await asyncio.gather(*pending)
-            metrics.events_applied.inc(len(events))
-            update_lag(app, metrics.lag, validated_topic.get_topic_name(), highest)
+            return pending
+
+        await deliver(send, "aggregate")
+        metrics.events_applied.inc(len(events))
+        update_lag(app, metrics.lag, validated_topic.get_topic_name(), highest)
+
+    @app.agent(validated_topic, concurrency=1)
+    async def apply(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            try:
+                await handle(events)
+            except BaseException as exc:
+                # faust would acknowledge the whole batch on the way out (services/streaming/delivery.py)
+                stop_without_commit(f"aggregate batch not applied: {type(exc).__name__}: {exc}")
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_facts() -> None:
