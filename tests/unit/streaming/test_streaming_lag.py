@@ -1,5 +1,5 @@
 """partition_lag: the rule behind the workers' lag gauges (the real-broker case is in
-tests/integration/test_streaming_lag.py)."""
+tests/integration/test_validate_lag_gauge.py)."""
 
 from __future__ import annotations
 
