@@ -105,6 +105,6 @@ def test_kafka_outage_under_load_writes_a_bounded_log(own_broker: Broker, tmp_pa
     suppressed = sum(int(line.get("repeats_suppressed", 0)) for line in lines)
     assert growth <= MAX_GROWTH_BYTES, (growth, suppressed, ingest.log_tail(60))
     # The outage did produce a flood, and the log says how much of it was left out.
-    assert suppressed > 1000, suppressed
+    assert suppressed > 200, suppressed
     assert any(str(line["msg"]).endswith("more like this suppressed") for line in lines)
     assert any(line["logger"].startswith("aiokafka") and "repeats_suppressed" in line for line in lines)
