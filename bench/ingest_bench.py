@@ -296,6 +296,9 @@ def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str, dict[str
             "JEUGDHUB_INGEST_PORT": str(port),
             "JEUGDHUB_INGEST_RATE_PER_S": "10000000",
             "JEUGDHUB_INGEST_RATE_BURST": "10000000",
+            # No worker consumes here: the pipeline only falls behind, so admission bounds are off.
+            "JEUGDHUB_INGEST_ADMISSION_MAX_LAG_MESSAGES": "0",
+            "JEUGDHUB_INGEST_ADMISSION_MAX_STALENESS_S": "0",
             "JEUGDHUB_INGEST_PRODUCERS": str(args.producers),
             "JEUGDHUB_LOG_LEVEL": "WARNING",
         }

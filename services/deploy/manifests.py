@@ -245,6 +245,10 @@ def _principal_acls(principal: str, prefix: str, reads: Sequence[str]) -> list[d
     if principal in CREATES_HUB_TOPICS:
         for spec in ALL_TOPICS:
             grant(spec.name, "Create", "Describe")
+    if principal == "ingest":
+        # services/ingest/backlog.py: ListOffsets on the stages' topics (never a record: no Read).
+        grant(RAW.name, "Describe")
+        grant(VALIDATED.name, "Describe")
     order = {"Read": 0, "Write": 1, "Create": 2, "Describe": 3}
     # Topics read or written first (topics.py order), then the ones only created.
     topics = [spec.name for spec in ALL_TOPICS if spec.name in by_topic]
@@ -260,6 +264,9 @@ def _principal_acls(principal: str, prefix: str, reads: Sequence[str]) -> list[d
     if principal in EXTERNAL_GROUP_PREFIXES:
         acls.append(_acl("group", f"{prefix}{EXTERNAL_GROUP_PREFIXES[principal]}", ["Read"], "prefix"))
     if principal == "ingest":
+        # services/ingest/backlog.py: OffsetFetch of the workers' committed offsets.
+        for group in CONSUMER_GROUPS.values():
+            acls.append(_acl("group", f"{prefix}{group}", ["Describe"]))
         acls.append(
             _acl(
                 "transactionalId",

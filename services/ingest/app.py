@@ -22,9 +22,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.contracts.topics import RAW, RETOUR
 from services.ingest import problems as P
+from services.ingest.backlog import BacklogMonitor, BacklogSource, NoBacklog, hub_stages
 from services.ingest.checks import (
     accepted_body,
     check_content_length,
+    check_record_sizes,
     check_senders,
     count_by_label,
     media_format,
@@ -33,7 +35,7 @@ from services.ingest.checks import (
     raw_records,
 )
 from services.ingest.cursor import Cursor, CursorError, decode_cursor
-from services.ingest.kafka import KafkaUnavailable, RawWriter, Record, RetourPage, RetourReader
+from services.ingest.kafka import KafkaUnavailable, RawWriter, Record, RecordRefused, RetourPage, RetourReader
 from services.ingest.metrics import IngestMetrics, new_metrics
 from services.ingest.openapi import openapi_document
 from services.ingest.problems import Problem, ProblemError
@@ -81,6 +83,7 @@ class IngestContext:
     sender_limiter: KeyedLimiter
     auth_limiter: KeyedLimiter
     openapi: bytes
+    backlog: BacklogSource
 
 
 CONTEXT = web.AppKey("ingest", IngestContext)
@@ -94,13 +97,18 @@ def create_app(
     writer: Writer | None = None,
     reader: Reader | None = None,
     metrics: IngestMetrics | None = None,
+    backlog: BacklogSource | None = None,
 ) -> web.Application:
     """Build the application; Kafka connections and the tokens file are opened on startup.
 
     Pass *tokens* to use a fixed token table instead of the tokens file (tests); *writer* and
-    *reader* replace the Kafka shell (HTTP-only tests).
+    *reader* replace the Kafka shell (HTTP-only tests). *backlog* replaces the pipeline-backlog
+    monitor behind admission; by default it is the real one with the real writer and none (always
+    admit) with a fake writer.
     """
     metrics = metrics or new_metrics()
+    if backlog is None:
+        backlog = BacklogMonitor(settings, metrics, hub_stages(settings)) if writer is None else NoBacklog()
     store = tokens if tokens is not None else TokenStore()
     watcher = None if tokens is not None else TokenFileWatcher(settings.ingest_tokens_file, store)
     ctx = IngestContext(
@@ -115,6 +123,7 @@ def create_app(
             settings.ingest_auth_failures_per_min / 60.0, settings.ingest_auth_failure_burst
         ),
         openapi=orjson.dumps(openapi_document(settings)),
+        backlog=backlog,
     )
     app = web.Application(
         middlewares=[_problems_and_metrics],
@@ -139,6 +148,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             log.warning("no API tokens loaded: every request gets 401", extra={"file": str(ctx.watcher.path)})
     ctx.metrics.tokens.set(len(ctx.tokens))
     await ctx.writer.start()
+    await ctx.backlog.start()
     reload_task = asyncio.create_task(_reload_tokens(ctx), name="ingest-token-reload")
     try:
         yield
@@ -146,6 +156,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         reload_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reload_task
+        await ctx.backlog.close()
         await ctx.writer.close()
         await ctx.reader.close()
 
@@ -280,6 +291,23 @@ def _raise(result: Any) -> None:
         raise ProblemError(result)
 
 
+def admit(ctx: IngestContext) -> None:
+    """503 pipeline-behind while a stage is further behind than the configured bounds.
+
+    Global, not per sender: the backlog is everyone's. 503 rather than 429 because the client did
+    nothing wrong; Retry-After tells it when to try again, and nothing was stored.
+    """
+    verdict = ctx.backlog.admission()
+    if not verdict.open:
+        raise ProblemError(
+            Problem(
+                P.PIPELINE_BEHIND,
+                f"{verdict.reason}; nothing was stored. Send the same request again later",
+                retry_after=ctx.settings.ingest_admission_retry_after_s,
+            )
+        )
+
+
 def _unavailable(ctx: IngestContext) -> ProblemError:
     return ProblemError(
         Problem(
@@ -295,6 +323,7 @@ async def post_messages(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     settings = ctx.settings
     sender = authenticate(request, ctx)
+    admit(ctx)
     charge(ctx, sender, 1)
     fmt = media_format(request.headers.get("Content-Type"))
     if isinstance(fmt, Problem):
@@ -302,7 +331,12 @@ async def post_messages(request: web.Request) -> web.Response:
     _raise(check_content_length(request.content_length, settings.ingest_max_body_bytes))
     body = await request.read()  # aiohttp raises 413 past client_max_size (chunked bodies too)
     parsed = parse_body(
-        fmt, body, max_batch=settings.ingest_max_batch, max_message_bytes=settings.ingest_max_message_bytes
+        fmt,
+        body,
+        max_batch=settings.ingest_max_batch,
+        max_message_bytes=settings.ingest_max_message_bytes,
+        max_depth=settings.ingest_max_json_depth,
+        max_id_chars=settings.ingest_max_message_id_chars,
     )
     if isinstance(parsed, Problem):
         raise ProblemError(parsed)
@@ -313,8 +347,12 @@ async def post_messages(request: web.Request) -> web.Response:
         raise _unavailable(ctx)
     received_at = datetime.now(UTC).replace(microsecond=0)
     records = raw_records(parsed, sender, received_at)
+    _raise(check_record_sizes(records, settings.ingest_max_record_bytes, parsed.is_batch))
     try:
         await ctx.writer.write(records)
+    except RecordRefused as exc:
+        index = exc.index if parsed.is_batch else None
+        raise ProblemError(Problem(P.RECORD_TOO_LARGE, f"{exc}; nothing was stored", index)) from exc
     except KafkaUnavailable as exc:
         log.warning(
             "messages not stored",
@@ -359,9 +397,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    writer = request.app[CONTEXT].writer
+    """200 while Kafka takes writes. A pipeline behind its bounds does not make ingest unready: it
+    still answers (503 pipeline-behind, with Retry-After), which a load balancer dropping every
+    instance would turn into refused connections; the body says that admission is paused."""
+    ctx = request.app[CONTEXT]
+    writer = ctx.writer
     if writer.available and await writer.probe():
-        return _json({"status": "ready"})
+        verdict = ctx.backlog.admission()
+        if verdict.open:
+            return _json({"status": "ready", "admission": "open"})
+        return _json({"status": "ready", "admission": "paused", "reason": verdict.reason})
     return _json({"status": "kafka unreachable"}, status=503)
 
 

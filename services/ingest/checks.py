@@ -4,6 +4,12 @@ Ingest checks only what it needs to route a message and to keep senders apart: t
 ``message_id`` (a string, for the key) and ``sender`` (it must be the token's). Everything else is
 the validate step's job, so that every message gets its retour (and its rejection record) from one
 place. Nothing here does I/O; the aiohttp shell calls these functions in order.
+
+What ingest accepts must also be something every later step can handle, whatever a sender posts:
+so the nesting depth of a message is bounded (a 300-deep value made ``orjson.dumps`` raise here and
+in validate), ``message_id`` is bounded (it is stored three times per record), and the encoded
+record must fit Kafka's record limit. Each refusal is a 4xx naming the rule; none may become a 500
+or a 503 that a client would retry forever.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ RawFormat = Literal["json", "avro"]
 MEDIA_TYPES: dict[str, RawFormat] = {JSON_TYPE: "json", AVRO_TYPE: "avro"}
 KNOWN_MESSAGE_TYPES = frozenset(BODY_RECORDS)
 _DETAIL_MAX = 300
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_ID_CHARS = 36
+KAFKA_RECORD_OVERHEAD = 128
+"""Bytes Kafka adds around one record's key and value when it is alone in a record batch (a 61-byte
+batch header, the record's length, attributes, timestamp and offset deltas, key and value lengths
+and header count as varints), rounded up: what the broker compares with ``max.message.bytes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,23 +93,50 @@ def body_too_large(max_body_bytes: int) -> Problem:
 
 
 def parse_body(
-    fmt: RawFormat, body: bytes, *, max_batch: int, max_message_bytes: int
+    fmt: RawFormat,
+    body: bytes,
+    *,
+    max_batch: int,
+    max_message_bytes: int,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_id_chars: int = DEFAULT_MAX_ID_CHARS,
 ) -> ParsedBody | Problem:
     if fmt == "avro":
-        return parse_avro(body, max_message_bytes=max_message_bytes)
-    return parse_json(body, max_batch=max_batch, max_message_bytes=max_message_bytes)
+        return parse_avro(body, max_message_bytes=max_message_bytes, max_id_chars=max_id_chars)
+    return parse_json(
+        body,
+        max_batch=max_batch,
+        max_message_bytes=max_message_bytes,
+        max_depth=max_depth,
+        max_id_chars=max_id_chars,
+    )
 
 
-def parse_json(body: bytes, *, max_batch: int, max_message_bytes: int) -> ParsedBody | Problem:
-    """One message object, or an array of 1..max_batch message objects."""
+def parse_json(
+    body: bytes,
+    *,
+    max_batch: int,
+    max_message_bytes: int,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_id_chars: int = DEFAULT_MAX_ID_CHARS,
+) -> ParsedBody | Problem:
+    """One message object, or an array of 1..max_batch message objects.
+
+    The depth of every message is checked before anything serialises it again (``orjson.dumps``
+    of a batch element raises at 255 levels; orjson's parser stops at 1024).
+    """
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):
+            return _too_deep(None, max_depth)
         return Problem(P.INVALID_JSON, _short(f"not valid JSON: {exc}"))
     if isinstance(value, dict):
         if len(body) > max_message_bytes:
             return _message_too_large(None, len(body), max_message_bytes)
-        checked = _check_message(value, body, None)
+        if nests_deeper_than(value, max_depth):
+            return _too_deep(None, max_depth)
+        checked = _check_message(value, body, None, max_id_chars)
         if isinstance(checked, Problem):
             return checked
         return ParsedBody("json", (checked,), is_batch=False)
@@ -113,17 +152,21 @@ def parse_json(body: bytes, *, max_batch: int, max_message_bytes: int) -> Parsed
     for index, element in enumerate(value):
         if not isinstance(element, dict):
             return Problem(P.NOT_A_MESSAGE, f"element is {_json_type(element)}, not an object", index)
+        if nests_deeper_than(element, max_depth):
+            return _too_deep(index, max_depth)
         payload = orjson.dumps(element)
         if len(payload) > max_message_bytes:
             return _message_too_large(index, len(payload), max_message_bytes)
-        checked = _check_message(element, payload, index)
+        checked = _check_message(element, payload, index, max_id_chars)
         if isinstance(checked, Problem):
             return checked
         messages.append(checked)
     return ParsedBody("json", tuple(messages), is_batch=True)
 
 
-def parse_avro(body: bytes, *, max_message_bytes: int) -> ParsedBody | Problem:
+def parse_avro(
+    body: bytes, *, max_message_bytes: int, max_id_chars: int = DEFAULT_MAX_ID_CHARS
+) -> ParsedBody | Problem:
     """One single-object-encoded InboundMessage; its bytes go to the raw topic unchanged."""
     if len(body) > max_message_bytes:
         return _message_too_large(None, len(body), max_message_bytes)
@@ -138,13 +181,35 @@ def parse_avro(body: bytes, *, max_message_bytes: int) -> ParsedBody | Problem:
         # rejection for validate to report in the retour; we only need the routing fields.
         obj = {"message_id": str(record.get("message_id")), "sender": record.get("sender")}
         obj["message_type"] = record.get("message_type")
-    checked = _check_message(obj, body, None)
+    checked = _check_message(obj, body, None, max_id_chars)
     if isinstance(checked, Problem):
         return checked
     return ParsedBody("avro", (checked,), is_batch=False)
 
 
-def _check_message(obj: dict[str, Any], payload: bytes, index: int | None) -> Incoming | Problem:
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """True when *value* nests more than *limit* levels (an object or array is level 1).
+
+    Iterative, so no input can hit Python's recursion limit; it stops at the first path past the
+    limit. The cost is one step per array element or object member, bounded by the body size.
+    """
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _check_message(
+    obj: dict[str, Any], payload: bytes, index: int | None, max_id_chars: int = DEFAULT_MAX_ID_CHARS
+) -> Incoming | Problem:
     where = "" if index is None else f" (element {index})"
     if "message_id" not in obj:
         return Problem(P.MISSING_MESSAGE_ID, f"message_id is required{where}", index)
@@ -152,6 +217,13 @@ def _check_message(obj: dict[str, Any], payload: bytes, index: int | None) -> In
     if not isinstance(message_id, str):
         return Problem(
             P.INVALID_MESSAGE_ID, f"message_id must be a string, got {_json_type(message_id)}{where}", index
+        )
+    if len(message_id) > max_id_chars:
+        return Problem(
+            P.MESSAGE_ID_TOO_LONG,
+            f"message_id is {len(message_id)} characters{where}; at most {max_id_chars} "
+            "(a lower-case UUID has 36)",
+            index,
         )
     if "sender" not in obj:
         return Problem(P.MISSING_SENDER, f"sender is required{where}", index)
@@ -241,6 +313,32 @@ def raw_encoder(sender: Sender, received_at: datetime, fmt: RawFormat) -> RawEnc
     return RawEncoder(sender, received_at, fmt)
 
 
+def record_bytes(record: tuple[bytes, bytes]) -> int:
+    """What Kafka counts against ``max.message.bytes`` for *record* alone in a batch (an upper bound)."""
+    key, value = record
+    return len(key) + len(value) + KAFKA_RECORD_OVERHEAD
+
+
+def check_record_sizes(
+    records: Sequence[tuple[bytes, bytes]], max_record_bytes: int, is_batch: bool
+) -> Problem | None:
+    """413 when a message's RawMessage record would be larger than Kafka takes.
+
+    Such a record can never be stored, so answering it with 503 (retry later) would make a client
+    retry forever, and in a group commit it would fail the other requests' records with it.
+    """
+    for index, record in enumerate(records):
+        size = record_bytes(record)
+        if size > max_record_bytes:
+            where = f" (element {index})" if is_batch else ""
+            return Problem(
+                P.RECORD_TOO_LARGE,
+                f"the message's Kafka record would be {size} bytes{where}; at most {max_record_bytes}",
+                index if is_batch else None,
+            )
+    return None
+
+
 def accepted_body(parsed: ParsedBody, received_at: datetime) -> Any:
     """The 202 body mirrors the request: an object for one message, an array for a batch."""
     stamp = _timestamp_text(received_at)
@@ -259,6 +357,13 @@ def parse_limit(text: str | None, default: int, maximum: int) -> int | Problem:
 def _message_too_large(index: int | None, size: int, limit: int) -> Problem:
     where = "" if index is None else f" (element {index})"
     return Problem(P.MESSAGE_TOO_LARGE, f"a message is {size} bytes{where}; at most {limit}", index)
+
+
+def _too_deep(index: int | None, limit: int) -> Problem:
+    where = "" if index is None else f" (element {index})"
+    return Problem(
+        P.JSON_TOO_DEEP, f"a message nests objects/arrays deeper than {limit} levels{where}", index
+    )
 
 
 def _json_type(value: Any) -> str:

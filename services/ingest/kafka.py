@@ -10,9 +10,15 @@ Writes (``RawWriter``)
     request, because a request never spans two transactions. ``ingest_producers`` slots (each its own
     transactional producer, ``<transactional_id>-<n>``) commit in parallel.
 
-    Failure handling is deliberately blunt: any error or timeout fails the slot's whole transaction
-    (its requests get 503), the producer is thrown away and a fresh one is created with the same
-    transactional id. Its ``init_transactions`` fences the old one and aborts whatever it left open,
+    A record Kafka can never take must not fail anybody else: ``write`` refuses a record larger than
+    ``ingest_max_record_bytes`` before it joins a group (``RecordRefused``, answered 413), and when a
+    grouped transaction still fails because Kafka refused a record as too large (a topic configured
+    with a smaller ``max.message.bytes``), each of its requests is retried in a transaction of its
+    own on the replacement producer: the offender gets ``RecordRefused``, the others their commit.
+
+    Failure handling is otherwise deliberately blunt: any error or timeout fails the slot's whole
+    transaction (its requests get 503), the producer is thrown away and a fresh one is created with
+    the same transactional id. Its ``init_transactions`` fences the old one and aborts whatever it left open,
     so no half-written transaction lingers. While no slot is connected, requests get 503 at once;
     slots keep reconnecting with back-off, so the service recovers when Kafka does, without a
     restart. An idle slot probes the cluster every few seconds so a broker that disappeared while
@@ -35,11 +41,17 @@ from typing import Any
 
 import aiokafka.producer.sender
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
+from services.ingest.checks import record_bytes
 from services.ingest.cursor import Cursor, partition_for
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
@@ -51,10 +63,20 @@ log = logging.getLogger("jeugdhub.ingest.kafka")
 _FAILURES = (KafkaError, TimeoutError, OSError, AssertionError, RuntimeError)
 PROBE_INTERVAL_S = 2.0
 _MAX_BACKOFF_S = 5.0
+_RECORD_REFUSALS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+"""Errors that say a record (or its batch) is too large: the same records would fail again."""
 
 
 class KafkaUnavailable(Exception):
     """Kafka did not take the write (or read) in time; the caller answers 503."""
+
+
+class RecordRefused(Exception):
+    """A record of this request can never be stored (too large): the caller answers 413, not 503."""
+
+    def __init__(self, detail: str, index: int | None = None) -> None:
+        super().__init__(detail)
+        self.index = index
 
 
 @dataclass(eq=False)
@@ -70,6 +92,8 @@ class _Slot:
     producer: Any = None
     ready: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    retry: list[_Pending] = field(default_factory=list, repr=False)
+    """Requests of a failed group, each to be retried alone by this slot's next producer."""
 
 
 class RawWriter:
@@ -107,10 +131,18 @@ class RawWriter:
             if slot.task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await slot.task
+        for slot in self._slots:
+            self._fail(slot.retry, "the service is shutting down")
+            slot.retry.clear()
         self._fail_queued("the service is shutting down")
 
     async def write(self, records: Sequence[Record]) -> None:
-        """Return once *records* are committed; raise KafkaUnavailable if that cannot be promised."""
+        """Return once *records* are committed; raise KafkaUnavailable if that cannot be promised,
+        RecordRefused if Kafka can never take one of them (before anything is sent)."""
+        limit = self.settings.ingest_max_record_bytes
+        for index, record in enumerate(records):
+            if record_bytes(record) > limit:
+                raise RecordRefused(f"a record would be {record_bytes(record)} bytes; at most {limit}", index)
         if not self._ready_slots or self._closing:
             raise KafkaUnavailable("no Kafka producer is connected")
         pending = _Pending(records, asyncio.get_running_loop().create_future())
@@ -211,8 +243,18 @@ class RawWriter:
             log.debug("kafka producer did not stop cleanly", extra={"error": type(exc).__name__})
 
     async def _serve(self, slot: _Slot) -> None:
-        """Commit queued requests until a transaction fails (then the producer is replaced)."""
+        """Commit queued requests until a transaction fails (then the producer is replaced).
+
+        Requests of a group that failed on a refused record come first, one per transaction.
+        """
         while not self._closing:
+            if slot.retry:
+                pending = slot.retry.pop(0)
+                if not (pending.abandoned or pending.future.done()) and not await self._transact(
+                    slot, [pending]
+                ):
+                    return
+                continue
             try:
                 first = await asyncio.wait_for(self._queue.get(), PROBE_INTERVAL_S)
             except TimeoutError:
@@ -268,8 +310,21 @@ class RawWriter:
             raise
         except _FAILURES as exc:
             self.metrics.write_duration.observe(time.perf_counter() - started)
+            refused = isinstance(exc, _RECORD_REFUSALS)
+            if refused and len(batch) > 1:
+                # Someone's record is too large for Kafka. Retry every request alone on the next
+                # producer, so only the one whose record it is fails.
+                log.warning(
+                    "kafka refused a record of a group commit; retrying its requests one by one",
+                    extra={"slot": slot.index, "requests": len(batch), "error": type(exc).__name__},
+                )
+                slot.retry.extend(batch)
+                self.metrics.isolated_requests.inc(len(batch))
+                return False
             log.warning(
-                "kafka transaction failed; its requests get 503",
+                "kafka transaction failed; its requests get 503"
+                if not refused
+                else "kafka refused a record of a request; it gets 413",
                 extra={
                     "slot": slot.index,
                     "requests": len(batch),
@@ -277,9 +332,14 @@ class RawWriter:
                     "error": f"{type(exc).__name__}: {exc}",
                 },
             )
+            failure: Exception = (
+                RecordRefused("Kafka refused a record of this request as too large")
+                if refused
+                else KafkaUnavailable("the Kafka transaction failed")
+            )
             for pending in batch:
                 if not pending.future.done():
-                    pending.future.set_exception(KafkaUnavailable("the Kafka transaction failed"))
+                    pending.future.set_exception(failure)
             return False
         self.metrics.write_duration.observe(time.perf_counter() - started)
         self.metrics.transaction_messages.observe(messages)
@@ -295,6 +355,12 @@ class RawWriter:
         except _FAILURES:
             return False
         return True
+
+    @staticmethod
+    def _fail(pendings: Sequence[_Pending], reason: str) -> None:
+        for pending in pendings:
+            if not pending.future.done():
+                pending.future.set_exception(KafkaUnavailable(reason))
 
     def _fail_queued(self, reason: str) -> None:
         while not self._queue.empty():

@@ -2,8 +2,8 @@
 
 Every label is bounded: routes are the declared ones (``other`` for anything else), statuses are
 HTTP codes, sender kinds are two, message types are the five of the contract plus ``other``, and
-reasons are the problem-type slugs of :mod:`services.ingest.problems`. Never a sender code, message
-id or client address.
+reasons are the problem-type slugs of :mod:`services.ingest.problems`, stages are ``validate`` and
+``aggregate``. Never a sender code, message id or client address.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ class IngestMetrics:
     rejected: Counter
     kafka_available: Gauge
     tokens: Gauge
+    isolated_requests: Counter
+    backlog_messages: Gauge
+    backlog_age: Gauge
+    backlog_measured: Gauge
+    admission_open: Gauge
     _children: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
     def child(self, name: str, *labels: str) -> Any:
@@ -99,4 +104,32 @@ def new_metrics() -> IngestMetrics:
             registry=registry,
         ),
         tokens=Gauge("jeugdhub_ingest_tokens", "API tokens loaded from the tokens file", registry=registry),
+        isolated_requests=Counter(
+            "jeugdhub_ingest_isolated_requests",
+            "Requests retried in a transaction of their own after a group commit failed on a record "
+            "Kafka refused (another request's, or theirs)",
+            registry=registry,
+        ),
+        backlog_messages=Gauge(
+            "jeugdhub_ingest_pipeline_backlog_messages",
+            "Messages a stage has not processed yet (its consumer group's lag, markers not counted)",
+            ["stage"],
+            registry=registry,
+        ),
+        backlog_age=Gauge(
+            "jeugdhub_ingest_pipeline_oldest_unprocessed_seconds",
+            "Age of the oldest message a stage has not processed yet: how stale its output is (0: none)",
+            ["stage"],
+            registry=registry,
+        ),
+        backlog_measured=Gauge(
+            "jeugdhub_ingest_pipeline_backlog_measured_timestamp_seconds",
+            "Unix time of the last successful backlog measurement",
+            registry=registry,
+        ),
+        admission_open=Gauge(
+            "jeugdhub_ingest_admission_open",
+            "1 while POST /v1/messages admits messages, 0 while it answers 503 pipeline-behind",
+            registry=registry,
+        ),
     )

@@ -57,7 +57,12 @@ def _common_errors() -> dict[str, Any]:
         "429": _problem(
             "Rate limit of this sender, or of failed authentications from this address", retry_after=True
         ),
-        "503": _problem("Kafka unavailable: nothing was accepted; try again later", retry_after=True),
+        "431": _problem("The request line or a header field is larger than allowed"),
+        "503": _problem(
+            "Kafka unavailable, or (POST) the pipeline is further behind than allowed: nothing was "
+            "accepted; try again after Retry-After",
+            retry_after=True,
+        ),
     }
 
 
@@ -72,7 +77,11 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
         ),
         "required": ["message_id", "sender"],
         "properties": {
-            "message_id": {"type": "string", "description": "Lower-case UUID, unique per sender"},
+            "message_id": {
+                "type": "string",
+                "maxLength": settings.ingest_max_message_id_chars,
+                "description": "Lower-case UUID, unique per sender",
+            },
             "message_type": {"type": "string", "enum": sorted(BODY_RECORDS)},
             "sender": {"$ref": "#/components/schemas/Sender"},
         },
@@ -159,10 +168,13 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                             },
                         },
                         "400": _problem(
-                            "Not JSON, not a message, no message_id or sender, too many messages, bad Avro"
+                            "Not JSON, not a message, nested deeper than "
+                            f"{settings.ingest_max_json_depth} levels, no message_id or one longer than "
+                            f"{settings.ingest_max_message_id_chars} characters, no sender, too many "
+                            "messages, bad Avro"
                         ),
                         "403": _problem("A message claims a sender other than the token's; nothing stored"),
-                        "413": _problem("Body or one message larger than allowed"),
+                        "413": _problem("Body, one message, or its Kafka record larger than allowed"),
                         "415": _problem(f"Content-Type is not {JSON_TYPE} or {AVRO_TYPE}"),
                         **_common_errors(),
                     },

@@ -33,6 +33,9 @@ NOT_A_MESSAGE = _t("not-a-message", 400, "A message must be a JSON object")
 EMPTY_BATCH = _t("empty-batch", 400, "The batch holds no messages")
 MISSING_MESSAGE_ID = _t("missing-message-id", 400, "A message has no message_id")
 INVALID_MESSAGE_ID = _t("invalid-message-id", 400, "message_id must be a string")
+MESSAGE_ID_TOO_LONG = _t("message-id-too-long", 400, "message_id is longer than allowed")
+JSON_TOO_DEEP = _t("json-too-deep", 400, "A message nests objects or arrays deeper than allowed")
+BAD_REQUEST = _t("bad-request", 400, "The request is not valid HTTP/1.1")
 MISSING_SENDER = _t("missing-sender", 400, "A message has no sender")
 INVALID_SENDER = _t("invalid-sender", 400, "sender must be {kind: provider|municipality, code: string}")
 INVALID_AVRO = _t("invalid-avro", 400, "The body is not a single-object-encoded InboundMessage")
@@ -45,10 +48,15 @@ METHOD_NOT_ALLOWED = _t("method-not-allowed", 405, "Method not allowed on this r
 BODY_TOO_LARGE = _t("body-too-large", 413, "The request body is larger than allowed")
 BATCH_TOO_LARGE = _t("batch-too-large", 400, "The batch holds more messages than allowed")
 MESSAGE_TOO_LARGE = _t("message-too-large", 413, "One message is larger than allowed")
+RECORD_TOO_LARGE = _t("record-too-large", 413, "A message makes a Kafka record larger than Kafka takes")
+HEADERS_TOO_LARGE = _t("headers-too-large", 431, "The request line or a header field is too large")
 UNSUPPORTED_MEDIA_TYPE = _t("unsupported-media-type", 415, "Unsupported Content-Type")
 RATE_LIMITED = _t("rate-limited", 429, "Too many messages from this sender; slow down")
 AUTH_RATE_LIMITED = _t("auth-rate-limited", 429, "Too many failed authentications from this address")
 KAFKA_UNAVAILABLE = _t("kafka-unavailable", 503, "The message store is unavailable; nothing was accepted")
+PIPELINE_BEHIND = _t(
+    "pipeline-behind", 503, "The hub is behind on processing; nothing was accepted, try again later"
+)
 INTERNAL = _t("internal", 500, "Internal error; nothing was accepted")
 
 ALL_TYPES: tuple[ProblemType, ...] = (
@@ -57,6 +65,9 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     EMPTY_BATCH,
     MISSING_MESSAGE_ID,
     INVALID_MESSAGE_ID,
+    MESSAGE_ID_TOO_LONG,
+    JSON_TOO_DEEP,
+    BAD_REQUEST,
     MISSING_SENDER,
     INVALID_SENDER,
     INVALID_AVRO,
@@ -69,10 +80,13 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     BODY_TOO_LARGE,
     BATCH_TOO_LARGE,
     MESSAGE_TOO_LARGE,
+    RECORD_TOO_LARGE,
+    HEADERS_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     RATE_LIMITED,
     AUTH_RATE_LIMITED,
     KAFKA_UNAVAILABLE,
+    PIPELINE_BEHIND,
     INTERNAL,
 )
 BY_SLUG = {t.slug: t for t in ALL_TYPES}

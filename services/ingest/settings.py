@@ -15,6 +15,9 @@ from pydantic import Field, model_validator
 from services.settings import HubSettings
 
 MIB = 1024 * 1024
+RECORD_OVERHEAD_BYTES = 1024
+"""Upper bound of what a RawMessage record adds to its payload and message_id: the Avro header,
+sender and timestamp, the key's sender code, and Kafka's record-batch and record headers."""
 
 
 def _default_transactional_id() -> str:
@@ -42,6 +45,34 @@ class IngestSettings(HubSettings):
         900 * 1024,
         ge=1024,
         description="JEUGDHUB_INGEST_MAX_MESSAGE_BYTES: one message's payload limit (Kafka's record limit)",
+    )
+    ingest_max_record_bytes: int = Field(
+        1_000_000,
+        ge=4096,
+        description="JEUGDHUB_INGEST_MAX_RECORD_BYTES: largest RawMessage record (key, value and Kafka's "
+        "record overhead) ingest hands to Kafka; keep it under the raw topic's max.message.bytes "
+        "(broker default 1,048,588). A larger one gets 413 record-too-large, never a 503",
+    )
+    ingest_max_message_id_chars: int = Field(
+        36,
+        ge=1,
+        le=1024,
+        description="JEUGDHUB_INGEST_MAX_MESSAGE_ID_CHARS: longest message_id (the contract's is a "
+        "36-character UUID); it is stored three times per record (key, field, payload)",
+    )
+    ingest_max_json_depth: int = Field(
+        32,
+        ge=2,
+        le=200,
+        description="JEUGDHUB_INGEST_MAX_JSON_DEPTH: deepest nesting of one JSON message (the object "
+        "itself is depth 1; contract messages are at most 2). Deeper gets 400 json-too-deep",
+    )
+    ingest_max_header_bytes: int = Field(
+        8190,
+        ge=1024,
+        le=65_536,
+        description="JEUGDHUB_INGEST_MAX_HEADER_BYTES: longest request line or header field; longer gets "
+        "431 headers-too-large (a problem body, not aiohttp's plain text)",
     )
     ingest_max_batch: int = Field(
         1000, ge=1, le=10_000, description="JEUGDHUB_INGEST_MAX_BATCH: messages per request"
@@ -103,6 +134,37 @@ class IngestSettings(HubSettings):
         ge=1,
         description="JEUGDHUB_INGEST_RETOUR_MAX_SCAN: records looked at per retour request (other senders' too)",
     )
+    ingest_backlog_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="JEUGDHUB_INGEST_BACKLOG_INTERVAL_S: how often the pipeline's backlog (committed "
+        "offsets of validate and aggregate, end offsets, oldest unprocessed record) is measured",
+    )
+    ingest_admission_max_lag_messages: int = Field(
+        100_000,
+        ge=0,
+        description="JEUGDHUB_INGEST_ADMISSION_MAX_LAG_MESSAGES: POST /v1/messages gets 503 "
+        "pipeline-behind while a stage has more unprocessed messages than this (0: no bound)",
+    )
+    ingest_admission_max_staleness_s: float = Field(
+        300.0,
+        ge=0,
+        description="JEUGDHUB_INGEST_ADMISSION_MAX_STALENESS_S: ... or while a stage's oldest "
+        "unprocessed message is older than this (0: no bound)",
+    )
+    ingest_admission_retry_after_s: int = Field(
+        30, ge=1, description="JEUGDHUB_INGEST_ADMISSION_RETRY_AFTER_S: Retry-After of 503 pipeline-behind"
+    )
+    ingest_validate_group: str = Field(
+        "jeugdhub-validate",
+        description="JEUGDHUB_INGEST_VALIDATE_GROUP: validate's consumer group (its JEUGDHUB_APP_ID), "
+        "prefixed with JEUGDHUB_TOPIC_PREFIX",
+    )
+    ingest_aggregate_group: str = Field(
+        "jeugdhub-aggregate",
+        description="JEUGDHUB_INGEST_AGGREGATE_GROUP: aggregate's consumer group (its JEUGDHUB_APP_ID), "
+        "prefixed with JEUGDHUB_TOPIC_PREFIX",
+    )
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")
 
     @model_validator(mode="after")
@@ -111,5 +173,19 @@ class IngestSettings(HubSettings):
             raise ValueError(
                 f"ingest_rate_burst ({self.ingest_rate_burst}) must be >= ingest_max_batch "
                 f"({self.ingest_max_batch}), or a full batch could never be accepted"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_message_fits_a_record(self) -> Self:
+        # A message at the size limit, with the longest message_id, must still make a record Kafka
+        # takes; otherwise such a message would be refused only at the record check (413 either way,
+        # but the limits would contradict each other).
+        worst = self.ingest_max_message_bytes + RECORD_OVERHEAD_BYTES + 8 * self.ingest_max_message_id_chars
+        if worst > self.ingest_max_record_bytes:
+            raise ValueError(
+                f"ingest_max_message_bytes ({self.ingest_max_message_bytes}) plus a message_id of "
+                f"{self.ingest_max_message_id_chars} characters does not fit ingest_max_record_bytes "
+                f"({self.ingest_max_record_bytes})"
             )
         return self

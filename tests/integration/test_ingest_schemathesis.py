@@ -67,6 +67,9 @@ def ingest_process(
         "JEUGDHUB_INGEST_TRANSACTIONAL_ID": f"it-st-{uuid.uuid4().hex[:8]}",
         "JEUGDHUB_INGEST_RATE_PER_S": "100000",
         "JEUGDHUB_INGEST_RATE_BURST": "100000",
+        # No validate consumes here, so the pipeline only falls behind: admission bounds off.
+        "JEUGDHUB_INGEST_ADMISSION_MAX_LAG_MESSAGES": "0",
+        "JEUGDHUB_INGEST_ADMISSION_MAX_STALENESS_S": "0",
         "JEUGDHUB_LOG_LEVEL": "DEBUG",
     }
     log = tmp_path / "ingest.log"

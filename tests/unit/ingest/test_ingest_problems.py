@@ -49,7 +49,7 @@ def test_openapi_lists_every_problem_type_and_the_configured_limits() -> None:
     post = doc["paths"]["/v1/messages"]["post"]
     batch = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]
     assert batch["maxItems"] == 250
-    assert set(post["responses"]) == {"202", "400", "401", "403", "413", "415", "429", "503"}
+    assert set(post["responses"]) == {"202", "400", "401", "403", "413", "415", "429", "431", "503"}
     statuses_by_route = {
         "/v1/messages": {
             t.status for t in (P.INVALID_JSON, P.UNAUTHENTICATED, P.FORBIDDEN_SENDER, P.BODY_TOO_LARGE)
