@@ -21,12 +21,12 @@ from rich.live import Live
 
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES
-from services.localkafka import named
+from services.localkafka import jars, named
 from services.localkafka.broker import free_port, port_is_free
 from services.run.follower import SnapshotFollower
 from services.run.processes import Child, jeugdhub_argv
 from services.run.scrape import parse
-from services.run.view import Rates, rejects_by_rule, render
+from services.run.view import Rates, rejects_by_rule, render, status_lines_note
 from services.streaming.topic_admin import create_hub_topics
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -45,6 +45,15 @@ class StopSignal(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+def _jars_note() -> str:
+    """Say that Maven fetches Kafka's jars only when they are really missing (once per version)."""
+    try:
+        present = jars.is_complete(jars.jar_dir(jars.kafka_version()))
+    except Exception:  # only a hint: an unreadable pom fails properly when the broker starts
+        present = False
+    return "" if present else " (its jars are not here yet: Maven fetches them once, a minute or two)"
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
@@ -132,7 +141,7 @@ class Hub:
             return str(self.args.kafka_bootstrap)
         state = named.running_state(self.kafka_state_dir)
         if state is None:
-            self.say("starting Kafka (the first run downloads its jars with Maven)…")
+            self.say(f"starting Kafka{_jars_note()}…")
             port, controller_port = _two_free_ports() if self.args.free_ports else (None, None)
             # Dies with this process (parent-death signal) if `run` is killed before stopping it.
             state = named.start(
@@ -206,6 +215,7 @@ class Hub:
         deadline = None if self.args.duration is None else started + self.args.duration
         try:
             if self.args.no_view or not sys.stdout.isatty():
+                self.say(status_lines_note(self.args.no_view))
                 self._status_lines(follower, rates, started, deadline)
             else:
                 with Live(

@@ -42,24 +42,41 @@ class Rates:
             self.totals[key] = value
 
 
-def _fmt(value: Any) -> str:
+PERCENT_FIGURES = frozenset({"perspective_in_time_rate"})
+"""Figures that are shares in [0, 1]: shown as percentages, 0 as "0.0%" like any other value."""
+
+
+def _fmt(value: Any, percent: bool = False) -> str:
     if value is None:
         return "–"
+    if percent:
+        return f"{float(value):.1%}"
     if isinstance(value, float):
-        return f"{value:.1%}" if value <= 1.0 and value != 0 else f"{value:.1f}"
+        return f"{value:.1f}"
     return str(value)
 
 
+FIGURES_CAPTION = (
+    "closed care (gesloten) only, except the columns marked (all): those count every care type "
+    "(../shared/spec/metrics.md)"
+)
+
+
 def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
-    table = Table(title="Figures per region (aggregates topic)", expand=True, header_style="bold")
+    table = Table(
+        title="Figures per region (aggregates topic)",
+        caption=FIGURES_CAPTION,
+        expand=True,
+        header_style="bold",
+    )
     columns = [
         ("region", "region"),
         ("occupancy", "closed"),
-        ("occupancy_residential", "resid."),
-        ("placements_started_12m", "plac. 12m"),
-        ("youth_placed_12m", "youth 12m"),
-        ("transfers_between_providers_12m", "transf. betw."),
-        ("transfers_within_provider_12m", "transf. within"),
+        ("occupancy_residential", "resid. (all)"),
+        ("placements_started_12m", "closed plac. 12m"),
+        ("youth_placed_12m", "closed youth 12m"),
+        ("transfers_between_providers_12m", "transf. betw. (all)"),
+        ("transfers_within_provider_12m", "transf. within (all)"),
         ("perspective_in_time_rate", "persp. in time"),
         ("overdue_without_perspective", "overdue"),
         ("median_length_of_stay_days_12m", "median LOS d"),
@@ -74,7 +91,7 @@ def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
         cells = [
             str(row["median_length_of_stay_days_12m"])
             if key == "median_length_of_stay_days_12m" and row[key] is not None
-            else _fmt(row[key])
+            else _fmt(row[key], key in PERCENT_FIGURES)
             if key != "region"
             else str(row[key])
             for key, _ in columns
@@ -121,3 +138,10 @@ def render(
 
 def rejects_by_rule(samples: Samples) -> dict[str, float]:
     return by_label(samples, "jeugdhub_validate_rule_violations_total", "code")
+
+
+def status_lines_note(no_view: bool) -> str:
+    """Said once when ``run`` prints status lines instead of the live view, so that piping the
+    output (``make run | tee``) does not look like a different, broken program."""
+    why = "--no-view" if no_view else "the output is not a terminal"
+    return f"{why}: a status line every 5 s instead of the live view (run it in a terminal for the view)"
