@@ -1,13 +1,111 @@
-"""The ``jeugdhub`` command. Subcommands import their modules lazily so ``--help`` stays instant."""
+"""The ``jeugdhub`` command. Subcommands import their modules lazily so ``--help`` stays instant.
+
+Failures a user can fix (a missing or unwritable file, a bad setting, Kafka not reachable) end in
+one line on stderr, ``jeugdhub <command>: <what>: <why>``, and a non-zero exit (2: fix the
+command line, files or settings; 1: Kafka failed), never a traceback (:func:`main`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from services.output import OutputPathError, check_writable
+
+COMMAND_ERROR = 2
+"""Exit status when the command line, a file or a setting is wrong (argparse's own as well)."""
+KAFKA_ERROR = 1
+"""Exit status when Kafka could not be reached or refused the command."""
+
+
+class HubParser(argparse.ArgumentParser):
+    """An argument parser whose ``--help`` also lists the environment variables the command reads.
+
+    They come from the command's pydantic-settings class when help is asked for, so the list
+    cannot drift from the code, and a normal start does not import pydantic to build the parser.
+    """
+
+    settings: tuple[str, tuple[str, ...] | None] | None = None
+    """("module:Class", the fields the command reads or None for all), set by :func:`reads_settings`."""
+    settings_note: str = ""
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.settings is not None:
+            text += "\n" + settings_help(*self.settings)
+        if self.settings_note:
+            text += "\n" + _wrap(self.settings_note, "")
+        return text
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, rest = super().parse_known_args(args, namespace)
+        if not hasattr(
+            parsed, "command_prog"
+        ):  # the innermost subcommand finishes first: "jeugdhub tokens add"
+            parsed.command_prog = self.prog
+        return parsed, rest
+
+
+def reads_settings(
+    parser: argparse.ArgumentParser, source: str, fields: Sequence[str] | None = None, note: str = ""
+) -> None:
+    """Let *parser*'s ``--help`` list the variables of *source* ("module:Class"), or only *fields*."""
+    if isinstance(parser, HubParser):
+        parser.settings = (source, tuple(fields) if fields is not None else None)
+        parser.settings_note = note
+
+
+def settings_help(source: str, fields: Sequence[str] | None = None) -> str:
+    """The environment variables of a pydantic-settings class: name, what it does, its default."""
+    module_name, _, class_name = source.partition(":")
+    cls: Any = getattr(importlib.import_module(module_name), class_name)
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    lines = [f"environment variables (read when the command starts; {module_name.replace('.', '/')}.py):"]
+    for name, info in cls.model_fields.items():
+        if fields is not None and name not in fields:
+            continue
+        variable = f"{prefix}{name}".upper()
+        description = (info.description or "").strip()
+        if description.startswith(variable):
+            description = description[len(variable) :].lstrip(" :").strip()
+        lines.append(f"  {variable}")
+        lines.append(_wrap(f"{description} [default: {_default_text(info)}]".lstrip(), " " * 6))
+    return "\n".join(lines) + "\n"
+
+
+def _default_text(info: Any) -> str:
+    if info.is_required():
+        return "required"
+    value = info.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if str(value) != "" else '""'
+
+
+def _wrap(text: str, indent: str) -> str:
+    width = max(40, shutil.get_terminal_size().columns - 2)
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jeugdhub")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
 
 COMMAND_MODULES = (
     "services.validate.commands",
@@ -35,14 +133,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
     from services.settings import ReplaySettings
 
+    input_path = Path(args.input)
+    if not input_path.is_file():
+        why = "is not a file" if input_path.exists() else "no such file"
+        print(f"jeugdhub replay: cannot read {input_path}: {why}", file=sys.stderr)
+        return COMMAND_ERROR
+    for output in (args.output, args.rejections):  # before the work, not after it
+        if output:
+            check_writable(output)
     settings = ReplaySettings()
     try:
         regions = load_region_table(args.regions or settings.regions_file)
         keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
     except (RegionTableError, KeyringError, OSError) as exc:
         print(f"jeugdhub replay: {exc}", file=sys.stderr)
-        return 2
-    input_path = Path(args.input)
+        return COMMAND_ERROR
     rejections = open(args.rejections, "wb") if args.rejections else None  # noqa: SIM115
     try:
 
@@ -81,17 +186,31 @@ def cmd_topics(args: argparse.Namespace) -> int:
     for spec in ALL_TOPICS:
         retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
         print(
-            f"{spec.full_name(args.prefix):28} {spec.partitions:>2} partitions  {spec.cleanup_policy:7} "
+            f"{spec.full_name(args.prefix):28} {spec.partitions:>2} {_plural(spec.partitions, 'partition'):10}  "
+            f"{spec.cleanup_policy:7} "
             f"{retention:>8}  key: {spec.key}"
         )
     return 0
 
 
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jeugdhub", description="Jeugdhub: youth-care data-exchange hub.")
+    parser = HubParser(prog="jeugdhub", description="Jeugdhub: youth-care data-exchange hub.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    replay = sub.add_parser("replay", help="validate and aggregate a JSONL file offline (no Kafka)")
+    replay = sub.add_parser(
+        "replay",
+        help="validate and aggregate a JSONL file offline (no Kafka)",
+        description="Validate, pseudonymise and aggregate a file of canonical-JSON messages offline, "
+        "with the same functions as the services, and print the figures as of --as-of.",
+    )
+    reads_settings(
+        replay, "services.settings:ReplaySettings", ("regions_file", "keyring_file", "keyring_json")
+    )
     replay.add_argument("input", help="canonical-JSON messages, one per line")
     replay.add_argument("--as-of", required=True, type=_as_of, help="as-of date D, YYYY-MM-DD")
     replay.add_argument(
@@ -114,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.set_defaults(func=handler)
 
     topics = sub.add_parser("topics", help="list the hub's topics as declared in services.contracts.topics")
+    reads_settings(
+        topics,
+        "services.settings:HubSettings",
+        ("kafka_bootstrap", "topic_prefix", "replication_factor", "min_insync_replicas"),
+        note="The variables are read only with --create; --prefix and --bootstrap take precedence.",
+    )
     topics.add_argument("--prefix", default="", help="topic name prefix (default: JEUGDHUB_TOPIC_PREFIX)")
     topics.add_argument("--create", action="store_true", help="create missing topics on the broker")
     topics.add_argument("--bootstrap", help="broker host:port (default: JEUGDHUB_KAFKA_BOOTSTRAP)")
@@ -134,8 +259,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"{args.command_prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise  # a bug: the traceback is what the report needs
+        status, text = explained
+        print(f"{args.command_prog}: {text}", file=sys.stderr)
+        return status
     return code
+
+
+def explain(exc: BaseException) -> tuple[int, str] | None:
+    """(exit status, one line) for a failure the user can act on; None for anything else (a bug)."""
+    if isinstance(exc, OutputPathError):
+        return COMMAND_ERROR, str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        also = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        return COMMAND_ERROR, f"{exc.filename}{also}: {exc.strerror or exc}"
+    pydantic_core = sys.modules.get("pydantic_core")
+    if pydantic_core is not None and isinstance(exc, pydantic_core.ValidationError):
+        return COMMAND_ERROR, settings_error_text(exc)
+    for module_name in ("kafka.errors", "aiokafka.errors"):
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, module.KafkaError):
+            return KAFKA_ERROR, f"Kafka: {exc} (is it running? `jeugdhub kafka status`)"
+    return None
+
+
+def settings_error_text(exc: Any) -> str:
+    """A pydantic-settings ValidationError as one line naming each bad variable (never its value,
+    which may be a secret)."""
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        name = f"JEUGDHUB_{location.upper()}" if location else "settings"
+        problems.append(f"{name}: {error.get('msg', 'invalid')}")
+    return "bad setting " + "; ".join(problems)
 
 
 if __name__ == "__main__":

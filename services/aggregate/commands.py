@@ -8,14 +8,29 @@ import sys
 from datetime import date
 from typing import Any
 
+from services.cli import reads_settings
+
 
 def register(sub: Any) -> None:
     worker = sub.add_parser(
-        "aggregate", help="run the aggregate worker: validated -> youth facts -> snapshots"
+        "aggregate",
+        help="run the aggregate worker: validated -> youth facts -> snapshots",
+        description="Run the aggregate worker (faust): validated messages become per-youth facts and "
+        "per-region figure snapshots on the aggregates topic and as Prometheus gauges. Configured "
+        "only by the environment variables below (docs/aggregate.md).",
     )
+    reads_settings(worker, "services.aggregate.settings:AggregateSettings")
     worker.set_defaults(func=run)
     rebuild = sub.add_parser(
-        "rebuild", help="recompute all youth facts and the figures from the validated topic"
+        "rebuild",
+        help="recompute all youth facts and the figures from the validated topic",
+        description="Read the validated topic from its start, recompute every youth's facts and "
+        "print the figures as of --as-of (with --publish also republish the facts).",
+    )
+    reads_settings(
+        rebuild,
+        "services.aggregate.settings:AggregateSettings",
+        ("kafka_bootstrap", "topic_prefix", "regions_file", "as_of", "timezone"),
     )
     rebuild.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)")
     rebuild.add_argument("--publish", action="store_true", help="republish every youth's facts (upserts)")
@@ -50,11 +65,18 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from services.aggregate.rebuild import rebuild
     from services.aggregate.service import today_in
     from services.aggregate.settings import AggregateSettings
-    from services.contracts.regions import load_region_table
-    from services.output import write_json_document
+    from services.contracts.regions import RegionTableError, load_region_table
+    from services.output import check_writable, write_json_document
 
+    if args.output:
+        check_writable(args.output)  # before reading the whole topic, not after
     settings = AggregateSettings()
     as_of = args.as_of or settings.as_of or today_in(settings.timezone)()
+    try:
+        regions = load_region_table(settings.regions_file)
+    except RegionTableError as exc:
+        print(f"jeugdhub rebuild: {exc}", file=sys.stderr)
+        return 2
 
     def progress(read: int) -> None:
         print(f"rebuild: {read} validated messages read", file=sys.stderr, flush=True)
@@ -62,7 +84,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     document = rebuild(
         settings.kafka_bootstrap,
         settings.topic_prefix,
-        load_region_table(settings.regions_file),
+        regions,
         as_of,
         args.publish,
         progress,

@@ -11,7 +11,16 @@ from typing import Any
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
-        "run", help="run Kafka, ingest, validate, aggregate and a simulated feed, with a live view"
+        "run",
+        help="run Kafka, ingest, validate, aggregate and a simulated feed, with a live view",
+        description="The whole hub on this machine: start a local Kafka (or use --kafka-bootstrap), "
+        "the ingest, validate and aggregate services as separate processes, and a simulator posting a "
+        "realistic feed, and show the figures live (status lines when the output is not a terminal). "
+        "Ctrl-C, SIGTERM or SIGHUP stop everything.",
+        epilog="environment variables: none. The services started here get their settings from these "
+        "options (keyring, tokens and logs under --state-dir); JEUGDHUB_* variables in your "
+        "environment are not passed on. To configure a service yourself, run it on its own: "
+        "`jeugdhub ingest --help` (and validate, aggregate) lists its variables.",
     )
     parser.add_argument(
         "--rate", type=float, default=200.0, help="simulated messages per second (default 200)"

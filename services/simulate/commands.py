@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.cli import reads_settings
+
 DEFAULT_YEAR = 2023
 """The last year with published JeugdzorgPlus figures; a fixed default keeps runs reproducible."""
 
@@ -115,6 +117,7 @@ def register(sub: Any) -> None:
     )
     out.add_argument("--summary", metavar="FILE", help="write counts and the calibration as JSON here")
     out.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    reads_settings(parser, "services.settings:HubSettings", ("regions_file",))
     parser.set_defaults(func=cmd_simulate)
 
 
@@ -134,12 +137,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import orjson
 
     from services.contracts.regions import RegionTableError, load_region_table
+    from services.output import check_writable
     from services.settings import HubSettings
     from services.simulate.feed import Simulation, SimulationConfig
     from services.simulate.output import issue_tokens, read_token_map, write_lines
     from services.simulate.world import DEFAULT_PROVIDERS, WorldError
 
     try:
+        # output files first: a feed of minutes must not fail at its end on a typo in a path
+        if args.output:
+            check_writable(args.output)
+        if args.summary:
+            check_writable(args.summary)
+        if args.register_tokens:
+            check_writable(args.register_tokens, create_parents=True)
+            if args.tokens:
+                check_writable(args.tokens, create_parents=True)
         start, end = period_of(args)
         regions = load_region_table(args.regions or HubSettings().regions_file)
         config = SimulationConfig(

@@ -7,9 +7,19 @@ import logging
 import sys
 from typing import Any
 
+from services.cli import reads_settings
+
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("validate", help="run the validate worker: raw -> validated/rejected/retour")
+    parser = sub.add_parser(
+        "validate",
+        help="run the validate worker: raw -> validated/rejected/retour",
+        description="Run the validate worker (faust): every raw message becomes a pseudonymised "
+        "validated message or a rejection, and a retour for its sender. Needs a pseudonymisation "
+        "keyring (JEUGDHUB_KEYRING_FILE or JEUGDHUB_KEYRING_JSON). Configured only by the environment "
+        "variables below (docs/architecture.md).",
+    )
+    reads_settings(parser, "services.validate.settings:ValidateSettings")
     parser.set_defaults(func=run)
 
 
