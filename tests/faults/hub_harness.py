@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from services.aggregate.ordering import Position, position_of
 from services.aggregate.replay import figures_document, judge_lines
@@ -47,6 +47,7 @@ from services.contracts.codec import decode
 from services.contracts.regions import RegionTable, load_region_table
 from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED
 from services.localkafka.broker import free_port, set_parent_death_signal
+from services.privacy.masking import public_identifier
 from services.privacy.pseudonym import Keyring, ephemeral_keyring
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
@@ -582,12 +583,14 @@ class FeedPoster:
 
 
 def _message_id(payload: bytes) -> str:
+    """The message id as the retour repeats it: as sent when it is a well-formed UUID, else masked
+    (``public_identifier``: a message id that is not a UUID might hold a BSN)."""
     try:
         message = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return ""
     value = message.get("message_id") if isinstance(message, dict) else None
-    return value if isinstance(value, str) else ""
+    return public_identifier(value) if isinstance(value, str) else ""
 
 
 def _retry_after(value: str | None) -> float:
@@ -907,26 +910,26 @@ class SnapshotWatcher:
 
 
 def group_lag(bootstrap: str, group: str, topic: str) -> int | None:
-    """Messages between the group's committed offsets and the topic's end (None: no commits yet)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    """Offsets between the group's committed positions and the topic's end (None: no commits yet).
+
+    A consumer carrying the group id only asks for the commits (OffsetFetch); it never joins."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
     try:
-        committed = {
-            tp: meta.offset
-            for tp, meta in admin.list_consumer_group_offsets(group).items()
-            if tp.topic == topic
-        }
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
             return None
-        ends = consumer.end_offsets(tps)
-        if not committed:
+        committed = {tp: consumer.committed(tp) for tp in tps}
+        if all(offset is None for offset in committed.values()):
             return None
-        return int(sum(max(0, ends[tp] - max(0, committed.get(tp, 0))) for tp in tps))
+        ends = consumer.end_offsets(tps)
+        return int(sum(max(0, ends[tp] - (committed[tp] or 0)) for tp in tps))
     finally:
         consumer.close()
-        admin.close()
 
 
 @contextlib.contextmanager
