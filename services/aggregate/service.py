@@ -105,7 +105,11 @@ def create_app(
     messages_of = state_table(app, "youth-messages", VALIDATED.partitions)
 
     async def handle(events: list[Any]) -> None:
-        changed: set[str] = set()
+        # Facts are republished for every youth the batch touches, not only for changed ones: after a
+        # crash between the changelog record and the facts record (or a fenced-out worker that
+        # wrote only the first), the re-read message is already in the table, and its facts would
+        # otherwise never be published. Facts are upserts, so a repeat changes no figure.
+        touched: set[str] = set()
         for event in events:
             try:
                 message = validated_to_json(decode("ValidatedMessage", event.message.value))
@@ -121,13 +125,13 @@ def create_app(
             if stored.get(key) != message:
                 stored[key] = message
                 messages_of.set(youth, stored)
-                changed.add(youth)
+            touched.add(youth)
         highest: dict[int, int] = {}
         for event in events:
             partition, offset = event.message.partition, event.message.offset
             highest[partition] = max(highest.get(partition, -1), offset)
         facts_records: list[Record] = []
-        for youth in changed:
+        for youth in touched:
             messages = list(messages_of.get(youth).values())
             try:
                 facts = build_youth_facts(messages, regions)
