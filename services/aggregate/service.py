@@ -40,7 +40,7 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import Record, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
-from services.streaming.delivery import deliver, stop_without_commit
+from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -156,12 +156,7 @@ def create_app(
 
     @app.agent(validated_topic, concurrency=1)
     async def apply(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            try:
-                await handle(events)
-            except BaseException as exc:
-                # faust would acknowledge the whole batch on the way out (services/streaming/delivery.py)
-                stop_without_commit(f"aggregate batch not applied: {type(exc).__name__}: {exc}")
+        await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle, "aggregate")
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_facts() -> None:

@@ -62,6 +62,18 @@ async def deliver(send: Send, what: str, *, first_backoff_s: float = 0.5, max_ba
             backoff = min(max_backoff_s, backoff * 2)
 
 
+async def handle_batches(
+    stream: Any, size: int, within_s: float, handle: Callable[[list[Any]], Awaitable[None]], what: str
+) -> None:
+    """An agent body: ``handle`` each ``take_events`` batch; if it raises (or is cancelled mid-batch),
+    stop the process, since faust would acknowledge the whole batch on the way out."""
+    async for events in stream.take_events(size, within=within_s):
+        try:
+            await handle(events)
+        except BaseException as exc:
+            stop_without_commit(f"{what} batch not answered: {type(exc).__name__}: {exc}")
+
+
 def stop_without_commit(reason: str) -> NoReturn:
     """End the process now, without faust's shutdown (which would acknowledge and commit the batch)."""
     log.critical(

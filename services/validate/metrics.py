@@ -1,4 +1,11 @@
-"""Prometheus metrics of the validate worker. Labels are bounded: rule codes and sender codes only."""
+"""Prometheus metrics of the validate worker.
+
+Labels are bounded. A sender code (thousands of AGB codes nationally) labels one metric only,
+``rejected_total``, so each sender adds at most one series (only once it has a rejected message;
+ingest admits only senders with a token); rule violations are per rule code and sender *kind*
+(``provider``, ``municipality``, ``unknown``). Which rules one sender breaks is in its rejections
+and retours, not in Prometheus. Series counts: docs/operations.md, "Cardinality".
+"""
 
 from __future__ import annotations
 
@@ -30,12 +37,15 @@ def new_metrics() -> ValidateMetrics:
         messages_in=Counter("jeugdhub_validate_messages_in", "Raw records read", registry=registry),
         accepted=Counter("jeugdhub_validate_accepted", "Messages accepted", registry=registry),
         rejected=Counter(
-            "jeugdhub_validate_rejected", "Messages rejected, by sender code", ["sender"], registry=registry
+            "jeugdhub_validate_rejected",
+            "Messages rejected, by sender code (the only metric labelled by sender code)",
+            ["sender"],
+            registry=registry,
         ),
         rejections_by_rule=Counter(
             "jeugdhub_validate_rule_violations",
-            "Rule violations in rejected messages, by rule code and sender code",
-            ["code", "sender"],
+            "Rule violations in rejected messages, by rule code and sender kind",
+            ["code", "sender_kind"],
             registry=registry,
         ),
         duplicates=Counter("jeugdhub_validate_duplicates", "Exact re-sends acknowledged", registry=registry),

@@ -33,7 +33,7 @@ from services.streaming.batches import (
     send_routed_batches,
 )
 from services.streaming.changelog import ChangelogWriter, state_table
-from services.streaming.delivery import deliver, stop_without_commit
+from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
@@ -94,12 +94,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
 
     @app.agent(raw_topic, concurrency=1)
     async def validate(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            try:
-                await handle(events)
-            except BaseException as exc:
-                # faust would acknowledge the whole batch on the way out (services/streaming/delivery.py)
-                stop_without_commit(f"validate batch not answered: {type(exc).__name__}: {exc}")
+        await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle, "validate")
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
     return ValidateService(app, metrics)
@@ -234,9 +229,17 @@ def _output_records(out: Outputs, outcome: Outcome) -> list[tuple[str, bytes, by
     return produced
 
 
+SENDER_KINDS = frozenset({"provider", "municipality"})
+"""The ``sender_kind`` label's values besides ``unknown`` (unreadable message, or no sender)."""
+
+
 @dataclass
 class BatchCounts:
-    """Outcome counts of one batch, added to the Prometheus counters once per batch."""
+    """Outcome counts of one batch, added to the Prometheus counters once per batch.
+
+    Rejects per sender code; rule violations per (rule code, sender kind), never per sender code,
+    so the series stay bounded with thousands of senders (services/validate/metrics.py).
+    """
 
     accepted: int = 0
     duplicates: int = 0
@@ -251,9 +254,10 @@ class BatchCounts:
         else:
             sender = outcome.retour["sender"]
             code = sender["code"] if sender else "unknown"
+            kind = sender["kind"] if sender and sender["kind"] in SENDER_KINDS else "unknown"
             self.rejected[code] += 1
             for rule in {error["code"] for error in outcome.retour["errors"]}:
-                self.rules[(rule, code)] += 1
+                self.rules[(rule, kind)] += 1
 
     def record(self, metrics: ValidateMetrics) -> None:
         if self.accepted:
@@ -262,5 +266,5 @@ class BatchCounts:
             metrics.duplicates.inc(self.duplicates)
         for code, count in self.rejected.items():
             metrics.rejected.labels(sender=code).inc(count)
-        for (rule, code), count in self.rules.items():
-            metrics.rejections_by_rule.labels(code=rule, sender=code).inc(count)
+        for (rule, kind), count in self.rules.items():
+            metrics.rejections_by_rule.labels(code=rule, sender_kind=kind).inc(count)

@@ -88,7 +88,8 @@ def test_every_path_of_the_example_feed(kafka_bootstrap: str, unique_prefix: str
         for line in metrics.decode().splitlines()
         if line.startswith("jeugdhub_validate_") and "{" not in line
     ]
-    assert b'jeugdhub_validate_rule_violations_total{code="JH030",sender=' in metrics
+    assert b'jeugdhub_validate_rule_violations_total{code="JH030",sender_kind="provider"}' in metrics
+    assert b'rule_violations_total{code="JH030",sender=' not in metrics  # bounded: no sender code
 
     validated = [
         decode("ValidatedMessage", r.value)

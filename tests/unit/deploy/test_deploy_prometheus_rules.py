@@ -99,3 +99,30 @@ def test_operations_doc_lists_every_metric() -> None:
     families = set(_exported_series_names().values())
     missing = sorted(f for f in families if f"`{f}" not in operations)
     assert not missing, f"docs/operations.md does not list: {missing}"
+
+
+def _labels() -> dict[str, set[str]]:
+    """Every series name the services export -> its label names."""
+    out: dict[str, set[str]] = {}
+    for registry in (validate_metrics().registry, aggregate_metrics().registry, ingest_metrics().registry):
+        for collector in list(registry._collector_to_names):  # the families, also those without a child
+            names = set(getattr(collector, "_labelnames", ()))
+            for series in registry._collector_to_names[collector]:
+                out[series] = names
+    return out
+
+
+def test_rules_group_only_by_labels_the_metric_has() -> None:
+    """``sum by (sender) (…rule_violations_total…)`` would be an empty result, not an error: catch it."""
+    labels = _labels()
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text(encoding="utf-8"))
+    checked = 0
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            for by, inner in re.findall(r"\bby \(([^)]*)\)\s*\((.*)", rule["expr"], flags=re.S):
+                metrics = set(re.findall(r"\bjeugdhub_[a-z0-9_]+", inner))
+                for metric in metrics:
+                    wanted = {name.strip() for name in by.split(",")} - {"job", "instance", "le"}
+                    assert wanted <= labels[metric], f"{rule.get('record') or rule['alert']}: {metric}"
+                    checked += 1
+    assert checked >= 5
