@@ -265,6 +265,9 @@ def authenticate(request: web.Request, ctx: IngestContext) -> Sender:
         )
     token = bearer_token(request.headers.get("Authorization"))
     sender = ctx.tokens.authenticate(token)
+    if sender is None and token is not None and ctx.watcher is not None and ctx.watcher.refresh():
+        ctx.metrics.tokens.set(len(ctx.tokens))  # a token added a moment ago counts at once
+        sender = ctx.tokens.authenticate(token)
     if sender is None:
         if token is not None:
             ctx.auth_limiter.take(address)

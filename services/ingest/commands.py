@@ -53,9 +53,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _tokens_file(args: argparse.Namespace) -> Path:
     if args.file:
         return Path(args.file)
-    from services.ingest.settings import IngestSettings
+    from services.ingest.tokens import configured_tokens_file
 
-    return IngestSettings().ingest_tokens_file
+    return configured_tokens_file()
 
 
 def cmd_tokens_add(args: argparse.Namespace) -> int:

@@ -129,6 +129,15 @@ class TokenStore:
 
 
 # -- the file ------------------------------------------------------------------------------------
+def configured_tokens_file() -> Path:
+    """The one tokens file of every command by default: ``JEUGDHUB_INGEST_TOKENS_FILE``, else
+    ``var/ingest-tokens.json`` under the working directory. ``tokens add``, ``ingest`` and ``run``
+    all take it from here, so a token added by hand works against the hub ``run`` starts."""
+    from services.ingest.settings import IngestSettings
+
+    return IngestSettings().ingest_tokens_file
+
+
 def read_token_file(path: Path) -> dict[str, Sender]:
     """The file's table; a missing file is an empty table (nobody can send yet)."""
     try:
@@ -206,3 +215,12 @@ class TokenFileWatcher:
         self._stamp = stamp
         self._loaded = True
         return True
+
+    def refresh(self) -> bool:
+        """:meth:`load` for an unknown token: one ``stat``, a re-read only if the file changed, so a
+        token just added (``jeugdhub tokens add``) works at once instead of after the next periodic
+        reload. Never raises: a bad file keeps the table (the periodic reload logs why)."""
+        try:
+            return self.load()
+        except TokenFileError:
+            return False

@@ -52,8 +52,14 @@ def free_port(host: str = HOST) -> int:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
-    """True when *port* can be bound on *host* (so no broker of ours or anyone else holds it)."""
+    """True when *port* can be bound on *host* (so no broker of ours or anyone else holds it).
+
+    With ``SO_REUSEADDR``, as every server here binds (aiohttp, faust's web, Kafka's acceptor): the
+    connections of a stopped server linger in TIME_WAIT for a minute and must not make its port look
+    taken, or a restart moves to another port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -356,8 +362,8 @@ class Broker:
             "kafka.tools.StorageTool",
             "format",
             "--ignore-formatted",
-            "-t",
-            self._cluster_id or new_cluster_id(),
+            # one argument: an id that starts with "-" (1 in 32 of them) is otherwise taken for an option
+            f"--cluster-id={self._cluster_id or new_cluster_id()}",
             "-c",
             str(self.layout.server_properties),
         ]

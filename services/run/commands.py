@@ -17,9 +17,11 @@ def register(sub: Any) -> None:
         "the ingest, validate and aggregate services as separate processes, and a simulator posting a "
         "realistic feed, and show the figures live (status lines when the output is not a terminal). "
         "Ctrl-C, SIGTERM or SIGHUP stop everything.",
-        epilog="environment variables: none. The services started here get their settings from these "
-        "options (keyring, tokens and logs under --state-dir); JEUGDHUB_* variables in your "
-        "environment are not passed on. To configure a service yourself, run it on its own: "
+        epilog="environment variables: JEUGDHUB_INGEST_TOKENS_FILE only (the tokens file, default "
+        "var/ingest-tokens.json, shared with `jeugdhub tokens add`). The services started here get "
+        "their other settings from these options (keyring, logs and the simulator's state under "
+        "--state-dir); other JEUGDHUB_* variables in your environment are not passed on. To "
+        "configure a service yourself, run it on its own: "
         "`jeugdhub ingest --help` (and validate, aggregate) lists its variables.",
     )
     parser.add_argument(
@@ -30,8 +32,24 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--no-simulator", action="store_true", help="only run the hub")
     parser.add_argument("--regions", type=Path, default=None, help="region reference table CSV")
-    parser.add_argument("--seed", type=int, default=1, help="simulator seed")
-    parser.add_argument("--state-dir", type=Path, default=Path("var/run"), help="keyring, tokens and logs")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="simulator seed (default: the last run's feed continues where it stopped; a new one: 1)",
+    )
+    parser.add_argument(
+        "--from-start",
+        action="store_true",
+        help="post the feed from its first line again instead of continuing the last run's "
+        "(what these topics already hold is then acknowledged as duplicates)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/run"),
+        help="keyring, the simulator's position and tokens, and logs (default var/run)",
+    )
     parser.add_argument("--no-view", action="store_true", help="print a status line every 5 s instead")
     parser.add_argument(
         "--kafka-bootstrap",
@@ -46,6 +64,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="give the services free ports instead of 8080/6066/6067, and a Kafka started here free "
         "ports instead of 9092/9093 (several hubs side by side)",
+    )
+    parser.add_argument(
+        "--port",
+        action="append",
+        metavar="NAME=PORT",
+        help="another port than the default for ingest (8080), validate "
+        "(6066), aggregate (6067), kafka (9092) or kafka-controller (9093); repeatable",
     )
     parser.add_argument(
         "--kafka-state-dir",

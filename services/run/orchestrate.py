@@ -18,15 +18,19 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES
+from services.ingest.tokens import configured_tokens_file
 from services.localkafka import jars, named
-from services.localkafka.broker import free_port, port_is_free
+from services.localkafka.admin import fetch_cluster_info
 from services.run.follower import SnapshotFollower
-from services.run.processes import Child, jeugdhub_argv
+from services.run.ports import DEFAULT_PORTS, choose
+from services.run.processes import Child, jeugdhub_argv, recovery_text
 from services.run.scrape import parse
-from services.run.view import Rates, rejects_by_rule, render, status_lines_note
+from services.run.view import Rates, feed_phase, rejects_by_rule, render, status_lines_note
+from services.simulate.position import FeedPosition, read_position
 from services.streaming.topic_admin import create_hub_topics
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -71,15 +75,20 @@ def _signals(handler: SignalHandler, signums: tuple[int, ...]) -> Iterator[None]
             signal.signal(signum, old)
 
 
-def _port(preferred: int, any_free: bool = False) -> int:
-    return preferred if not any_free and port_is_free(preferred) else free_port()
+SERVICES = ("validate", "aggregate", "ingest")
+POSITION_FILE = "simulator.json"
+SIMULATOR_TOKENS_FILE = "simulator-tokens.json"
 
 
-def _two_free_ports() -> tuple[int, int]:
-    first, second = free_port(), free_port()
-    while second == first:
-        second = free_port()
-    return first, second
+def wanted_ports(args: argparse.Namespace) -> dict[str, int]:
+    """The default ports, each replaced by its ``--port NAME=PORT`` if given."""
+    ports = dict(DEFAULT_PORTS)
+    for item in getattr(args, "port", None) or []:
+        name, _, number = item.partition("=")
+        if name not in ports or not number.isdigit() or not 0 <= int(number) <= 65535:
+            raise ValueError(f"--port {item}: expected NAME=PORT with NAME one of {', '.join(ports)}")
+        ports[name] = int(number)
+    return ports
 
 
 def local_keyring(path: Path) -> Path:
@@ -96,11 +105,16 @@ class Hub:
         self.args = args
         self.state_dir: Path = args.state_dir.resolve()
         self.logs = self.state_dir / "logs"
+        self.position_file = self.state_dir / POSITION_FILE
         self.console = Console(stderr=False)
+        self.errors = Console(stderr=True)
         self.children: list[Child] = []
         self.started_kafka = False
         state_dir = getattr(args, "kafka_state_dir", None)
         self.kafka_state_dir: Path = (state_dir or named.DEFAULT_STATE_DIR).resolve()
+        self.tokens_file = Path()
+        self.ports: dict[str, int] = {}
+        self.feed_note: str | None = None
 
     def say(self, text: str) -> None:
         # After SIGHUP the terminal may be gone (EIO): stopping must go on without it.
@@ -112,12 +126,17 @@ class Hub:
 
         While stopping, further Ctrl-C/SIGTERM/SIGHUP are ignored so the cleanup completes; if
         ``run`` is killed outright, its children get SIGTERM from the kernel (parent-death signal).
+        A port that is taken or a bad setting stops it before anything starts, with one line.
         """
+        from pydantic import ValidationError
+
         regions_file = self.args.regions.resolve() if self.args.regions else None
-        load_region_table(regions_file)  # fail fast on a bad table, before anything starts
         code = 0
         with _signals(_raise_stop, STOP_SIGNALS):
             try:
+                load_region_table(regions_file)  # fail fast on a bad table, before anything starts
+                self.tokens_file = configured_tokens_file().resolve()
+                self.ports = self._choose_ports()
                 bootstrap = self._kafka()
                 self._services(bootstrap, regions_file)
                 self._show(bootstrap)
@@ -125,13 +144,26 @@ class Hub:
                 self.say(f"\n{signal.Signals(stop.signum).name}: stopping…")
             except KeyboardInterrupt:
                 self.say("\nstopping…")
-            except (RuntimeError, TimeoutError, OSError) as exc:
-                self.say(f"[red]jeugdhub run: {exc}[/red]")
+            except (RuntimeError, TimeoutError, OSError, ValueError, ValidationError) as exc:
+                message = " ".join(str(exc).split()) if isinstance(exc, ValidationError) else str(exc)
+                with suppress(OSError):
+                    self.errors.print(
+                        f"[red]jeugdhub run: {escape(message)}[/red]", highlight=False, soft_wrap=True
+                    )
                 code = 1
             finally:
                 with _signals(signal.SIG_IGN, (signal.SIGINT, *STOP_SIGNALS)):
                     self._stop()
         return code
+
+    def _choose_ports(self) -> dict[str, int]:
+        """Every port before anything starts: the defaults (or ``--port``), each checked, or with
+        ``--free-ports`` free ones. Kafka's only when this run starts a Kafka."""
+        wanted = wanted_ports(self.args)
+        if self.args.kafka_bootstrap or named.running_state(self.kafka_state_dir) is not None:
+            wanted.pop("kafka")
+            wanted.pop("kafka-controller")
+        return choose(wanted, self.args.free_ports)
 
     def _kafka(self) -> str:
         prefix = self.args.topic_prefix
@@ -142,12 +174,16 @@ class Hub:
         state = named.running_state(self.kafka_state_dir)
         if state is None:
             self.say(f"starting Kafka{_jars_note()}…")
-            port, controller_port = _two_free_ports() if self.args.free_ports else (None, None)
             # Dies with this process (parent-death signal) if `run` is killed before stopping it.
             state = named.start(
-                self.kafka_state_dir, port=port, controller_port=controller_port, die_with_parent=True
+                self.kafka_state_dir,
+                port=self.ports["kafka"],
+                controller_port=self.ports["kafka-controller"],
+                die_with_parent=True,
             )
             self.started_kafka = True
+        else:
+            self.say(f"Kafka already running (state in {self.kafka_state_dir}); using it")
         self.say(f"Kafka {state.kafka_version} on {state.bootstrap}")
         create_hub_topics(state.bootstrap, prefix)
         return state.bootstrap
@@ -158,47 +194,98 @@ class Hub:
             {
                 "JEUGDHUB_KAFKA_BOOTSTRAP": bootstrap,
                 "JEUGDHUB_KEYRING_FILE": str(local_keyring(self.state_dir / "keyring.json")),
-                "JEUGDHUB_INGEST_TOKENS_FILE": str(self.state_dir / "ingest-tokens.json"),
+                # the file `jeugdhub tokens add` writes by default: a token added by hand works here
+                "JEUGDHUB_INGEST_TOKENS_FILE": str(self.tokens_file),
                 "JEUGDHUB_TOPIC_PREFIX": self.args.topic_prefix,
             }
         )
         if regions_file is not None:
             base["JEUGDHUB_REGIONS_FILE"] = str(regions_file)
-        free = self.args.free_ports
-        ports = {"ingest": _port(8080, free), "validate": _port(6066, free), "aggregate": _port(6067, free)}
-        for name in ("validate", "aggregate", "ingest"):
+        for name in SERVICES:
             env = dict(base)
             if name == "ingest":
-                env["JEUGDHUB_INGEST_PORT"] = str(ports[name])
+                env["JEUGDHUB_INGEST_PORT"] = str(self.ports[name])
             else:
-                env["JEUGDHUB_WEB_PORT"] = str(ports[name])
-            child = Child(name, jeugdhub_argv(name), env, self.logs / f"{name}.log", ports[name])
+                env["JEUGDHUB_WEB_PORT"] = str(self.ports[name])
+            child = Child(name, jeugdhub_argv(name), env, self.logs / f"{name}.log", self.ports[name])
             child.start()
             self.children.append(child)
         for child in self.children:
             self.say(f"waiting for {child.name}…")
-            child.wait_ready(120)
+            child.wait_ready(120, progress=self.say)
         for child in self.children:
             self.say(f"{child.name:9} ready: {child.url('/metrics')}  (log {child.log_path})")
+        self.say(
+            f"ingest API: http://127.0.0.1:{self.ports['ingest']}/v1/messages  "
+            f"API tokens: {self.tokens_file} (`jeugdhub tokens add` writes there)"
+        )
         if not self.args.no_simulator:
-            self._simulator(base, ports["ingest"])
+            self._simulator(base, bootstrap)
 
-    def _simulator(self, env: dict[str, str], ingest_port: int) -> None:
+    def _feed(self, bootstrap: str) -> tuple[int, date, date, str] | None:
+        """Seed, period and resume tag of the simulated feed; None when there is nothing to post.
+
+        By default the feed of the last run continues where it stopped (its position is in
+        ``simulator.json`` under the state dir) if it went to this same Kafka cluster and topic
+        prefix: posting the same seed again would only make duplicates. ``--seed N`` (another)
+        or ``--from-start`` begin a feed at its first line; a new Kafka begins a new feed.
+        """
+        try:
+            cluster = fetch_cluster_info(bootstrap).cluster_id
+        except Exception:  # kafka-python's errors are no OSError; the topics were just created,
+            cluster = bootstrap  # so this is unlikely, and the address still tells clusters apart
+        tag = f"{cluster}/{self.args.topic_prefix}"
+        previous = read_position(self.position_file)
+        seed = self.args.seed
+        same = previous is not None and previous.feed.get("tag") == tag
+        if self.args.from_start:
+            self.position_file.unlink(missing_ok=True)
+            self.feed_note = "posting the feed from its first line again (--from-start)"
+        elif previous is not None and same and seed in (None, previous.feed.get("seed")):
+            seed = int(previous.feed["seed"])
+            if previous.complete:
+                self.feed_note = (
+                    f"the feed (seed {seed}, {previous.start}…{previous.end}) was posted in full before: "
+                    "nothing new to post; --seed N posts another feed, --from-start this one again"
+                )
+                return None
+            self.feed_note = (
+                f"continuing the feed of the last run (seed {seed}, {previous.start}…{previous.end}) "
+                f"after line {previous.lines:,}; --from-start posts it again, --seed N another feed"
+            )
+            return seed, previous.start, previous.end, tag
+        today = date.today()
+        # the twelve months up to today, so the figures as of today move while it runs
+        return (1 if seed is None else seed), today - timedelta(days=364), today, tag
+
+    def _simulator(self, env: dict[str, str], bootstrap: str) -> None:
+        feed = self._feed(bootstrap)
+        if self.feed_note:
+            self.say(self.feed_note)
+        if feed is None:
+            return
+        seed, start, end, tag = feed
         argv = jeugdhub_argv(
             "simulate",
             "--post",
-            f"http://127.0.0.1:{ingest_port}",
+            f"http://127.0.0.1:{self.ports['ingest']}",
             "--register-tokens",
-            env["JEUGDHUB_INGEST_TOKENS_FILE"],
+            str(self.tokens_file),
+            # the simulated senders' tokens, kept so that the next run reuses them (no pile-up)
+            "--tokens",
+            str(self.state_dir / SIMULATOR_TOKENS_FILE),
+            "--resume",
+            str(self.position_file),
+            "--resume-tag",
+            tag,
             "--rate",
             str(self.args.rate),
             "--seed",
-            str(self.args.seed),
-            # the twelve months up to today, so the figures as of today move while it runs
+            str(seed),
             "--start",
-            (date.today() - timedelta(days=364)).isoformat(),
+            start.isoformat(),
             "--end",
-            date.today().isoformat(),
+            end.isoformat(),
         )
         if self.args.regions is not None:
             argv += ["--regions", str(self.args.regions.resolve())]
@@ -236,11 +323,26 @@ class Hub:
             self._check_children()
             self._frame(follower, rates, started)
             nl = follower.latest().get("NL", {})
+            phase = self._phase(rates)
             self.say(
-                f"{time.monotonic() - started:6.0f} s  accepted {rates.totals.get('accepted', 0):,.0f} "
-                f"rejected {rates.totals.get('rejected', 0):,.0f}  NL occupancy {nl.get('occupancy', '–')}, "
-                f"transfers 12m {nl.get('transfers_12m', '–')}"
+                f"{time.monotonic() - started:6.0f} s  this run: accepted {rates.totals.get('accepted', 0):,.0f} "
+                f"rejected {rates.totals.get('rejected', 0):,.0f} duplicates "
+                f"{rates.totals.get('duplicates', 0):,.0f}  topic totals: NL occupancy "
+                f"{nl.get('occupancy', '–')}, transfers 12m {nl.get('transfers_12m', '–')}"
+                + (f"  | {phase}" if phase else "")
             )
+
+    def _position(self) -> FeedPosition | None:
+        return None if self.args.no_simulator else read_position(self.position_file)
+
+    def _phase(self, rates: Rates) -> str | None:
+        simulator = next((c for c in self.children if c.name == "simulator"), None)
+        return feed_phase(
+            self._position(),
+            rates,
+            simulator_running=simulator is not None and simulator.alive,
+            note=self.feed_note,
+        )
 
     def _frame(self, follower: SnapshotFollower, rates: Rates, started: float) -> Group:
         merged: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
@@ -252,8 +354,24 @@ class Hub:
         rates.update(merged)
         snapshots = follower.latest()
         as_of = next(iter(snapshots.values()))["as_of"] if snapshots else None
-        services = [(c.name, c.alive, c.url("/metrics")) for c in self.children]
-        return render(snapshots, rates, rejects_by_rule(merged), services, as_of, time.monotonic() - started)
+        services = [(c.name, c.alive, c.url("/metrics"), self._recovery(c)) for c in self.children]
+        return render(
+            snapshots,
+            rates,
+            rejects_by_rule(merged),
+            services,
+            as_of,
+            time.monotonic() - started,
+            phase=self._phase(rates),
+        )
+
+    @staticmethod
+    def _recovery(child: Child) -> str | None:
+        """A worker's recovery progress while it restores state after a rebalance or restart."""
+        if child.name not in ("validate", "aggregate") or not child.alive:
+            return None
+        ready, body = child.readiness()
+        return None if ready else recovery_text(body) or "not ready"
 
     def _check_children(self) -> None:
         for child in self.children:

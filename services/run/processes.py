@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -10,8 +11,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.localkafka.broker import set_parent_death_signal
 
@@ -66,21 +69,46 @@ class Child:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return int(response.status), response.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, b""
+            with exc:
+                return exc.code, exc.read()
         except OSError:
             return None
 
-    def ready(self) -> bool:
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready or not, and the ``/readyz`` body (a faust worker's says how far its recovery got)."""
         answer = self.get("/readyz")
-        return answer is not None and answer[0] == 200
+        if answer is None:
+            return False, {}
+        try:
+            body = json.loads(answer[1])
+        except ValueError:
+            body = {}
+        return answer[0] == 200, body if isinstance(body, dict) else {}
 
-    def wait_ready(self, timeout_s: float) -> None:
+    def ready(self) -> bool:
+        return self.readiness()[0]
+
+    def wait_ready(self, timeout_s: float, progress: Callable[[str], None] | None = None) -> None:
+        """Wait until ``/readyz`` answers 200; *progress* hears of a changelog recovery (at most
+        every 5 s). The timeout counts from the start or from the last recovery progress, so a
+        long recovery that keeps moving is waited for."""
         deadline = time.monotonic() + timeout_s
+        last_said, last_restored = 0.0, -1
         while time.monotonic() < deadline:
             if not self.alive:
                 raise RuntimeError(f"{self.name} exited with {self.exit_code}; see {self.log_path}")
-            if self.ready():
+            ready, body = self.readiness()
+            if ready:
                 return
+            text = recovery_text(body)
+            if text is not None:
+                restored = int(body.get("restored", 0))
+                if restored > last_restored:
+                    deadline = max(deadline, time.monotonic() + timeout_s)
+                    last_restored = restored
+                if progress is not None and time.monotonic() - last_said >= 5.0:
+                    progress(f"{self.name}: {text}")
+                    last_said = time.monotonic()
             time.sleep(0.3)
         raise TimeoutError(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_path}")
 
@@ -93,6 +121,18 @@ class Child:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+
+
+def recovery_text(readyz: dict[str, Any]) -> str | None:
+    """The recovery progress of a ``/readyz`` body as words (e.g. "… 12,345 / 50,000 records (25 %)")."""
+    if readyz.get("status") != "recovering":
+        return None
+    try:
+        restored, total = int(readyz["restored"]), int(readyz["total"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    share = restored / total if total else 0.0
+    return f"restoring state from its changelogs: {restored:,} / {total:,} records ({share:.0%})"
 
 
 def jeugdhub_argv(*args: str) -> list[str]:

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from services.run.scrape import Samples, by_label, total
+from services.simulate.position import FeedPosition, phase
 
 COUNTERS = {
     "ingest": ("jeugdhub_ingest_messages_received_total", "received"),
@@ -108,32 +109,74 @@ def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
     return table
 
 
+Service = tuple[str, bool, str | None, str | None]
+"""(name, alive, /metrics URL, what it is doing while not ready: e.g. its recovery progress)."""
+
+
 def render(
     snapshots: Mapping[str, Mapping[str, Any]],
     rates: Rates,
     rejects_by_rule: Mapping[str, float],
-    services: Sequence[tuple[str, bool, str | None]],
+    services: Sequence[Service],
     as_of: str | None,
     elapsed_s: float,
+    phase: str | None = None,
 ) -> Group:
     status = Table.grid(padding=(0, 2))
-    status.add_row(*[f"[{'green' if up else 'red'}]●[/] {name}" for name, up, _ in services])
+    status.add_row(
+        *[
+            f"[{'green' if up else 'red'}]●[/] {name}" + (f" [yellow]({doing})[/]" if doing else "")
+            for name, up, _, doing in services
+        ]
+    )
     flow = Table.grid(padding=(0, 3))
     flow.add_row(
+        "[bold]this run[/]",
         *[
             f"{label}: {rates.totals.get(key, 0):,.0f} ({rates.rates.get(key, 0.0):,.0f}/s)"
             for key, (_, label) in COUNTERS.items()
-        ]
+        ],
     )
     rules = ", ".join(
         f"{code} {count:,.0f}" for code, count in sorted(rejects_by_rule.items(), key=lambda kv: -kv[1])
     )
+    lines: list[Any] = [status, flow, f"rejects by rule (this run): {rules or 'none yet'}"]
+    if phase:
+        lines.append(f"[bold]feed:[/] {phase}")
     header = Panel(
-        Group(status, flow, f"rejects by rule: {rules or 'none yet'}"),
+        Group(*lines),
         title=f"Jeugdhub — running {elapsed_s:,.0f} s — figures as of {as_of or '…'}",
-        subtitle="Ctrl-C stops everything",
+        subtitle="counts: this run's services since they started; figures: totals on the topics, "
+        "all runs — Ctrl-C stops everything",
     )
     return Group(header, figures_table(snapshots))
+
+
+ALL_DUPLICATES_SHARE = 0.9
+"""Above this share of duplicates among what validate takes in, the feed is a repeat."""
+
+
+def feed_phase(
+    position: FeedPosition | None,
+    rates: Rates,
+    *,
+    simulator_running: bool,
+    note: str | None = None,
+) -> str | None:
+    """What the simulated feed is doing, in one line: which part is being posted and how far, or
+    that everything arriving is a duplicate (a feed posted to these topics before)."""
+    validated = rates.rates.get("validate_in", 0.0)
+    if validated > 0 and rates.rates.get("duplicates", 0.0) >= ALL_DUPLICATES_SHARE * validated:
+        return (
+            "all duplicates: this feed was posted to these topics before (run continues the last "
+            "feed by default; --seed N posts another one)"
+        )
+    text = phase(position)
+    if text is None:
+        return note
+    if not simulator_running and position is not None and not position.complete:
+        return f"simulator stopped ({text}); see its log"
+    return text
 
 
 def rejects_by_rule(samples: Samples) -> dict[str, float]:

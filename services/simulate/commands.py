@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.simulate.feed import Line
 
 from services.cli import reads_settings
 
@@ -104,6 +108,19 @@ def register(sub: Any) -> None:
         "(JEUGDHUB_INGEST_TOKENS_FILE), the tokens into --tokens if given, else they live only in this run",
     )
     out.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="when posting: continue this feed after the position recorded in FILE (if FILE holds "
+        "the same feed: seed, period, settings and --resume-tag), and record the position there "
+        "after every posted window (jeugdhub run: var/run/simulator.json)",
+    )
+    out.add_argument(
+        "--resume-tag",
+        default="",
+        help="where the feed goes, part of its identity in --resume (jeugdhub run: Kafka cluster id "
+        "and topic prefix), so a feed posted to another Kafka starts at its first line",
+    )
+    out.add_argument(
         "--rate", type=_positive, help="messages per second when posting (default: as fast as possible)"
     )
     out.add_argument("--batch-size", type=int, default=500, help="messages per request when posting (500)")
@@ -154,7 +171,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             if args.tokens:
                 check_writable(args.tokens, create_parents=True)
         start, end = period_of(args)
-        regions = load_region_table(args.regions or HubSettings().regions_file)
+        regions_source = args.regions or HubSettings().regions_file
+        regions = load_region_table(regions_source)
         config = SimulationConfig(
             start=start,
             end=end,
@@ -205,15 +223,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             try:
                 if tokens is None:
                     tokens = read_token_map(Path(args.tokens))
+                cursor = FeedCursor(simulation, args, str(regions_source or "the example table"))
                 report = post_feed(
-                    simulation.lines(),
+                    cursor.lines(),
                     args.post,
                     tokens,
                     rate=args.rate,
                     batch_size=args.batch_size,
                     concurrency=args.concurrency,
                     wait_for_tokens_s=60.0 if args.register_tokens else 0.0,
+                    on_window=cursor.record,
                 )
+                cursor.record(complete=True)
             except (PostError, ValueError, OSError) as exc:
                 print(f"jeugdhub simulate: posting stopped: {exc}", file=sys.stderr)
                 return 1
@@ -239,6 +260,50 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(summary_text(summary), file=sys.stderr)
     return 0
+
+
+class FeedCursor:
+    """The feed's lines from where ``--resume`` says the last post stopped, and the position record."""
+
+    def __init__(self, simulation: Any, args: argparse.Namespace, regions: str) -> None:
+        from services.simulate.position import feed_identity, resume_from
+
+        self.simulation = simulation
+        self.path = Path(args.resume) if args.resume else None
+        self.identity = feed_identity(simulation.config, regions, args.resume_tag)
+        self.skip = resume_from(self.path, self.identity)
+        self.taken = 0
+        self.second: int | None = None
+        if self.skip and not args.quiet:
+            print(f"continuing the feed after line {self.skip:,} (position in {self.path})", file=sys.stderr)
+
+    def lines(self) -> Iterator[Line]:
+        from services.simulate.feed import Line
+
+        for batch in self.simulation.batches():
+            for second, payload, sender in batch:
+                self.taken += 1
+                if self.taken <= self.skip:
+                    continue
+                self.second = second
+                yield Line(payload[:-1], sender)
+
+    def record(self, complete: bool = False) -> None:
+        """Write the position after a posted window (and once more when the feed is done)."""
+        if self.path is None:
+            return
+        import time
+
+        from services.simulate.position import FeedPosition, day_of, write_position
+
+        day = day_of(self.second) if self.second is not None else None
+        if day is None and self.skip:  # nothing new posted this time: keep the recorded day
+            from services.simulate.position import read_position
+
+            previous = read_position(self.path)
+            day = previous.day if previous is not None else None
+        lines = max(self.taken, self.skip)
+        write_position(self.path, FeedPosition(self.identity, lines, day, complete, time.time()))
 
 
 def summary_document(simulation: Any, post_report: dict[str, Any] | None) -> dict[str, Any]:

@@ -62,20 +62,30 @@ def write_token_map(path: Path, tokens: Mapping[str, str]) -> None:
 def issue_tokens(
     senders: Iterable[Mapping[str, str]], ingest_tokens_file: Path, token_map_file: Path | None
 ) -> TokenMap:
-    """Create an ingest API token for every sender: hashes into the ingest's tokens file (its
-    format, through its own functions), the plain tokens returned and, if given, written to
-    ``token_map_file`` (merged with what is there)."""
+    """A token for every sender: hashes into the ingest's tokens file (its format, through its own
+    functions), the plain tokens returned and, if given, written to ``token_map_file`` (merged with
+    what is there).
+
+    A sender whose token in ``token_map_file`` is still registered for it keeps that token, so
+    repeated runs (``jeugdhub run`` each time) do not pile up tokens in the ingest's file, and ingest
+    knows them from the first request."""
     from services.ingest.tokens import check_sender, hash_token, new_token, read_token_file, write_token_file
 
     hashed = read_token_file(ingest_tokens_file)
+    plain = read_token_map(token_map_file) if token_map_file is not None and token_map_file.exists() else {}
     made: TokenMap = {}
+    changed = False
     for sender in senders:
         checked = check_sender(sender["kind"], sender["code"])
-        token = new_token()
-        hashed[hash_token(token)] = checked
-        made[sender_key(sender)] = token
-    write_token_file(ingest_tokens_file, hashed)
-    if token_map_file is not None:
-        plain = read_token_map(token_map_file) if token_map_file.exists() else {}
+        key = sender_key(sender)
+        token = plain.get(key)
+        if token is None or hashed.get(hash_token(token)) != checked:
+            token = new_token()
+            hashed[hash_token(token)] = checked
+            changed = True
+        made[key] = token
+    if changed:
+        write_token_file(ingest_tokens_file, hashed)
+    if token_map_file is not None and any(plain.get(key) != token for key, token in made.items()):
         write_token_map(token_map_file, {**plain, **made})
     return made

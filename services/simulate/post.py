@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,15 @@ class Poster:
         self.report = PostReport()
         self._semaphore: asyncio.Semaphore | None = None
 
-    async def run(self, lines: Iterable[Line], *, wait_for_tokens_s: float = 0.0) -> PostReport:
+    async def run(
+        self,
+        lines: Iterable[Line],
+        *,
+        wait_for_tokens_s: float = 0.0,
+        on_window: Callable[[], None] | None = None,
+    ) -> PostReport:
+        """Post every line; *on_window* is called after each window ingest has answered in full
+        (the simulator records its position there, so a stopped feed can continue)."""
         import aiohttp
 
         window = self.batch_size * self.concurrency
@@ -91,15 +99,22 @@ class Poster:
                 await self._wait_for_token(session, next(iter(self.tokens.values())), wait_for_tokens_s)
             pending: list[Line] = []
             sent = 0
+            paced_from: float | None = None
             for line in lines:
+                if paced_from is None:  # the rate counts from the first line, not from the time
+                    paced_from = time.monotonic()  # taken to skip to it (--resume) or plan the feed
                 pending.append(line)
                 if len(pending) >= window:
                     await self._send_window(session, pending)
+                    if on_window is not None:
+                        on_window()
                     sent += len(pending)
                     pending = []
-                    await self._pace(started, sent)
+                    await self._pace(paced_from, sent)
             if pending:
                 await self._send_window(session, pending)
+                if on_window is not None:
+                    on_window()
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -213,10 +228,12 @@ def post_feed(
     batch_size: int = 500,
     concurrency: int = 8,
     wait_for_tokens_s: float = 0.0,
+    on_window: Callable[[], None] | None = None,
 ) -> PostReport:
     """Post every line; returns what ingest took and refused. Raises :class:`PostError`.
 
     ``wait_for_tokens_s``: first wait (up to that long) until ingest knows the tokens.
+    ``on_window``: called after each window of lines has been posted in full.
     """
     poster = Poster(url, tokens, rate=rate, batch_size=batch_size, concurrency=concurrency)
-    return asyncio.run(poster.run(lines, wait_for_tokens_s=wait_for_tokens_s))
+    return asyncio.run(poster.run(lines, wait_for_tokens_s=wait_for_tokens_s, on_window=on_window))
