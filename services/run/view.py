@@ -129,13 +129,10 @@ def render(
             for name, up, _, doing in services
         ]
     )
-    flow = Table.grid(padding=(0, 3))
-    flow.add_row(
-        "[bold]this run[/]",
-        *[
-            f"{label}: {rates.totals.get(key, 0):,.0f} ({rates.rates.get(key, 0.0):,.0f}/s)"
-            for key, (_, label) in COUNTERS.items()
-        ],
+    # one line of text, not a grid: in a narrow terminal it wraps instead of cutting every count short
+    flow = "[bold]this run:[/] " + " · ".join(
+        f"{label} {rates.totals.get(key, 0):,.0f} ({rates.rates.get(key, 0.0):,.0f}/s)"
+        for key, (_, label) in COUNTERS.items()
     )
     rules = ", ".join(
         f"{code} {count:,.0f}" for code, count in sorted(rejects_by_rule.items(), key=lambda kv: -kv[1])
@@ -146,8 +143,7 @@ def render(
     header = Panel(
         Group(*lines),
         title=f"Jeugdhub — running {elapsed_s:,.0f} s — figures as of {as_of or '…'}",
-        subtitle="counts: this run's services since they started; figures: totals on the topics, "
-        "all runs — Ctrl-C stops everything",
+        subtitle="counts: this run · figures: totals on the topics · Ctrl-C stops everything",
     )
     return Group(header, figures_table(snapshots))
 

@@ -61,6 +61,6 @@ def _text(group: Any) -> str:
 def test_the_view_labels_this_runs_counts_and_the_topic_totals_and_shows_phase_and_recovery() -> None:
     services = [("validate", True, None, "restoring state from its changelogs: 5 / 10 records (50%)")]
     out = _text(render({}, Rates(), {}, services, None, 3.0, phase="posting history 2024-12…2025-12, 38%"))
-    assert "this run" in out and "totals on the topics" in out
+    assert "this run: received 0 (0/s) · validated 0 (0/s)" in out and "totals on the topics" in out
     assert "feed: posting history 2024-12…2025-12, 38%" in out
     assert "validate (restoring state from its changelogs: 5 / 10 records (50%))" in out
