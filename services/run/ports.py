@@ -78,6 +78,8 @@ def _command(entry: Path, limit: int = 80) -> str:
         return "?"
     parts = [arg.decode(errors="replace") for arg in argv]
     parts[0] = Path(parts[0]).name  # the program's name, not its path
+    if "kafka.Kafka" in parts:  # a JVM's command line is kilobytes of options: name the broker
+        parts = [parts[0], "…", "kafka.Kafka", *parts[parts.index("kafka.Kafka") + 1 :]]
     text = " ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -81,3 +81,17 @@ def test_port_options_replace_one_default_each() -> None:
     for bad in ("ingest", "nope=1", "ingest=x", "ingest=70000"):
         with pytest.raises(ValueError, match="--port"):
             wanted_ports(argparse.Namespace(port=[bad]))
+
+
+def test_a_kafka_holder_is_named_as_such_not_by_kilobytes_of_jvm_options(tmp_path: Path) -> None:
+    from services.run.ports import _command
+
+    argv = [
+        "/usr/lib/jvm/bin/java",
+        "-Xmx384m",
+        *[f"-Dopt{i}=x" for i in range(50)],
+        "kafka.Kafka",
+        "s.properties",
+    ]
+    (tmp_path / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    assert _command(tmp_path) == "java … kafka.Kafka s.properties"
