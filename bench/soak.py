@@ -19,7 +19,8 @@ Levelling off, judged on the samples after the first third (start-up and warm-up
 last third's highest RSS of each service may be at most ``--max-growth`` (default 10 %) above the
 middle third's, and the last third's highest lag and staleness at most 50 % above the middle
 third's or under a small floor (``rate`` × 5 s of lag, 15 s of staleness), so a pipeline keeping up
-passes and one falling further behind fails. Exit 0 when everything levels off, 1 when not; the
+passes and one falling further behind fails; and ingest must still acknowledge at least 80 % of the
+rate in the last third (a lag that "levels off" because ingest refuses senders with 503 fails). Exit 0 when everything levels off, 1 when not; the
 samples and the verdict go to ``bench/results/<--result>.json`` (or ``--output``).
 """
 
@@ -197,6 +198,19 @@ def verdict(
             "floor": floor,
             "ok": max(last) <= max(max(middle) * 1.5, floor),
         }
+    # Kept up with the feed: the senders got 202s at (nearly) the rate to the end, so a lag that
+    # "levels off" because ingest stopped admitting (503 pipeline-behind) does not pass.
+    timed = [(float(s["t_s"]), int(s["acknowledged"])) for s in samples]
+    tail = timed[2 * len(timed) // 3 :]
+    if len(tail) >= 2 and tail[-1][0] > tail[0][0]:
+        achieved = (tail[-1][1] - tail[0][1]) / (tail[-1][0] - tail[0][0])
+        checks["acknowledged_rate"] = {
+            "last_third_per_s": round(achieved, 1),
+            "target": rate,
+            "ok": achieved >= 0.8 * rate,
+        }
+    else:
+        checks["acknowledged_rate"] = {"ok": False, "why": "too few samples"}
     return {"levelled_off": all(c["ok"] for c in checks.values()), "checks": checks}
 
 

@@ -84,7 +84,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     yield REPORT
     target = Path(os.environ.get("JEUGDHUB_FAULTS_REPORT") or tmp_path_factory.getbasetemp() / "faults.json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(REPORT, indent=2, default=str) + "\n")
+    previous: dict[str, Any] = {}
+    if target.exists():  # a run of some scenarios updates theirs and keeps the others'
+        try:
+            previous = json.loads(target.read_text())
+        except ValueError:
+            previous = {}
+    target.write_text(json.dumps({**previous, **REPORT}, indent=2, default=str) + "\n")
     print(f"faults report: {target}")
 
 
@@ -337,6 +343,9 @@ def test_d_aggregates_consumer_disconnects_and_reconnects(
         readers.append(reader)
         reader.start()
         ctx.wait_progress(0.4)
+        deadline = time.monotonic() + 60
+        while reader.records < 5 and time.monotonic() < deadline:  # it has joined and is reading
+            time.sleep(0.2)
         reader.disconnect()
         away_from = reader.records
         time.sleep(8)
