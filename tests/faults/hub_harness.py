@@ -179,8 +179,10 @@ class Hub:
                 "JEUGDHUB_BATCH_SIZE": "100",
                 "JEUGDHUB_LOG_LEVEL": "INFO",
                 "JEUGDHUB_INGEST_TOKENS_FILE": str(tokens_file),
-                "JEUGDHUB_INGEST_VALIDATE_GROUP": f"{prefix}{VALIDATE_APP_ID}",
-                "JEUGDHUB_INGEST_AGGREGATE_GROUP": f"{prefix}{AGGREGATE_APP_ID}",
+                # app ids: ingest puts JEUGDHUB_TOPIC_PREFIX in front, as the workers do (a prefix
+                # here too named groups nobody uses, and ingest refused every sender after 300 s)
+                "JEUGDHUB_INGEST_VALIDATE_GROUP": VALIDATE_APP_ID,
+                "JEUGDHUB_INGEST_AGGREGATE_GROUP": AGGREGATE_APP_ID,
             }
         )
         if min_insync_replicas is not None:
