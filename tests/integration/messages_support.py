@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
+from kafka import KafkaProducer
 
 from services.contracts.codec import encode
 from services.simulate.expand import expand_feed, valid_bsn
 
-__all__ = ["expand_feed", "placement", "raw_record", "valid_bsn"]
+__all__ = ["expand_feed", "placement", "raw_record", "valid_bsn", "write_in_transactions"]
 
 
 def placement(
@@ -57,3 +58,29 @@ def raw_record(message: dict[str, Any] | bytes, sender: dict[str, str] | None = 
         "payload": payload,
     }
     return f"{sender['code']}:{message_id}".encode(), encode("RawMessage", record)
+
+
+def write_in_transactions(
+    bootstrap: str, topic: str, transactions: int, per_transaction: int, seed: int
+) -> int:
+    """Raw records written like ingest does: in Kafka transactions (a commit marker after each
+    transaction's records in every partition it touched), each spread over the partitions by key."""
+    rng = random.Random(seed)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        transactional_id=f"it-tx-{uuid.uuid4().hex[:8]}",
+        enable_idempotence=True,
+        acks="all",
+    )
+    try:
+        producer.init_transactions()
+        for _ in range(transactions):
+            producer.begin_transaction()
+            for _ in range(per_transaction):
+                birth = date(2008, 1, 1) + timedelta(days=rng.randrange(3000))
+                key, value = raw_record(placement(rng, valid_bsn(rng), birth))
+                producer.send(topic, key=key, value=value)
+            producer.commit_transaction()
+    finally:
+        producer.close()
+    return transactions * per_transaction

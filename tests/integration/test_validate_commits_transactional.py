@@ -10,16 +10,13 @@ then re-read everything since, and ingest's admission control saw a backlog that
 
 from __future__ import annotations
 
-import random
 import time
-import uuid
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from hub_processes import read_all, running, service_env, write_keyring
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from messages_support import placement, raw_record, valid_bsn
+from kafka import KafkaConsumer, TopicPartition
+from messages_support import write_in_transactions
 
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
@@ -45,24 +42,7 @@ def test_commits_reach_the_end_of_a_transactional_raw_topic(
 ) -> None:
     create_hub_topics(kafka_bootstrap, unique_prefix)
     topic = RAW.full_name(unique_prefix)
-    rng = random.Random(3)
-    producer = KafkaProducer(
-        bootstrap_servers=kafka_bootstrap,
-        transactional_id=f"it-commits-{uuid.uuid4().hex[:8]}",
-        enable_idempotence=True,
-        acks="all",
-    )
-    try:
-        producer.init_transactions()
-        for _ in range(TRANSACTIONS):
-            producer.begin_transaction()
-            for _ in range(PER_TRANSACTION):
-                birth = date(2008, 1, 1) + timedelta(days=rng.randrange(3000))
-                key, value = raw_record(placement(rng, valid_bsn(rng), birth))
-                producer.send(topic, key=key, value=value)
-            producer.commit_transaction()
-    finally:
-        producer.close()
+    write_in_transactions(kafka_bootstrap, topic, TRANSACTIONS, PER_TRANSACTION, 3)
 
     env = service_env(
         kafka_bootstrap, unique_prefix, {"JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "k.json"))}

@@ -7,17 +7,13 @@ last processed - 1`` and stayed at 1 on every partition that had a transaction (
 
 from __future__ import annotations
 
-import random
 import re
 import time
-import uuid
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from hub_processes import running, service_env, write_keyring
-from kafka import KafkaProducer
-from messages_support import placement, raw_record, valid_bsn
+from messages_support import write_in_transactions
 
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
@@ -27,29 +23,6 @@ pytestmark = pytest.mark.integration
 TRANSACTIONS = 3
 PER_TRANSACTION = 20
 LAG_LINE = re.compile(rb'^jeugdhub_validate_consumer_lag_messages\{partition="(\d+)"\} (\S+)$', re.M)
-
-
-def _write_in_transactions(bootstrap: str, topic: str) -> int:
-    """Like ingest: several transactions, each spread over the partitions by key."""
-    rng = random.Random(12)
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        transactional_id=f"it-lag-{uuid.uuid4().hex[:8]}",
-        enable_idempotence=True,
-        acks="all",
-    )
-    try:
-        producer.init_transactions()
-        for _ in range(TRANSACTIONS):
-            producer.begin_transaction()
-            for _ in range(PER_TRANSACTION):
-                birth = date(2008, 1, 1) + timedelta(days=rng.randrange(3000))
-                key, value = raw_record(placement(rng, valid_bsn(rng), birth))
-                producer.send(topic, key=key, value=value)
-            producer.commit_transaction()
-    finally:
-        producer.close()
-    return TRANSACTIONS * PER_TRANSACTION
 
 
 def _metric(metrics: bytes, name: str) -> float:
@@ -63,7 +36,9 @@ def test_validate_lag_gauge_is_zero_after_a_transactional_topic_is_processed(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
     create_hub_topics(kafka_bootstrap, unique_prefix)
-    written = _write_in_transactions(kafka_bootstrap, RAW.full_name(unique_prefix))
+    written = write_in_transactions(
+        kafka_bootstrap, RAW.full_name(unique_prefix), TRANSACTIONS, PER_TRANSACTION, 12
+    )
     env = service_env(
         kafka_bootstrap,
         unique_prefix,
