@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_ingest_checks import MESSAGE
 from test_ingest_http import FakeReader, FakeWriter, auth, problem_of, run
 
 from services.contracts.codec import decode
@@ -36,23 +37,6 @@ from services.ingest.tokens import Sender, TokenStore, hash_token
 from services.localkafka.broker import free_port
 
 SENDER = Sender("provider", "12345678")
-MESSAGE: dict[str, Any] = {
-    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-    "message_type": "placement_started",
-    "status": "new",
-    "cancels_message_id": None,
-    "sender": {"kind": "provider", "code": "12345678"},
-    "created_at": "2026-03-02T09:30:00Z",
-    "bsn": "123456782",
-    "birth_date": "2010-05-17",
-    "municipality_code": "0363",
-    "placement_id": "P1",
-    "provider_agb": "12345678",
-    "location_code": "L1",
-    "care_type": "gesloten",
-    "legal_basis": "machtiging",
-    "start_date": "2026-03-01",
-}
 
 
 def message(**changes: Any) -> dict[str, Any]:
