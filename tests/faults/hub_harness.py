@@ -45,7 +45,7 @@ from services.aggregate.replay import figures_document, judge_lines
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable, load_region_table
-from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED
+from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED, YOUTH_FACTS
 from services.localkafka.broker import free_port, set_parent_death_signal
 from services.privacy.masking import public_identifier
 from services.privacy.pseudonym import Keyring, ephemeral_keyring
@@ -932,6 +932,51 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int | None:
         return int(sum(max(0, ends[tp] - (committed[tp] or 0)) for tp in tps))
     finally:
         consumer.close()
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
+    """The group's committed offset per partition of *topic* (OffsetFetch only; never joins)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: consumer.committed(tp) for tp in tps}
+    finally:
+        consumer.close()
+
+
+def aggregate_diagnosis(bootstrap: str, prefix: str) -> dict[str, Any]:
+    """Where the aggregate stands, per validated partition, when its figures differ from replay's.
+
+    Per partition: the topic's end, the aggregate group's commit, the youths whose messages are
+    in it, and those whose latest youth-facts record counts fewer distinct messages than the
+    validated topic holds for them (facts behind, or derived from an incomplete table)."""
+    validated = read_topic(bootstrap, VALIDATED.full_name(prefix))
+    committed = committed_offsets(bootstrap, f"{prefix}{AGGREGATE_APP_ID}", VALIDATED.full_name(prefix))
+    messages: dict[str, set[Key]] = defaultdict(set)
+    partition_of: dict[str, int] = {}
+    ends: dict[int, int] = defaultdict(int)
+    for record in validated:
+        message = decode("ValidatedMessage", record.value)
+        youth = str(message["youth_pseudonym"])
+        messages[youth].add((str(message["sender"]["code"]), str(message["message_id"])))
+        partition_of[youth] = record.partition
+        ends[record.partition] = max(ends[record.partition], record.offset + 1)
+    applied: dict[str, int] = {}
+    for record in read_topic(bootstrap, YOUTH_FACTS.full_name(prefix)):
+        if record.value is not None:
+            applied[record.key.decode()] = int(decode("YouthFactsRecord", record.value)["messages_applied"])
+    out: dict[str, Any] = {}
+    for partition in sorted(set(committed) | set(ends)):
+        youths = [y for y, p in partition_of.items() if p == partition]
+        behind = [y for y in youths if applied.get(y, 0) < len(messages[y])]
+        out[str(partition)] = {
+            "last_offset_plus_one": ends.get(partition, 0),
+            "aggregate_committed": committed.get(partition),
+            "youths": len(youths),
+            "youths_with_facts_behind": len(behind),
+            "messages_missing_from_facts": sum(len(messages[y]) - applied.get(y, 0) for y in behind),
+        }
+    return out
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from hub_harness import (
     Hub,
     ReadinessMonitor,
     SnapshotWatcher,
+    aggregate_diagnosis,
     check_outcomes,
     expected_outcomes,
     figure_differences,
@@ -196,6 +197,8 @@ def run_scenario(
             expected, seen, validated_keys(cluster.bootstrap, prefix), poster.resent, poster.acks
         )
         diffs = figure_differences(expected.figures, published)
+        if diffs:
+            result["aggregate_diagnosis"] = aggregate_diagnosis(cluster.bootstrap, prefix)
         time.sleep(1.5)  # let the watchers read the last snapshots
     finally:
         watcher_error: BaseException | None = None
@@ -222,7 +225,10 @@ def run_scenario(
     REPORT[name] = result
     assert watcher_error is None, watcher_error
     assert outcome.ok, f"{name}: acknowledged messages without exactly one outcome: {outcome.to_dict()}"
-    assert not diffs, f"{name}: published figures differ from replay over the acknowledged messages: {diffs}"
+    assert not diffs, (
+        f"{name}: published figures differ from replay over the acknowledged messages: {diffs}; "
+        f"per validated partition: {result.get('aggregate_diagnosis')}"
+    )
     assert watcher.records > 0
     assert not watcher.regressions, f"{name}: figures went back in time: {result['figures_went_back']}"
     return result, expected.figures
