@@ -58,7 +58,7 @@ import harness
 import orjson
 from kafka import KafkaProducer
 
-from services.aggregate.replay import figures_document, judge_lines
+from services.replay.offline import figures_document, judge_lines
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table

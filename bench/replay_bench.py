@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import feedgen
 import harness
 
-from services.aggregate.replay import judge_lines
+from services.replay.offline import judge_lines
 from services.contracts.regions import load_region_table
 from services.localkafka.broker import set_parent_death_signal
 from services.privacy.pseudonym import ephemeral_keyring

@@ -62,7 +62,7 @@ import orjson
 import replay_bench
 import validate_bench
 
-from services.aggregate.replay import judge_lines
+from services.replay.offline import judge_lines
 from services.contracts.canonical import validated_from_json
 from services.contracts.codec import encode
 from services.contracts.regions import load_region_table

@@ -41,7 +41,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from services.aggregate.ordering import Position, position_of
-from services.aggregate.replay import figures_document, judge_lines
+from services.replay.offline import figures_document, judge_lines
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable, load_region_table

@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import expand_feed, raw_record
 
-from services.aggregate.replay import figures_document, judge_lines
+from services.replay.offline import figures_document, judge_lines
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import load_region_table

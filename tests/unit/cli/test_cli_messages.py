@@ -37,7 +37,7 @@ def test_replay_of_a_missing_file_says_so(capsys: pytest.CaptureFixture[str]) ->
 def test_replay_checks_its_outputs_before_the_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("services.aggregate.replay.judge_lines", _fail_if_called)
+    monkeypatch.setattr("services.replay.offline.judge_lines", _fail_if_called)
     feed = tmp_path / "feed.jsonl"
     feed.write_text("{}\n")
     code = main(["replay", str(feed), "--as-of", "2026-03-31", "--output", f"{MISSING_DIR}/f.json"])

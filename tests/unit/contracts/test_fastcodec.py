@@ -18,7 +18,7 @@ import orjson
 from fastavro import schemaless_writer
 
 from services.aggregate.facts import build_youth_facts
-from services.aggregate.replay import figures_document, judge_lines
+from services.replay.offline import figures_document, judge_lines
 from services.aggregate.service import facts_record
 from services.aggregate.snapshots import snapshot
 from services.contracts.canonical import inbound_from_json, record_from_json, validated_from_json

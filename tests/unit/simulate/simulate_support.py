@@ -14,7 +14,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from services.aggregate.replay import ReplayResult, figures_document, judge_lines
+from services.replay.offline import ReplayResult, figures_document, judge_lines
 from services.contracts.regions import RegionTable, load_region_table
 from services.privacy.pseudonym import ephemeral_keyring
 from services.simulate.feed import Simulation, SimulationConfig
