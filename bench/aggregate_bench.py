@@ -58,13 +58,13 @@ import harness
 import orjson
 from kafka import KafkaProducer
 
-from services.replay.offline import figures_document, judge_lines
+from hubdev.localkafka.broker import Broker
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES, RAW, VALIDATED, YOUTH_FACTS
-from services.localkafka.broker import Broker
 from services.privacy.pseudonym import Keyring
+from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
 
 AS_OF = "2026-03-31"

@@ -3,7 +3,7 @@
 ``expand_feed`` makes ``copies`` disjoint copies of ``feed.jsonl`` (new youth, message ids and
 references) and shuffles them, keeping every quirk of the original: duplicates, conflicting
 re-sends, cancels, rule breaks and the one line that is not JSON. It is
-``services.simulate.expand.expand_feed``, which the integration tests use too, so a benchmark
+``hubdev.simulate.expand.expand_feed``, which the integration tests use too, so a benchmark
 input is the kind of input they check for correctness. The example feed's 778 lines
 hold about 150 youth, 725 accepted, 19 rejected and 36 duplicates per copy.
 
@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from hubdev.simulate.expand import expand_feed, valid_bsn  # noqa: E402
 from services.contracts.codec import encode  # noqa: E402
-from services.simulate.expand import expand_feed, valid_bsn  # noqa: E402
 
 __all__ = ["expand_feed", "expanded", "feed_lines", "raw_record", "raw_records", "valid_bsn"]
 

@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
-from services.localkafka.broker import Broker, free_port, set_parent_death_signal  # noqa: E402
+from hubdev.localkafka.broker import Broker, free_port, set_parent_death_signal  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))

@@ -3,7 +3,7 @@
     python bench/ingest_bench.py                      # starts a broker and the service itself
     python bench/ingest_bench.py --url http://127.0.0.1:8080 --token TOKEN --code 12345678
 
-Without ``--url`` it starts a single-node Kafka (services.localkafka) in a temporary directory,
+Without ``--url`` it starts a single-node Kafka (hubdev.localkafka) in a temporary directory,
 creates the hub's topics under a fresh prefix, issues a token, and runs ``jeugdhub ingest`` as a
 child process with the rate limit raised out of the way; this process is the HTTP client. Three
 scenarios, each bounded in time:
@@ -273,8 +273,8 @@ async def run_scenarios(
 @contextlib.contextmanager
 def local_service(args: argparse.Namespace) -> Iterator[tuple[str, str, dict[str, int]]]:
     """Broker + topics + token + ``jeugdhub ingest`` child; yields (base URL, token, pids)."""
+    from hubdev.localkafka.broker import Broker, free_port
     from services.ingest.tokens import Sender, add_token
-    from services.localkafka.broker import Broker, free_port
     from services.streaming.topic_admin import create_hub_topics
 
     workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))

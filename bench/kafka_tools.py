@@ -1,7 +1,7 @@
 """Kafka's own ``ProducerPerformance`` / ``ConsumerPerformance``: the broker's ceiling on this machine.
 
 ``org.apache.kafka:kafka-tools`` (same version as the broker, read from ``deploy/local/pom.xml``
-via :func:`services.localkafka.jars.kafka_version`) is resolved with ``bench/kafka-tools-pom.xml``
+via :func:`hubdev.localkafka.jars.kafka_version`) is resolved with ``bench/kafka-tools-pom.xml``
 into ``deploy/local/cache/tools-<version>/`` (git-ignored), a folder of its own: the broker's
 classpath (``jars-<version>/``) must never contain ``kafka-tools``. The tools then run as
 ``java -cp '<broker jars>/*:<tools jars>/*' org.apache.kafka.tools.ProducerPerformance …``.
@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from services.localkafka.broker import find_java, set_parent_death_signal
-from services.localkafka.jars import (
+from hubdev.localkafka.broker import find_java, set_parent_death_signal
+from hubdev.localkafka.jars import (
     CACHE_ROOT,
     MANIFEST_NAME,
     JarResolutionError,

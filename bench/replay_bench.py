@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import feedgen
 import harness
 
-from services.replay.offline import judge_lines
+from hubdev.localkafka.broker import set_parent_death_signal
 from services.contracts.regions import load_region_table
-from services.localkafka.broker import set_parent_death_signal
 from services.privacy.pseudonym import ephemeral_keyring
+from services.replay.offline import judge_lines
 
 TARGET = 50_000
 AS_OF = date(2026, 3, 31)

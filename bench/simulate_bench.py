@@ -10,7 +10,7 @@ it with orjson (no model at all): the simulator's ceiling on this machine. Targe
 least 100,000 messages/s to a file.
 
 The generator runs from its compiled build when it matches the sources (``scripts/bootstrap.sh``
-makes it; ``services/simulate/build.py``); the figure says which build it measured.
+makes it; ``hubdev/simulate/build.py``); the figure says which build it measured.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ if str(REPO) not in sys.path:
 
 import harness  # noqa: E402
 
+from hubdev.simulate import BUILD  # noqa: E402
+from hubdev.simulate.feed import Simulation, SimulationConfig  # noqa: E402
+from hubdev.simulate.output import write_lines  # noqa: E402
 from services.contracts.regions import load_region_table  # noqa: E402
-from services.simulate import BUILD  # noqa: E402
-from services.simulate.feed import Simulation, SimulationConfig  # noqa: E402
-from services.simulate.output import write_lines  # noqa: E402
 
 TARGET = 100_000
 

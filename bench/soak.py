@@ -55,11 +55,11 @@ from hub_harness import (  # noqa: E402
 )
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
+from hubdev.localkafka.broker import Broker  # noqa: E402
+from hubdev.localkafka.cluster import Cluster  # noqa: E402
 from services.contracts.codec import decode  # noqa: E402
 from services.contracts.regions import load_region_table  # noqa: E402
 from services.contracts.topics import RAW, RETOUR, VALIDATED  # noqa: E402
-from services.localkafka.broker import Broker  # noqa: E402
-from services.localkafka.cluster import Cluster  # noqa: E402
 from services.streaming.topic_admin import create_hub_topics  # noqa: E402
 
 LINES_PER_SCALE = 30_000

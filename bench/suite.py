@@ -3,7 +3,7 @@
     .venv/bin/python bench/suite.py --quick      # about 10 minutes on a 2-core machine
     .venv/bin/python bench/suite.py              # the full sizes (longer)
 
-Starts one single-node Kafka (``services.localkafka``) in a temporary directory on free 127.0.0.1
+Starts one single-node Kafka (``hubdev.localkafka``) in a temporary directory on free 127.0.0.1
 ports and measures, each stage under its own topic prefix:
 
 1. Kafka's own ``ProducerPerformance`` / ``ConsumerPerformance`` (``bench/kafka_tools.py``): the
@@ -62,16 +62,16 @@ import orjson
 import replay_bench
 import validate_bench
 
-from services.replay.offline import judge_lines
+from hubdev.localkafka.admin import ensure_topics
+from hubdev.localkafka.broker import Broker, set_parent_death_signal
+from hubdev.localkafka.jars import kafka_version
 from services.contracts.canonical import validated_from_json
 from services.contracts.codec import encode
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES, RAW, RETOUR, VALIDATED
 from services.ingest.tokens import Sender, add_token
-from services.localkafka.admin import ensure_topics
-from services.localkafka.broker import Broker, set_parent_death_signal
-from services.localkafka.jars import kafka_version
 from services.privacy.pseudonym import Keyring
+from services.replay.offline import judge_lines
 from services.streaming.topic_admin import create_hub_topics
 
 SENDER_CODE = "10000001"  # the provider of aggregate_bench's latency messages

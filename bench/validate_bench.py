@@ -5,7 +5,7 @@
 
 Method:
 
-1. Start a single-node Kafka (``services.localkafka.broker.Broker``) in a temporary directory on a
+1. Start a single-node Kafka (``hubdev.localkafka.broker.Broker``) in a temporary directory on a
    free 127.0.0.1 port and create the hub's topics under a unique prefix.
 2. Expand the worked example ``shared/spec/examples/feed.jsonl`` into at least ``--messages``
    lines (``bench/feedgen.py``: disjoint copies with new youth and ids, shuffled; per copy 725

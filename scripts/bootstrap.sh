@@ -44,7 +44,7 @@ fi
 # The simulator's compiled build (mypyc; docs/simulator.md): a no-op when it matches the sources.
 # Without a C compiler, or if compiling fails, the simulator runs from its Python source (slower).
 if command -v cc >/dev/null || command -v gcc >/dev/null; then
-  .venv/bin/python -m services.simulate.compiler \
+  .venv/bin/python -m hubdev.simulate.compiler \
     || echo "bootstrap: the simulator's compiled build failed; it runs from its Python source" >&2
 else
   echo "bootstrap: no C compiler (cc): the simulator runs from its Python source, about a third slower" >&2

@@ -8,6 +8,6 @@ if jeugdhub run --help >/dev/null 2>&1; then
   exec jeugdhub run "$@"
 fi
 jeugdhub kafka start
-bootstrap=$(python -c 'from services.localkafka.named import running_state, DEFAULT_STATE_DIR; print(running_state(DEFAULT_STATE_DIR.resolve()).bootstrap)')
+bootstrap=$(python -c 'from hubdev.localkafka.named import running_state, DEFAULT_STATE_DIR; print(running_state(DEFAULT_STATE_DIR.resolve()).bootstrap)')
 jeugdhub topics --create --bootstrap "$bootstrap"
 echo "Kafka keeps running; stop it with: .venv/bin/jeugdhub kafka stop"

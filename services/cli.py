@@ -110,8 +110,8 @@ COMMAND_MODULES = (
     "services.ingest.commands",
     "services.aggregate.commands",
     "services.replay.commands",
-    "services.run.commands",
-    "services.simulate.commands",
+    "hubdev.run.commands",
+    "hubdev.simulate.commands",
     "services.deploy.commands",
 )
 
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "kafka", help="the local Kafka broker, or a cluster with start --brokers 3 (development, tests)"
     )
     kafka_sub = kafka.add_subparsers(dest="action", required=True)
-    from services.localkafka import named
+    from hubdev.localkafka import named
 
     for action in ("start", "stop", "status"):
         handler = getattr(named, f"cli_{action}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hubdev.localkafka.admin import ensure_topics
 from services.contracts.topics import ALL_TOPICS, TopicSpec
-from services.localkafka.admin import ensure_topics
 
 
 def create_hub_topics(

@@ -40,15 +40,15 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from hubdev.localkafka.broker import free_port, set_parent_death_signal
 from services.aggregate.ordering import Position, position_of
-from services.replay.offline import figures_document, judge_lines
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable, load_region_table
 from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED, YOUTH_FACTS
-from services.localkafka.broker import free_port, set_parent_death_signal
 from services.privacy.masking import public_identifier
 from services.privacy.pseudonym import Keyring, ephemeral_keyring
+from services.replay.offline import figures_document, judge_lines
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
 
@@ -329,7 +329,7 @@ def simulated_feed(
     seed: int, scale: float, year: int, regions: RegionTable
 ) -> tuple[list[FeedLine], list[dict[str, str]]]:
     """A seeded feed (``jeugdhub simulate``'s generator) and every sender in its world."""
-    from services.simulate.feed import Simulation, SimulationConfig
+    from hubdev.simulate.feed import Simulation, SimulationConfig
 
     config = SimulationConfig(
         start=date(year, 1, 1), end=date(year, 12, 31), seed=seed, scale=scale, other_care_scale=0.05
@@ -349,7 +349,7 @@ def endless_feed(
     """The feeds of ``ENDLESS_ROUNDS`` consecutive seeds, one after the other: lines for a long soak
     without repeating a message id. Every round's senders are collected up front (their tokens must
     be registered before ingest starts)."""
-    from services.simulate.feed import Simulation, SimulationConfig
+    from hubdev.simulate.feed import Simulation, SimulationConfig
 
     rounds = [
         Simulation(
@@ -384,7 +384,7 @@ ENDLESS_ROUNDS = 40
 
 def register_tokens(senders: Iterable[Mapping[str, str]], tokens_file: Path) -> dict[tuple[str, str], str]:
     """A token per sender, its hash in ingest's tokens file (read by ingest at start)."""
-    from services.simulate.output import issue_tokens
+    from hubdev.simulate.output import issue_tokens
 
     made = issue_tokens(senders, tokens_file, None)
     out: dict[tuple[str, str], str] = {}

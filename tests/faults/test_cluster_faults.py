@@ -1,6 +1,6 @@
 """The hub on a three-broker Kafka cluster, under faults, with two workers per service.
 
-One cluster for the module (``services.localkafka.cluster``: KRaft, three combined nodes, every
+One cluster for the module (``hubdev.localkafka.cluster``: KRaft, three combined nodes, every
 topic replicated three times with ``min.insync.replicas`` 2). Each scenario gets its own topic
 prefix, starts ingest + two validate + two aggregate workers (one consumer group per service, six
 partitions) as real processes, posts a seeded simulated feed over HTTP and injects its fault
@@ -49,9 +49,9 @@ from hub_harness import (
     validated_keys,
 )
 
+from hubdev.localkafka.cluster import Cluster
 from services.contracts.regions import load_region_table
 from services.contracts.topics import RAW
-from services.localkafka.cluster import Cluster
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(600)]

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from hubdev.simulate.expand import valid_bsn
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
 from services.privacy.pseudonym import Keyring
-from services.simulate.expand import valid_bsn
 from services.streaming.batches import MAX_RECORD_BYTES
 from services.validate.pipeline import MAX_DEPTH, RawInput, process
 from services.validate.service import Outputs, _answer

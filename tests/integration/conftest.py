@@ -5,7 +5,7 @@ with Maven) and shared by every test, so tests isolate themselves by name: each 
 topics, groups or faust app ids from the fixtures below instead of cleaning up after itself.
 
 Set ``JEUGDHUB_TEST_KAFKA_BOOTSTRAP=host:port`` to run against an already running broker (for
-instance ``python -m services.localkafka start``) and skip the start/stop.
+instance ``python -m hubdev.localkafka start``) and skip the start/stop.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import pytest
 
-from services.localkafka.admin import ensure_topics
-from services.localkafka.broker import Broker
+from hubdev.localkafka.admin import ensure_topics
+from hubdev.localkafka.broker import Broker
 
 BOOTSTRAP_ENV = "JEUGDHUB_TEST_KAFKA_BOOTSTRAP"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
-from services.localkafka.broker import set_parent_death_signal
+from hubdev.localkafka.broker import set_parent_death_signal
 
 TABLE = "totals"
 

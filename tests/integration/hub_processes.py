@@ -20,7 +20,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.localkafka.broker import free_port
+from hubdev.localkafka.broker import free_port
 
 JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))
 

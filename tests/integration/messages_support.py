@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from hubdev.simulate.expand import expand_feed, valid_bsn
 from services.contracts.codec import encode
-from services.simulate.expand import expand_feed, valid_bsn
 
 __all__ = ["expand_feed", "placement", "raw_record", "valid_bsn", "write_in_transactions"]
 

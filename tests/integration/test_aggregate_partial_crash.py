@@ -18,12 +18,12 @@ from hub_processes import produce, read_all, running, service_env
 from kafka import KafkaProducer
 from messages_support import placement, valid_bsn
 
-from services.aggregate.service import message_key
+from hubdev.localkafka.admin import ensure_topics
+from services.aggregate.records import message_key
 from services.contracts.canonical import validated_from_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
 from services.contracts.topics import COMPACTED_STATE_CONFIG, VALIDATED, YOUTH_FACTS
-from services.localkafka.admin import ensure_topics
 from services.privacy.pseudonym import ephemeral_keyring
 from services.streaming.changelog import faust_json
 from services.streaming.partitioner import partition_for

@@ -15,13 +15,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import expand_feed, raw_record
 
-from services.replay.offline import figures_document, judge_lines
+from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, RAW, YOUTH_FACTS
-from services.localkafka.broker import free_port
 from services.privacy.pseudonym import ephemeral_keyring
+from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"

@@ -25,11 +25,11 @@ import pytest
 from hub_processes import ServiceProcess, service_env
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from hubdev.localkafka.broker import free_port
 from services.aggregate.ordering import Position, position_of
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
 from services.contracts.topics import AGGREGATES, VALIDATED
-from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

@@ -18,12 +18,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from hubdev.localkafka.broker import Broker, free_port
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, RETOUR
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.tokens import Sender, TokenStore, hash_token
-from services.localkafka.broker import Broker, free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

@@ -23,9 +23,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from hubdev.localkafka.broker import free_port
 from services.contracts.topics import RAW, RETOUR
 from services.ingest.tokens import Sender, add_token
-from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from hubdev.localkafka.broker import free_port
 from services.cli import main as jeugdhub
 from services.contracts.canonical import inbound_from_json, record_from_json
 from services.contracts.codec import decode, encode
@@ -31,7 +32,6 @@ from services.ingest.app import create_app
 from services.ingest.cursor import partition_for
 from services.ingest.settings import IngestSettings
 from services.ingest.tokens import Sender, TokenStore, hash_token
-from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

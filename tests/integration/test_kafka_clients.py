@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 from kafka import KafkaProducer
 
-from services.localkafka.admin import admin_client
+from hubdev.localkafka.admin import admin_client
 
 pytestmark = pytest.mark.integration
 

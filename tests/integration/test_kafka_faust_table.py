@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust_counter_support import CounterWorker, changelog_topic
 from kafka import KafkaProducer
 
-from services.localkafka.admin import admin_client
+from hubdev.localkafka.admin import admin_client
 
 pytestmark = pytest.mark.integration
 

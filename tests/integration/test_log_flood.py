@@ -20,8 +20,8 @@ import orjson
 import pytest
 from hub_processes import ServiceProcess, service_env
 
+from hubdev.localkafka.broker import Broker, free_port
 from services.ingest.tokens import add_token, check_sender
-from services.localkafka.broker import Broker, free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

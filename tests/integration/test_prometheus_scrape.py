@@ -26,8 +26,8 @@ import yaml
 from hub_processes import produce, read_all, running, service_env, write_keyring
 from messages_support import raw_record
 
+from hubdev.localkafka.broker import free_port
 from services.contracts.topics import AGGREGATES, RAW, RETOUR
-from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,10 +30,10 @@ import orjson
 import pytest
 from hub_processes import JEUGDHUB
 
+from hubdev.localkafka.broker import free_port, set_parent_death_signal
+from hubdev.simulate.output import read_token_map
+from hubdev.simulate.position import read_position
 from services.ingest.tokens import read_token_file
-from services.localkafka.broker import free_port, set_parent_death_signal
-from services.simulate.output import read_token_map
-from services.simulate.position import read_position
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from hub_processes import JEUGDHUB
 
-from services.localkafka.broker import pid_alive, set_parent_death_signal
+from hubdev.localkafka.broker import pid_alive, set_parent_death_signal
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import placement, raw_record, valid_bsn
 
+from hubdev.localkafka.broker import free_port
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
-from services.localkafka.broker import free_port
 from services.streaming.delivery import EXIT_UNDELIVERABLE
 from services.streaming.topic_admin import create_hub_topics
 

@@ -15,10 +15,10 @@ import pytest
 from hub_processes import ServiceProcess, produce, read_all, running, service_env, topic_names, write_keyring
 from messages_support import placement, raw_record, valid_bsn
 
+from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import inbound_from_json, record_to_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
-from services.localkafka.broker import free_port
 from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = pytest.mark.integration

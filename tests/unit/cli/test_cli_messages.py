@@ -54,7 +54,7 @@ def test_replay_checks_its_outputs_before_the_work(
 def test_simulate_checks_its_outputs_before_the_feed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("services.simulate.feed.Simulation", _fail_if_called)
+    monkeypatch.setattr("hubdev.simulate.feed.Simulation", _fail_if_called)
     assert main(["simulate", "-o", f"{MISSING_DIR}/x.jsonl"]) == 2
     assert f"cannot write {MISSING_DIR}/x.jsonl: directory {MISSING_DIR} does not exist" in _one_line(
         capsys.readouterr().err

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from test_ingest_checks import MESSAGE
 from test_ingest_http import FakeReader, FakeWriter, auth, problem_of, run
 
+from hubdev.localkafka.broker import free_port
 from services.contracts.codec import decode
 from services.ingest import problems as P
 from services.ingest.app import create_app
@@ -34,7 +35,6 @@ from services.ingest.problems import Problem
 from services.ingest.server import make_runner
 from services.ingest.settings import RECORD_OVERHEAD_BYTES, IngestSettings
 from services.ingest.tokens import Sender, TokenStore, hash_token
-from services.localkafka.broker import free_port
 
 SENDER = Sender("provider", "12345678")
 

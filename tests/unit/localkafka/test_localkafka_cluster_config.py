@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.localkafka.config import BrokerSettings, Layout, quorum_voters, server_properties
+from hubdev.localkafka.config import BrokerSettings, Layout, quorum_voters, server_properties
 
 
 def test_single_broker_keeps_one_replica_and_its_own_quorum(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from services.run.processes import recovery_text
-from services.run.view import Rates, feed_phase, render
-from services.simulate.position import FeedPosition, phase
+from hubdev.run.processes import recovery_text
+from hubdev.run.view import Rates, feed_phase, render
+from hubdev.simulate.position import FeedPosition, phase
 
 FEED = {"seed": 1, "origin": "2024-12-07", "start": "2025-12-07", "end": "2026-12-06", "tag": "c/"}
 

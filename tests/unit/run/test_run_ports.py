@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from services.localkafka.broker import free_port, port_is_free
-from services.run.orchestrate import wanted_ports
-from services.run.ports import DEFAULT_PORTS, PortInUse, choose, holder
+from hubdev.localkafka.broker import free_port, port_is_free
+from hubdev.run.orchestrate import wanted_ports
+from hubdev.run.ports import DEFAULT_PORTS, PortInUse, choose, holder
 
 TIME_WAIT = "06"
 
@@ -84,7 +84,7 @@ def test_port_options_replace_one_default_each() -> None:
 
 
 def test_a_kafka_holder_is_named_as_such_not_by_kilobytes_of_jvm_options(tmp_path: Path) -> None:
-    from services.run.ports import _command
+    from hubdev.run.ports import _command
 
     argv = [
         "/usr/lib/jvm/bin/java",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from services.localkafka import jars
-from services.run import orchestrate
-from services.run.view import figures_table, status_lines_note
+from hubdev.localkafka import jars
+from hubdev.run import orchestrate
+from hubdev.run.view import figures_table, status_lines_note
 
 
 def _row(rate: float | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.simulate.compiler import build
+from hubdev.simulate.compiler import build
 
 
 def compiled_build() -> Path:

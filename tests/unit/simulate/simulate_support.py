@@ -14,12 +14,12 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from services.replay.offline import ReplayResult, figures_document, judge_lines
+from hubdev.simulate.feed import Simulation, SimulationConfig
+from hubdev.simulate.plan import YearCalibration
+from hubdev.simulate.render import FeedStats
 from services.contracts.regions import RegionTable, load_region_table
 from services.privacy.pseudonym import ephemeral_keyring
-from services.simulate.feed import Simulation, SimulationConfig
-from services.simulate.plan import YearCalibration
-from services.simulate.render import FeedStats
+from services.replay.offline import ReplayResult, figures_document, judge_lines
 
 OTHER_CARE_SCALE = 0.04
 

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from build_support import compiled_build, env_for
 
-from services.simulate import build as build_module
-from services.simulate.build import COMPILED_MODULES, COMPLETE, BuildChoice, source_digest
-from services.simulate.compiler import build
+from hubdev.simulate import build as build_module
+from hubdev.simulate.build import COMPILED_MODULES, COMPLETE, BuildChoice, source_digest
+from hubdev.simulate.compiler import build
 
 REPO = Path(__file__).resolve().parents[3]
 FEED = ["--start", "2023-01-01", "--end", "2023-06-30", "--history-days", "60", "--scale", "0.5",
@@ -23,7 +23,7 @@ FEED = ["--start", "2023-01-01", "--end", "2023-06-30", "--history-days", "60", 
 def _simulate(tmp_path: Path, build_mode: str, workers: int) -> tuple[bytes, dict[str, object]]:
     out, summary = tmp_path / f"{build_mode}-{workers}.jsonl", tmp_path / f"{build_mode}-{workers}.json"
     subprocess.run(
-        [sys.executable, "-m", "services.simulate", *FEED, "--workers", str(workers), "-o", str(out),
+        [sys.executable, "-m", "hubdev.simulate", *FEED, "--workers", str(workers), "-o", str(out),
          "--summary", str(summary), "-q"],
         cwd=REPO, env=env_for(build_mode), check=True, timeout=300,
     )  # fmt: skip
@@ -47,7 +47,7 @@ def test_the_compiled_build_makes_the_same_feed_as_the_source(tmp_path: Path) ->
 
 
 def _loaded(build_dir: Path, build_mode: str) -> subprocess.CompletedProcess[str]:
-    probe = "import services.simulate as s, services.simulate.render as r; print(s.BUILD); print(r.__file__)"
+    probe = "import hubdev.simulate as s, hubdev.simulate.render as r; print(s.BUILD); print(r.__file__)"
     env = {**env_for(build_mode), "JEUGDHUB_SIMULATOR_BUILD_DIR": str(build_dir)}
     return subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
@@ -132,7 +132,7 @@ def test_choosing_the_build_keeps_the_cli_light() -> None:
         "import contextlib, io, sys, services.cli\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    services.cli.main(['--help'])\n"
-        "print('services.simulate' in sys.modules, 'pydantic_settings' in sys.modules)"
+        "print('hubdev.simulate' in sys.modules, 'pydantic_settings' in sys.modules)"
     )
     shown = subprocess.run(
         [sys.executable, "-c", probe],

@@ -16,10 +16,10 @@ import orjson
 import pytest
 from build_support import compiled_build, env_for
 
+from hubdev.simulate.__main__ import main
+from hubdev.simulate.commands import period_of, register
+from hubdev.simulate.output import read_token_map
 from services.ingest.tokens import hash_token, read_token_file
-from services.simulate.__main__ import main
-from services.simulate.commands import period_of, register
-from services.simulate.output import read_token_map
 
 SMALL = ["--history-days", "30", "--scale", "0.1", "--other-care-scale", "0.05", "-q"]
 
@@ -97,7 +97,7 @@ def _long_feed_with_workers(out: Path, build_mode: str) -> subprocess.Popen[byte
     if build_mode == "compiled":
         compiled_build()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.simulate", "--start", "2015-01-01", "--end", "2024-12-31",
+        [sys.executable, "-m", "hubdev.simulate", "--start", "2015-01-01", "--end", "2024-12-31",
          "--workers", "2", "-o", str(out)],
         env=env_for(build_mode),
         stderr=subprocess.PIPE,

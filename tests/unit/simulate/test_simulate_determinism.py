@@ -10,7 +10,7 @@ from pathlib import Path
 
 from simulate_support import simulate
 
-from services.simulate.feed import SimulationConfig
+from hubdev.simulate.feed import SimulationConfig
 
 SMALL = SimulationConfig(
     start=date(2023, 1, 1), end=date(2023, 6, 30), seed=42, history_days=180, scale=0.3, other_care_scale=0.1
@@ -41,7 +41,7 @@ def test_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
     for i, hash_seed in enumerate(("1", "2")):
         out = tmp_path / f"feed{i}.jsonl"
         subprocess.run(
-            [sys.executable, "-m", "services.simulate", "--start", "2023-01-01", "--end", "2023-02-28",
+            [sys.executable, "-m", "hubdev.simulate", "--start", "2023-01-01", "--end", "2023-02-28",
              "--history-days", "60", "--scale", "0.2", "--other-care-scale", "0.2", "--seed", "9", "-q",
              "-o", str(out)],
             check=True,

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 from simulate_support import Feed, judged_year, simulate, year_feed
 
+from hubdev.simulate.feed import SimulationConfig
+from hubdev.simulate.invalid import RULE_CODES
 from services.contracts.canonical import check_inbound
 from services.contracts.errors import ContractError
-from services.simulate.feed import SimulationConfig
-from services.simulate.invalid import RULE_CODES
 from services.validate.bsn import is_valid_bsn
 from services.validate.rules import check_rules
 

@@ -18,9 +18,9 @@ import orjson
 import pytest
 from simulate_support import Feed, simulate
 
+from hubdev.simulate.feed import Line, SimulationConfig
+from hubdev.simulate.post import Poster, PostError
 from services.contracts.codec import decode
-from services.simulate.feed import Line, SimulationConfig
-from services.simulate.post import Poster, PostError
 
 ingest_app = pytest.importorskip("services.ingest.app")
 ingest_settings = pytest.importorskip("services.ingest.settings")

@@ -10,13 +10,13 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from hubdev.simulate.__main__ import main
+from hubdev.simulate.commands import FeedCursor, register
+from hubdev.simulate.feed import Simulation, SimulationConfig
+from hubdev.simulate.output import read_token_map
+from hubdev.simulate.position import read_position
 from services.contracts.regions import load_region_table
 from services.ingest.tokens import hash_token, read_token_file, write_token_file
-from services.simulate.__main__ import main
-from services.simulate.commands import FeedCursor, register
-from services.simulate.feed import Simulation, SimulationConfig
-from services.simulate.output import read_token_map
-from services.simulate.position import read_position
 
 CONFIG = SimulationConfig(
     start=date(2023, 1, 1), end=date(2023, 3, 31), history_days=30, scale=0.05, other_care_scale=0.02

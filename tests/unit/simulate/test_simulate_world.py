@@ -8,15 +8,15 @@ from datetime import date
 import pytest
 from simulate_support import regions
 
-from services.simulate.calibration import (
+from hubdev.simulate.calibration import (
     CLOSED,
     CLOSED_LOCATIONS_NATIONAL,
     CLOSED_PROVIDERS_NATIONAL,
     RESIDENTIAL_YOUTH_PER_YEAR,
     closed_targets,
 )
-from services.simulate.feed import Simulation, SimulationConfig
-from services.simulate.world import BsnAllocator, WorldError, agb_code, build_world
+from hubdev.simulate.feed import Simulation, SimulationConfig
+from hubdev.simulate.world import BsnAllocator, WorldError, agb_code, build_world
 from services.validate.bsn import is_valid_bsn
 
 

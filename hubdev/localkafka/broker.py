@@ -23,8 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from services.localkafka.admin import fetch_cluster_info, quiet_kafka_logging
-from services.localkafka.config import (
+from hubdev.localkafka.admin import fetch_cluster_info, quiet_kafka_logging
+from hubdev.localkafka.config import (
     HOST,
     NODE_ID,
     BrokerSettings,
@@ -34,7 +34,7 @@ from services.localkafka.config import (
     render_properties,
     server_properties,
 )
-from services.localkafka.jars import Progress, classpath, ensure_jars, stderr_progress
+from hubdev.localkafka.jars import Progress, classpath, ensure_jars, stderr_progress
 
 MIN_JAVA = 17
 _PR_SET_PDEATHSIG = 1

@@ -5,7 +5,7 @@ time and a message), then sends it the way real systems do: late reports, nightl
 retried deliveries, exact re-sends, corrections (cancel + new), re-sent ends without a cancel,
 double registrations that are cancelled, transfers reported by both providers, measures updated
 with their end date, and a configurable share of messages that break a validation rule (made by
-:mod:`services.simulate.invalid`).
+:mod:`hubdev.simulate.invalid`).
 
 Whatever the quirks, the set of *accepted* messages always describes the planned careers, so the
 figures of ``jeugdhub replay`` follow the plan (and the closed-care calibration holds). Every
@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from services.simulate.calibration import (
+from hubdev.simulate.calibration import (
     BOTH_WAYS_BETWEEN,
     BOTH_WAYS_WITHIN,
     CANCEL_OF_CANCEL_SHARE,
@@ -54,9 +54,9 @@ from services.simulate.calibration import (
     VOOGDIJ_SHARE_FOSTER,
     restrictive_trend,
 )
-from services.simulate.invalid import InvalidMaker
-from services.simulate.plan import Calendar, Career, Stay
-from services.simulate.world import (
+from hubdev.simulate.invalid import InvalidMaker
+from hubdev.simulate.plan import Calendar, Career, Stay
+from hubdev.simulate.world import (
     BsnAllocator,
     Numbering,
     Provider,

@@ -1,9 +1,9 @@
-"""Makes the simulator's compiled build: ``python -m services.simulate.compiler``.
+"""Makes the simulator's compiled build: ``python -m hubdev.simulate.compiler``.
 
 About 40 s on two cores, a no-op when the build of the current sources exists; ``scripts/
 bootstrap.sh`` runs it, so ``make run`` and ``make test`` use (and test) the build. Needs a C
 compiler and the test extra (mypy, setuptools); without them the simulator runs from its source.
-See :mod:`services.simulate.build` for where builds live and how one is chosen.
+See :mod:`hubdev.simulate.build` for where builds live and how one is chosen.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.simulate.build import COMPILED_MODULES, COMPLETE, GROUP, REPO, BuildChoice, build_path
+from hubdev.simulate.build import COMPILED_MODULES, COMPLETE, GROUP, REPO, BuildChoice, build_path
 
 
 def build(choice: BuildChoice | None = None, *, quiet: bool = False) -> Path:
@@ -38,7 +38,7 @@ def build(choice: BuildChoice | None = None, *, quiet: bool = False) -> Path:
         print(f"simulator build: compiling {', '.join(COMPILED_MODULES)} with mypyc (about a minute)",
               file=sys.stderr, flush=True)  # fmt: skip
     env = {**os.environ, "JEUGDHUB_SIMULATOR_BUILD": "pure"}
-    command = [sys.executable, "-m", "services.simulate.compiler", "--compile-into", str(scratch)]
+    command = [sys.executable, "-m", "hubdev.simulate.compiler", "--compile-into", str(scratch)]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -66,7 +66,7 @@ def _compile_into(scratch: Path) -> None:
     from mypyc.build import mypycify  # the test extra; imported only when compiling
     from setuptools import setup
 
-    paths = [f"services/simulate/{m}.py" for m in COMPILED_MODULES]
+    paths = [f"hubdev/simulate/{m}.py" for m in COMPILED_MODULES]
     # mypyc types its result as setuptools' or distutils' Extension, setuptools' setup() wants the
     # former; they are the same class when setuptools is installed.
     extensions: list[Any] = mypycify(paths, opt_level="3", group_name=GROUP, target_dir=str(scratch / "c"))

@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from services.run.scrape import Samples, by_label, total
-from services.simulate.position import FeedPosition, phase
+from hubdev.run.scrape import Samples, by_label, total
+from hubdev.simulate.position import FeedPosition, phase
 
 COUNTERS = {
     "ingest": ("jeugdhub_ingest_messages_received_total", "received"),

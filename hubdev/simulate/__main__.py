@@ -1,4 +1,4 @@
-"""``python -m services.simulate [options]``: the ``simulate`` command without the ``jeugdhub`` CLI
+"""``python -m hubdev.simulate [options]``: the ``simulate`` command without the ``jeugdhub`` CLI
 (useful where the command is not registered in ``services.cli.COMMAND_MODULES``)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from services.simulate.commands import register
+from hubdev.simulate.commands import register
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.simulate")
+    parser = argparse.ArgumentParser(prog="python -m hubdev.simulate")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     args = parser.parse_args(["simulate", *(sys.argv[1:] if argv is None else argv)])

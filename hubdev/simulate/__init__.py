@@ -8,6 +8,6 @@ Those generator modules run from their mypyc build when one matches the sources 
 :data:`BUILD` says which: ``"compiled"`` or ``"pure (<why>)"``.
 """
 
-from services.simulate.build import activate
+from hubdev.simulate.build import activate
 
 BUILD = activate(__path__)

@@ -137,7 +137,7 @@ def server_properties(settings: BrokerSettings, layout: Layout) -> dict[str, str
 
 def render_properties(props: Mapping[str, str]) -> str:
     """Java .properties text; values here never need escaping beyond backslashes."""
-    lines = ["# Written by services.localkafka; regenerated on every start."]
+    lines = ["# Written by hubdev.localkafka; regenerated on every start."]
     lines += [f"{key}={value.replace(chr(92), chr(92) * 2)}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 
@@ -148,7 +148,7 @@ def log4j2_properties(layout: Layout) -> str:
     pattern = "[%d] %p %m (%c)%n"
     return "\n".join(
         [
-            "# Written by services.localkafka; regenerated on every start.",
+            "# Written by hubdev.localkafka; regenerated on every start.",
             "status = warn",
             # Kafka logs through its own shutdown; log4j must not close itself first.
             "shutdownHook = disable",

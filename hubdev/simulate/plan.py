@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from services.simulate.calibration import (
+from hubdev.simulate.calibration import (
     CARE_MODELS,
     CARE_WEIGHT,
     CLOSED,
@@ -51,7 +51,7 @@ from services.simulate.calibration import (
     closed_targets,
     scaled,
 )
-from services.simulate.world import Numbering, Provider, Table, World, between
+from hubdev.simulate.world import Numbering, Provider, Table, World, between
 
 YEAR_DAYS = 365.25
 CLOSED_HISTORY_YEARS = 3

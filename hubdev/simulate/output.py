@@ -1,7 +1,7 @@
 """Writing a simulated feed: JSON lines to a file or stdout, and the simulator's tokens file.
 
-Kept apart from generation (:mod:`services.simulate.feed` does no I/O) so the same feed can be
-written, posted (:mod:`services.simulate.post`) or inspected in a test without touching disk.
+Kept apart from generation (:mod:`hubdev.simulate.feed` does no I/O) so the same feed can be
+written, posted (:mod:`hubdev.simulate.post`) or inspected in a test without touching disk.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import orjson
 
-from services.simulate.render import Delivered
+from hubdev.simulate.render import Delivered
 
 TokenMap = dict[str, str]
 """``"provider:99123456"`` / ``"municipality:0363"`` → bearer token (plain text)."""

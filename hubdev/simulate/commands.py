@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.simulate.feed import Line
+    from hubdev.simulate.feed import Line
 
 from services.cli import reads_settings
 
@@ -153,12 +153,12 @@ def period_of(args: argparse.Namespace) -> tuple[date, date]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     import orjson
 
+    from hubdev.simulate.feed import Simulation, SimulationConfig
+    from hubdev.simulate.output import issue_tokens, read_token_map, write_lines
+    from hubdev.simulate.world import DEFAULT_PROVIDERS, WorldError
     from services.contracts.regions import RegionTableError, load_region_table
     from services.output import check_writable
     from services.settings import HubSettings
-    from services.simulate.feed import Simulation, SimulationConfig
-    from services.simulate.output import issue_tokens, read_token_map, write_lines
-    from services.simulate.world import DEFAULT_PROVIDERS, WorldError
 
     try:
         # output files first: a feed of minutes must not fail at its end on a typo in a path
@@ -215,7 +215,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     post_report: dict[str, Any] | None = None
     try:
         if args.post:
-            from services.simulate.post import PostError, post_feed
+            from hubdev.simulate.post import PostError, post_feed
 
             if tokens is None and not args.tokens:
                 print("jeugdhub simulate: --post needs --tokens FILE or --register-tokens", file=sys.stderr)
@@ -266,7 +266,7 @@ class FeedCursor:
     """The feed's lines from where ``--resume`` says the last post stopped, and the position record."""
 
     def __init__(self, simulation: Any, args: argparse.Namespace, regions: str) -> None:
-        from services.simulate.position import feed_identity, resume_from
+        from hubdev.simulate.position import feed_identity, resume_from
 
         self.simulation = simulation
         self.path = Path(args.resume) if args.resume else None
@@ -278,7 +278,7 @@ class FeedCursor:
             print(f"continuing the feed after line {self.skip:,} (position in {self.path})", file=sys.stderr)
 
     def lines(self) -> Iterator[Line]:
-        from services.simulate.feed import Line
+        from hubdev.simulate.feed import Line
 
         for batch in self.simulation.batches():
             for second, payload, sender in batch:
@@ -294,11 +294,11 @@ class FeedCursor:
             return
         import time
 
-        from services.simulate.position import FeedPosition, day_of, write_position
+        from hubdev.simulate.position import FeedPosition, day_of, write_position
 
         day = day_of(self.second) if self.second is not None else None
         if day is None and self.skip:  # nothing new posted this time: keep the recorded day
-            from services.simulate.position import read_position
+            from hubdev.simulate.position import read_position
 
             previous = read_position(self.path)
             day = previous.day if previous is not None else None
@@ -307,7 +307,7 @@ class FeedCursor:
 
 
 def summary_document(simulation: Any, post_report: dict[str, Any] | None) -> dict[str, Any]:
-    from services.simulate import BUILD
+    from hubdev.simulate import BUILD
 
     config = simulation.config
     return {

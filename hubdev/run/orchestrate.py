@@ -20,17 +20,17 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 
+from hubdev.localkafka import jars, named
+from hubdev.localkafka.admin import fetch_cluster_info
+from hubdev.run.follower import SnapshotFollower
+from hubdev.run.ports import DEFAULT_PORTS, choose
+from hubdev.run.processes import Child, jeugdhub_argv, recovery_text
+from hubdev.run.scrape import parse
+from hubdev.run.view import Rates, feed_phase, rejects_by_rule, render, status_lines_note
+from hubdev.simulate.position import FeedPosition, read_position
 from services.contracts.regions import load_region_table
 from services.contracts.topics import AGGREGATES
 from services.ingest.tokens import configured_tokens_file
-from services.localkafka import jars, named
-from services.localkafka.admin import fetch_cluster_info
-from services.run.follower import SnapshotFollower
-from services.run.ports import DEFAULT_PORTS, choose
-from services.run.processes import Child, jeugdhub_argv, recovery_text
-from services.run.scrape import parse
-from services.run.view import Rates, feed_phase, rejects_by_rule, render, status_lines_note
-from services.simulate.position import FeedPosition, read_position
 from services.streaming.topic_admin import create_hub_topics
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from services.contracts.regions import RegionTable
-from services.simulate.calibration import (
+from hubdev.simulate.calibration import (
     CLOSED,
     CLOSED_LOCATIONS_NATIONAL,
     CLOSED_PROVIDERS_NATIONAL,
@@ -25,6 +24,7 @@ from services.simulate.calibration import (
     OPEN,
     SMALL_SCALE,
 )
+from services.contracts.regions import RegionTable
 
 T = TypeVar("T")
 DEFAULT_PROVIDERS = 120

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.localkafka.broker import free_port, port_is_free
+from hubdev.localkafka.broker import free_port, port_is_free
 
 DEFAULT_PORTS: dict[str, int] = {
     "ingest": 8080,

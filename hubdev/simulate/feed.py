@@ -3,7 +3,7 @@
 :class:`Simulation` plans the closed-care careers for the whole period (they are calibrated per
 year), then hands the feed to :data:`FEED_SHARDS` independent shards. Each shard gets every
 ``FEED_SHARDS``-th closed career, draws its share of the other careers day by day, renders them
-into messages with its own random streams and id numbers (:class:`~services.simulate.world.Numbering`)
+into messages with its own random streams and id numbers (:class:`~hubdev.simulate.world.Numbering`)
 and releases the messages in order of delivery. A message is never delivered more than a day
 before the first day of its career, so once a shard's careers have reached day *d*, its deliveries
 before *d − 1* are final; memory holds only messages still to be delivered.
@@ -36,8 +36,7 @@ from multiprocessing.connection import Connection
 from operator import itemgetter
 from typing import NamedTuple
 
-from services.contracts.regions import RegionTable
-from services.simulate.plan import (
+from hubdev.simulate.plan import (
     CLOSED_HISTORY_YEARS,
     OTHER_HISTORY_YEARS,
     Calendar,
@@ -47,8 +46,9 @@ from services.simulate.plan import (
     other_careers,
     plan_closed,
 )
-from services.simulate.render import Delivered, FeedStats, Outbox, Renderer
-from services.simulate.world import DEFAULT_PROVIDERS, Numbering, World, WorldError, build_world
+from hubdev.simulate.render import Delivered, FeedStats, Outbox, Renderer
+from hubdev.simulate.world import DEFAULT_PROVIDERS, Numbering, World, WorldError, build_world
+from services.contracts.regions import RegionTable
 
 FEED_SHARDS = 8
 """Part of what a seed means (changing it changes the feed); the most processes one feed can use."""

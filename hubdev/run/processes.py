@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.localkafka.broker import set_parent_death_signal
+from hubdev.localkafka.broker import set_parent_death_signal
 
 _DIE_WITH_RUN = functools.partial(set_parent_death_signal, signal.SIGKILL)
 

@@ -5,7 +5,7 @@ ports and directories go into a state file that a later ``status`` or ``stop`` (
 reads. Its data persists in ``<state dir>/data`` across restarts, and it keeps its port (9092 by
 default) so service configs can hard-code the bootstrap address.
 
-``start --brokers 3`` starts a cluster of three nodes instead (``services.localkafka.cluster``):
+``start --brokers 3`` starts a cluster of three nodes instead (``hubdev.localkafka.cluster``):
 data in ``<state dir>/cluster/node-<id>/``, state in ``<state dir>/cluster.json``, node *i* on
 port 9092 + 2(i-1) (controller one above) when free. Only one of the two runs at a time.
 """
@@ -21,8 +21,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from services.localkafka.admin import fetch_cluster_info, quiet_kafka_logging
-from services.localkafka.broker import (
+from hubdev.localkafka.admin import fetch_cluster_info, quiet_kafka_logging
+from hubdev.localkafka.broker import (
     Broker,
     BrokerError,
     free_port,
@@ -30,9 +30,9 @@ from services.localkafka.broker import (
     port_is_free,
     terminate_group,
 )
-from services.localkafka.cluster import Cluster
-from services.localkafka.config import HOST, Layout
-from services.localkafka.jars import REPO_ROOT, JarResolutionError, kafka_version
+from hubdev.localkafka.cluster import Cluster
+from hubdev.localkafka.config import HOST, Layout
+from hubdev.localkafka.jars import REPO_ROOT, JarResolutionError, kafka_version
 
 DEFAULT_STATE_DIR = REPO_ROOT / "var" / "localkafka"
 DEFAULT_PORT = 9092
@@ -284,7 +284,7 @@ def stop_cluster(state_dir: Path = DEFAULT_STATE_DIR, timeout_s: float = 30.0) -
     return nodes
 
 
-# -- CLI glue: `jeugdhub kafka start|stop|status` (services/cli.py) and `python -m services.localkafka`
+# -- CLI glue: `jeugdhub kafka start|stop|status` (services/cli.py) and `python -m hubdev.localkafka`
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

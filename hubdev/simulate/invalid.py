@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from services.simulate.plan import Calendar
-from services.simulate.world import World, between, uuid_from
+from hubdev.simulate.plan import Calendar
+from hubdev.simulate.world import World, between, uuid_from
 
 RULE_CODES = ("SCHEMA", "CS002", "RS036", "RS035", "S300", "TR018", "TR134", "TR002", "JH010", "CS058", "JH020",
               "JH030")  # fmt: skip

@@ -2,7 +2,7 @@
 
 Why: replication, leader election, ISR shrinking and a controller fail-over only happen with more
 than one broker; the fault tests (tests/faults/) kill the leader of a partition and need the
-topics to survive it. Every node is a :class:`~services.localkafka.broker.Broker` with its own
+topics to survive it. Every node is a :class:`~hubdev.localkafka.broker.Broker` with its own
 data directory and log under ``<root>/node-<id>/``, its own free ports on 127.0.0.1, a small heap,
 the same cluster id and a static quorum of all nodes. Internal topics get one replica per node
 and ``min.insync.replicas`` 2 (of 3), as does every topic created without its own settings.
@@ -16,10 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
-from services.localkafka.admin import admin_client, fetch_cluster_info, quiet_kafka_logging
-from services.localkafka.broker import Broker, BrokerError, free_port
-from services.localkafka.config import new_cluster_id, quorum_voters
-from services.localkafka.jars import Progress, stderr_progress
+from hubdev.localkafka.admin import admin_client, fetch_cluster_info, quiet_kafka_logging
+from hubdev.localkafka.broker import Broker, BrokerError, free_port
+from hubdev.localkafka.config import new_cluster_id, quorum_voters
+from hubdev.localkafka.jars import Progress, stderr_progress
 
 DEFAULT_NODES = 3
 CLUSTER_HEAP = ("128m", "384m")

@@ -47,7 +47,7 @@ class FeedPosition:
 
 
 def feed_identity(config: Any, regions: str, tag: str) -> dict[str, Any]:
-    """What makes a feed this feed (a :class:`~services.simulate.feed.SimulationConfig`)."""
+    """What makes a feed this feed (a :class:`~hubdev.simulate.feed.SimulationConfig`)."""
     return {
         "seed": config.seed,
         "origin": config.origin.isoformat(),

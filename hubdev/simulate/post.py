@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.simulate.feed import Line
-from services.simulate.output import sender_key
+from hubdev.simulate.feed import Line
+from hubdev.simulate.output import sender_key
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 30

@@ -7,12 +7,12 @@ in ``.build/simulator/<digest>/``, where the digest covers the sources it was co
 the Python it was compiled for, so a build can never run code other than what is in the tree: edit
 a module and the package falls back to the Python source until the build is made again.
 
-``services/simulate/__init__.py`` calls :func:`activate` before any of those modules is imported;
+``hubdev/simulate/__init__.py`` calls :func:`activate` before any of those modules is imported;
 it puts a matching build first on the package's search path. ``JEUGDHUB_SIMULATOR_BUILD`` picks
 ``auto`` (the build when it matches, else the source), ``pure`` (always the source: tests that
 patch the generator's classes use it) or ``compiled`` (the build or an ImportError).
 
-:mod:`services.simulate.compiler` makes the build.
+:mod:`hubdev.simulate.compiler` makes the build.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class BuildChoice:
 def source_digest() -> str:
     """What a build is made from: the compiled modules' bytes, their type sources, the Python ABI."""
     digest = hashlib.sha256()
-    digest.update(f"{sys.version}|{sysconfig.get_config_var('EXT_SUFFIX')}|{GROUP}".encode())
+    digest.update(f"{sys.version}|{sysconfig.get_config_var('EXT_SUFFIX')}|{GROUP}|{__package__}".encode())
     for path in (*(PACKAGE_DIR / f"{m}.py" for m in COMPILED_MODULES), *TYPE_SOURCES):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
@@ -84,7 +84,7 @@ def activate(package_path: list[str]) -> str:
         return "pure (JEUGDHUB_SIMULATOR_BUILD=pure)"
     target = build_path(choice)
     if not (target / COMPLETE).is_file():
-        reason = "no build of the current sources: python -m services.simulate.compiler"
+        reason = "no build of the current sources: python -m hubdev.simulate.compiler"
         if choice.mode == "compiled":
             raise ImportError(f"JEUGDHUB_SIMULATOR_BUILD=compiled, but there is {reason} ({target})")
         return f"pure ({reason})"
@@ -97,5 +97,5 @@ def activate(package_path: list[str]) -> str:
         library = importlib.util.module_from_spec(spec)
         sys.modules[LIBRARY] = library
         spec.loader.exec_module(library)
-    package_path.insert(0, str(target / "services" / "simulate"))
+    package_path.insert(0, str(target / "hubdev" / "simulate"))
     return "compiled"

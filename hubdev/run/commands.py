@@ -82,6 +82,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.run.orchestrate import Hub
+    from hubdev.run.orchestrate import Hub
 
     return Hub(args).run()
