@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    from services.aggregate.clock import today_in
     from services.aggregate.rebuild import rebuild
-    from services.aggregate.service import today_in
     from services.aggregate.settings import AggregateSettings
     from services.contracts.regions import RegionTableError, load_region_table
     from services.output import check_writable, write_json_document

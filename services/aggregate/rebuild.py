@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.figures import region_figures
-from services.aggregate.service import facts_record, message_key
+from services.aggregate.records import facts_record, message_key
 from services.contracts.canonical import validated_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable

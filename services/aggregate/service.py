@@ -17,24 +17,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
-from services.aggregate.facts import FACTS_VERSION, YouthFacts, build_youth_facts
+from services.aggregate.clock import Today, pinned, today_in
+from services.aggregate.facts import YouthFacts, build_youth_facts
 from services.aggregate.metrics import AggregateMetrics, new_metrics
 from services.aggregate.publisher import SnapshotPublisher, partition_ids
+from services.aggregate.records import facts_record, message_key
 from services.aggregate.settings import AggregateSettings
 from services.aggregate.state import FiguresState
 from services.contracts.canonical import validated_to_json
-from services.contracts.codec import decode, encode
+from services.contracts.codec import decode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
@@ -46,16 +46,6 @@ from services.streaming.lag import update_lag
 from services.streaming.web import add_service_routes, faust_is_ready
 
 log = logging.getLogger("jeugdhub.aggregate")
-Today = Callable[[], date]
-
-
-def pinned(day: date) -> Today:
-    return lambda: day
-
-
-def today_in(timezone: str) -> Today:
-    zone = ZoneInfo(timezone)
-    return lambda: datetime.now(zone).date()
 
 
 @dataclass
@@ -64,23 +54,6 @@ class AggregateService:
     metrics: AggregateMetrics
     state: FiguresState
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def facts_record(youth: str, facts: YouthFacts, messages: int) -> bytes:
-    return encode(
-        "YouthFactsRecord",
-        {
-            "youth_pseudonym": youth,
-            "facts_version": FACTS_VERSION,
-            "facts_json": orjson.dumps(facts.to_dict()).decode(),
-            "messages_applied": messages,
-            "updated_at": datetime.now(UTC).replace(microsecond=0),
-        },
-    )
-
-
-def message_key(message: dict[str, Any]) -> str:
-    return f"{message['sender']['code']}:{message['message_id']}"
 
 
 def create_app(

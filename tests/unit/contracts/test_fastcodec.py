@@ -18,13 +18,13 @@ import orjson
 from fastavro import schemaless_writer
 
 from services.aggregate.facts import build_youth_facts
-from services.replay.offline import figures_document, judge_lines
-from services.aggregate.service import facts_record
+from services.aggregate.records import facts_record
 from services.aggregate.snapshots import snapshot
 from services.contracts.canonical import inbound_from_json, record_from_json, validated_from_json
 from services.contracts.codec import MARKER, _fast_encoder, _schema, decode, encode
 from services.contracts.regions import load_region_table
 from services.privacy.pseudonym import Keyring
+from services.replay.offline import figures_document, judge_lines
 from services.validate.pipeline import RawInput, process
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
