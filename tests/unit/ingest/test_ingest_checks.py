@@ -8,8 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from services.contracts.canonical import inbound_from_json
 from services.contracts.codec import decode, encode
@@ -18,7 +16,6 @@ from services.ingest.checks import (
     AVRO_TYPE,
     JSON_TYPE,
     ParsedBody,
-    RawEncoder,
     accepted_body,
     check_content_length,
     check_senders,
@@ -254,33 +251,6 @@ def test_raw_records_decode_to_the_contract_record_with_the_dedup_key() -> None:
             "format": "json",
             "payload": original.payload,
         }
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    kind=st.sampled_from(["provider", "municipality"]),
-    code=st.text(max_size=20),
-    seconds=st.integers(min_value=0, max_value=4_000_000_000),
-    fmt=st.sampled_from(["json", "avro"]),
-    message_id=st.text(max_size=300),
-    payload=st.binary(max_size=3000),
-)
-def test_splice_encoder_writes_exactly_what_the_codec_writes(
-    kind: str, code: str, seconds: int, fmt: str, message_id: str, payload: bytes
-) -> None:
-    sender = Sender(kind, code)  # type: ignore[arg-type]
-    received = datetime.fromtimestamp(seconds, UTC)
-    expected = encode(
-        "RawMessage",
-        {
-            "received_at": received,
-            "sender": sender.as_dict(),
-            "message_id": message_id,
-            "format": fmt,
-            "payload": payload,
-        },
-    )
-    assert RawEncoder(sender, received, fmt).encode(message_id, payload) == expected  # type: ignore[arg-type]
 
 
 def test_accepted_body_mirrors_the_request_shape() -> None:
