@@ -48,13 +48,10 @@ from services.aggregate.dates import (
 )
 from services.aggregate.timeline import Message, Placement, Timeline, build_timeline
 from services.contracts.regions import RegionTable
+from services.contracts.vocabulary import CLOSED_CARE, RESTRICTIVE_MEASURE_KINDS, STABLE_DESTINATIONS
 
 FACTS_VERSION = 1
 """Bumped whenever the shape or a derivation changes, so stale upserts on the topic are rebuilt."""
-
-CLOSED_CARE = "gesloten"
-RESTRICTIVE_KINDS = ("afzondering", "separatie", "fixatie", "insluiting_eigen_kamer")
-STABLE_DESTINATIONS = frozenset({"thuis", "pleeggezin", "gezinshuis", "kleinschalig_wonen", "zelfstandig"})
 
 
 class Transfer(NamedTuple):
@@ -276,7 +273,7 @@ def facts_from_timeline(timeline: Timeline) -> YouthFacts:
         restrictive_measures=tuple(
             RestrictiveMeasure(m.kind, m.start_date, m.region)
             for m in timeline.measures
-            if m.kind in RESTRICTIVE_KINDS
+            if m.kind in RESTRICTIVE_MEASURE_KINDS
         ),
     )
 

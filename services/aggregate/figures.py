@@ -17,8 +17,9 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from services.aggregate.dates import window_start
-from services.aggregate.facts import CLOSED_CARE, RESTRICTIVE_KINDS, YouthFacts
+from services.aggregate.facts import YouthFacts
 from services.contracts.regions import NATIONAL, RegionTable
+from services.contracts.vocabulary import CLOSED_CARE, RESTRICTIVE_MEASURE_KINDS
 
 Region = str | None
 
@@ -148,7 +149,7 @@ class _Tally:
             "overdue_without_perspective": self.overdue,
             "episodes_ended_12m": self.stay_lengths.total(),
             "median_length_of_stay_days_12m": _median(self.stay_lengths),
-            "restrictive_measures_12m": {kind: self.measures[kind] for kind in RESTRICTIVE_KINDS},
+            "restrictive_measures_12m": {kind: self.measures[kind] for kind in RESTRICTIVE_MEASURE_KINDS},
         }
 
 

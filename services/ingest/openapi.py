@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contracts.canonical import BODY_RECORDS
+from services.contracts.vocabulary import SENDER_KINDS
 from services.ingest.checks import AVRO_TYPE, JSON_TYPE
 from services.ingest.problems import ALL_TYPES, CONTENT_TYPE, TYPE_BASE
 from services.ingest.settings import IngestSettings
@@ -275,7 +276,7 @@ def openapi_document(settings: IngestSettings) -> dict[str, Any]:
                     "type": "object",
                     "required": ["kind", "code"],
                     "properties": {
-                        "kind": {"type": "string", "enum": ["provider", "municipality"]},
+                        "kind": {"type": "string", "enum": list(SENDER_KINDS)},
                         "code": {"type": "string", "description": "AGB code (8 digits) or gemeentecode (4)"},
                     },
                 },

@@ -21,12 +21,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import orjson
 
-SenderKind = Literal["provider", "municipality"]
-SENDER_KINDS: tuple[SenderKind, ...] = ("provider", "municipality")
+from services.contracts.vocabulary import SENDER_KINDS, SenderKind
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The contract's code formats (RS036 / RS035); `tokens add` refuses anything else.
 CODE_FORMATS: dict[str, re.Pattern[str]] = {

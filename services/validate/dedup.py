@@ -2,7 +2,7 @@
 
 Semantics (messages.md, ``JH030`` row, and metrics.md "first to arrive counts"):
 
-- One ``DedupEntry`` is kept per key ``dedup_key(sender_code, message_id)``: the content hash of the
+- One ``DedupEntry`` is kept per key ``topics.dedup_key(sender_code, message_id)``: the content hash of the
   first copy, its outcome (accepted or rejected) and the raw-topic offset it was read from.
 - ``NEW``: no entry. Validate normally, then store an entry with the outcome.
 - ``REPLAY``: an entry exists with the same source offset and the same content. This is the very same
@@ -79,11 +79,6 @@ class DedupEntry(NamedTuple):
         if offset is not None and (not isinstance(offset, int) or isinstance(offset, bool)):
             raise ValueError(f"dedup entry: source_offset must be an int or null, got {offset!r}")
         return cls(content_hash, cast(Outcome, outcome), offset)
-
-
-def dedup_key(sender_code: str, message_id: str) -> str:
-    """The state-store key, also the key of the raw topic: ``"<sender_code>:<message_id>"``."""
-    return f"{sender_code}:{message_id}"
 
 
 def canonical_json(obj: Any) -> bytes:

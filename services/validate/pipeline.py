@@ -24,6 +24,8 @@ from services.contracts.canonical import BODY_RECORDS, check_inbound, inbound_to
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
+from services.contracts.topics import dedup_key
+from services.contracts.vocabulary import SENDER_KINDS
 from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
 from services.privacy.pseudonym import Keyring, to_validated
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
@@ -112,7 +114,7 @@ def identity(raw: RawInput) -> Identity:
     message_id = obj.get("message_id") if isinstance(obj, dict) else None
     key = route = None
     if sender is not None and isinstance(message_id, str):
-        route = f"{sender['code']}:{message_id}"
+        route = dedup_key(sender["code"], message_id)
         key = table_key(sender["code"], message_id)
     return Identity(obj, key, route, sender, error)
 
@@ -120,7 +122,7 @@ def identity(raw: RawInput) -> Identity:
 def table_key(sender_code: str, message_id: str) -> str:
     """The duplicate table's key: ``"<sender code>:<message_id>"`` for a well-formed pair, else a hash
     of it, so the state (and its changelog) holds neither an unbounded nor a personal value."""
-    route = f"{sender_code}:{message_id}"
+    route = dedup_key(sender_code, message_id)
     if _SAFE_SENDER_CODE.fullmatch(sender_code) and is_uuid(message_id):
         return route
     return "#" + hashlib.sha256(route.encode("utf-8", "surrogatepass")).hexdigest()
@@ -248,7 +250,7 @@ def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
     claimed = obj.get("sender") if isinstance(obj, dict) else None
     if (
         isinstance(claimed, dict)
-        and claimed.get("kind") in ("provider", "municipality")
+        and claimed.get("kind") in SENDER_KINDS
         and isinstance(claimed.get("code"), str)
     ):
         return {"kind": claimed["kind"], "code": claimed["code"]}

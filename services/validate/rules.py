@@ -51,6 +51,7 @@ from datetime import date
 from typing import Any
 
 from services.contracts.regions import RegionTable
+from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 from services.privacy.masking import mask_bsn
 from services.validate.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
 
@@ -73,7 +74,6 @@ DATE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "perspective_determined": ("determined_date",),
 }
 PROVIDER_ONLY_TYPES = frozenset({"placement_started", "placement_ended", "transfer"})
-RESTRICTIVE_MEASURES = frozenset({"afzondering", "separatie", "fixatie", "insluiting_eigen_kamer"})
 
 _AGB = re.compile(r"[0-9]{8}")
 _GEMEENTECODE = re.compile(r"[0-9]{4}")
@@ -273,7 +273,7 @@ def _provider_only(msg: Mapping[str, Any]) -> bool:
     message_type = msg["message_type"]
     if message_type in PROVIDER_ONLY_TYPES:
         return True
-    return message_type == "measure" and msg["status"] == "new" and msg["kind"] in RESTRICTIVE_MEASURES
+    return message_type == "measure" and msg["status"] == "new" and msg["kind"] in RESTRICTIVE_MEASURE_KINDS
 
 
 def _check_sender(msg: Mapping[str, Any]) -> list[Violation]:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.validate.dedup import Decision, DedupEntry, canonical_json, content_hash, decide, dedup_key
+from services.contracts.topics import dedup_key
+from services.validate.dedup import Decision, DedupEntry, canonical_json, content_hash, decide
 
 MSG: dict[str, Any] = {
     "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
