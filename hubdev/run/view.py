@@ -13,6 +13,7 @@ from rich.table import Table
 
 from hubdev.run.scrape import Samples, by_label, total
 from hubdev.simulate.position import FeedPosition, phase
+from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 
 COUNTERS = {
     "ingest": ("jeugdhub_ingest_messages_received_total", "received"),
@@ -84,7 +85,7 @@ def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
     ]
     for _, header in columns:
         table.add_column(header, justify="right" if header != "region" else "left")
-    table.add_column("separatie/fixatie/afz./insl.", justify="right")
+    table.add_column("afz./sep./fix./insl.", justify="right")  # RESTRICTIVE_MEASURE_KINDS, in order
     ordered = sorted((r for r in snapshots if r != "NL"), key=str) + (["NL"] if "NL" in snapshots else [])
     for region in ordered:
         row = snapshots[region]
@@ -97,12 +98,7 @@ def figures_table(snapshots: Mapping[str, Mapping[str, Any]]) -> Table:
             else str(row[key])
             for key, _ in columns
         ]
-        cells.append(
-            "/".join(
-                str(measures.get(k, 0))
-                for k in ("separatie", "fixatie", "afzondering", "insluiting_eigen_kamer")
-            )
-        )
+        cells.append("/".join(str(measures.get(k, 0)) for k in RESTRICTIVE_MEASURE_KINDS))
         table.add_row(*cells, style="bold" if region == "NL" else None)
     if not ordered:
         table.add_row("(waiting for the first snapshot)", *[""] * len(columns))

@@ -49,6 +49,12 @@ def test_columns_say_which_care_types_they_count() -> None:
     assert "closed care (gesloten) only, except the columns marked (all)" in text
 
 
+def test_restrictive_measures_column_lists_the_kinds_in_vocabulary_order() -> None:
+    text = _text(0.5)
+    assert "afz./sep./fix./insl." in text
+    assert "0/1/0/0" in text.split("R01", 1)[1]  # separatie is the second restrictive kind
+
+
 def test_status_lines_say_why_there_is_no_live_view() -> None:
     assert "not a terminal" in status_lines_note(no_view=False)
     assert "--no-view" in status_lines_note(no_view=True)
