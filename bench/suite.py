@@ -62,7 +62,6 @@ import orjson
 import replay_bench
 import validate_bench
 
-from hubdev.localkafka.admin import ensure_topics
 from hubdev.localkafka.broker import Broker, set_parent_death_signal
 from hubdev.localkafka.jars import kafka_version
 from services.contracts.canonical import validated_from_json
@@ -72,7 +71,7 @@ from services.contracts.topics import AGGREGATES, RAW, RETOUR, VALIDATED
 from services.ingest.tokens import Sender, add_token
 from services.privacy.pseudonym import Keyring
 from services.replay.offline import judge_lines
-from services.streaming.topic_admin import create_hub_topics
+from services.streaming.topic_admin import create_hub_topics, ensure_topics
 
 SENDER_CODE = "10000001"  # the provider of aggregate_bench's latency messages
 LATENCY_RATES = (100.0, 500.0, 2000.0)

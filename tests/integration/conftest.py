@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import pytest
 
-from hubdev.localkafka.admin import ensure_topics
 from hubdev.localkafka.broker import Broker
+from services.streaming.topic_admin import ensure_topics
 
 BOOTSTRAP_ENV = "JEUGDHUB_TEST_KAFKA_BOOTSTRAP"
 

@@ -18,7 +18,6 @@ from hub_processes import produce, read_all, running, service_env
 from kafka import KafkaProducer
 from messages_support import placement, valid_bsn
 
-from hubdev.localkafka.admin import ensure_topics
 from services.aggregate.records import message_key
 from services.contracts.canonical import validated_from_json, validated_to_json
 from services.contracts.codec import decode, encode
@@ -27,7 +26,7 @@ from services.contracts.topics import COMPACTED_STATE_CONFIG, VALIDATED, YOUTH_F
 from services.privacy.pseudonym import ephemeral_keyring
 from services.streaming.changelog import faust_json
 from services.streaming.partitioner import partition_for
-from services.streaming.topic_admin import create_hub_topics
+from services.streaming.topic_admin import create_hub_topics, ensure_topics
 from services.validate.pipeline import RawInput, process
 
 pytestmark = pytest.mark.integration

@@ -28,10 +28,9 @@ from test_ingest_service import (
     token_store,
 )
 
-from hubdev.localkafka.admin import ensure_topics
 from services.contracts.codec import decode
 from services.contracts.topics import ALL_TOPICS, RAW, RETOUR
-from services.streaming.topic_admin import create_hub_topics
+from services.streaming.topic_admin import create_hub_topics, ensure_topics
 
 pytestmark = pytest.mark.integration
 
