@@ -50,10 +50,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from services.contracts.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
 from services.contracts.regions import RegionTable
 from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 from services.privacy.masking import mask_bsn
-from services.validate.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
 
 JEUGDWET_MAX_AGE = 23
 MAX_AGE_YEARS = 120

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hubdev.simulate.expand import valid_bsn
+from hubdev.records import valid_bsn
 from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
 from services.privacy.pseudonym import Keyring

@@ -1,19 +1,18 @@
-"""Generated canonical-JSON messages and RawMessage records for integration tests."""
+"""Generated canonical-JSON messages and RawMessage records for integration tests (the raw
+records and expanded feeds are ``hubdev.records``', shared with the fault tests and bench/)."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-import orjson
 from kafka import KafkaProducer
 
-from hubdev.simulate.expand import expand_feed, valid_bsn
-from services.contracts.codec import encode
+from hubdev.records import expand_feed, raw_record, raw_records, valid_bsn
 
-__all__ = ["expand_feed", "placement", "raw_record", "valid_bsn", "write_in_transactions"]
+__all__ = ["expand_feed", "placement", "raw_record", "raw_records", "valid_bsn", "write_in_transactions"]
 
 
 def placement(
@@ -39,25 +38,6 @@ def placement(
     }
     message.update(overrides)
     return message
-
-
-def raw_record(message: dict[str, Any] | bytes, sender: dict[str, str] | None = None) -> tuple[bytes, bytes]:
-    """(key, RawMessage bytes) as ingest would write them."""
-    if isinstance(message, bytes):
-        payload, message_id = message, "unreadable"
-        sender = sender or {"kind": "provider", "code": "10000001"}
-    else:
-        payload, message_id = orjson.dumps(message), str(message["message_id"])
-        sender = sender or message["sender"]
-    assert sender is not None
-    record = {
-        "received_at": datetime.now(UTC).replace(microsecond=0),
-        "sender": sender,
-        "message_id": message_id,
-        "format": "json",
-        "payload": payload,
-    }
-    return f"{sender['code']}:{message_id}".encode(), encode("RawMessage", record)
 
 
 def write_in_transactions(

@@ -13,7 +13,7 @@ import pytest
 from hub_processes import ServiceProcess, produce, read_all, running, service_env, write_keyring
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
-from messages_support import expand_feed, raw_record
+from messages_support import expand_feed, raw_records
 
 from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import record_to_json
@@ -30,17 +30,6 @@ pytestmark = [
     pytest.mark.skipif(not EXAMPLES.is_dir(), reason="worked example not available"),
 ]
 AS_OF = "2026-03-31"
-
-
-def _raw(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
-    records = []
-    for line in lines:
-        try:
-            message = json.loads(line)
-            records.append(raw_record(message) if isinstance(message, dict) else raw_record(line))
-        except ValueError:
-            records.append(raw_record(line))
-    return records
 
 
 def _replay_rows(lines: list[bytes]) -> list[dict[str, Any]]:
@@ -91,7 +80,7 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
             "JEUGDHUB_BATCH_SIZE": "50",
         },
     )
-    produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(first))
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(first))
     with running("validate", env, tmp_path / "validate.log"):
         with running("aggregate", env, tmp_path / "aggregate-1.log") as aggregate:
             expected_first = _replay_rows(first)
@@ -99,7 +88,7 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
             status, metrics = aggregate.get("/metrics")
             assert status == 200 and b'jeugdhub_aggregate_occupancy{region="NL"}' in metrics
 
-            produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(second))
+            produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(second))
             facts_before = len(read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix), timeout_s=5))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # kill while the second half is being applied
@@ -155,7 +144,7 @@ def test_rebuild_from_the_validated_topic_equals_replay(
 
     create_hub_topics(kafka_bootstrap, unique_prefix)
     lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
-    produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw(lines))
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
     env = service_env(
         kafka_bootstrap,
         unique_prefix,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from hub_processes import produce, read_all, running, service_env, write_keyring
-from messages_support import raw_record
+from messages_support import raw_records
 
 from hubdev.localkafka.broker import free_port
 from services.contracts.topics import AGGREGATES, RAW, RETOUR
@@ -125,17 +125,6 @@ def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[Prometheus]:
             proc.wait(10)
 
 
-def _raw_records(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
-    records = []
-    for line in lines:
-        try:
-            message = json.loads(line)
-            records.append(raw_record(message) if isinstance(message, dict) else raw_record(line))
-        except ValueError:
-            records.append(raw_record(line))
-    return records
-
-
 def test_prometheus_scrapes_the_workers_and_evaluates_the_rules(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
@@ -145,7 +134,7 @@ def test_prometheus_scrapes_the_workers_and_evaluates_the_rules(
     lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
 
     create_hub_topics(kafka_bootstrap, unique_prefix)
-    produce(kafka_bootstrap, RAW.full_name(unique_prefix), _raw_records(lines))
+    produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
     env = service_env(
         kafka_bootstrap,
         unique_prefix,

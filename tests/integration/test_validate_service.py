@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from hub_processes import ServiceProcess, produce, read_all, running, service_env, topic_names, write_keyring
-from messages_support import placement, raw_record, valid_bsn
+from messages_support import placement, raw_record, raw_records, valid_bsn
 
 from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import inbound_from_json, record_to_json, validated_to_json
@@ -38,13 +38,7 @@ def _env(
 @pytest.mark.skipif(not EXAMPLES.is_dir(), reason="worked example not available")
 def test_every_path_of_the_example_feed(kafka_bootstrap: str, unique_prefix: str, tmp_path: Path) -> None:
     create_hub_topics(kafka_bootstrap, unique_prefix)
-    records = []
-    for line in (EXAMPLES / "feed.jsonl").read_bytes().splitlines():
-        try:
-            message = json.loads(line)
-            records.append(raw_record(line, message["sender"]) if False else raw_record(message))
-        except ValueError:
-            records.append(raw_record(line))  # the line that is not JSON
+    records = raw_records((EXAMPLES / "feed.jsonl").read_bytes().splitlines())  # one line is not JSON
     # an Avro-encoded InboundMessage, accepted like its JSON twin
     rng = random.Random(7)
     avro_message = placement(rng, valid_bsn(rng), date(2010, 1, 1))

@@ -14,9 +14,9 @@ from simulate_support import Feed, judged_year, simulate, year_feed
 
 from hubdev.simulate.feed import SimulationConfig
 from hubdev.simulate.invalid import RULE_CODES
+from services.contracts.bsn import is_valid_bsn
 from services.contracts.canonical import check_inbound
 from services.contracts.errors import ContractError
-from services.validate.bsn import is_valid_bsn
 from services.validate.rules import check_rules
 
 YEAR = 2022

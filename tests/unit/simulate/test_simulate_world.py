@@ -17,7 +17,7 @@ from hubdev.simulate.calibration import (
 )
 from hubdev.simulate.feed import Simulation, SimulationConfig
 from hubdev.simulate.world import BsnAllocator, WorldError, agb_code, build_world
-from services.validate.bsn import is_valid_bsn
+from services.contracts.bsn import is_valid_bsn
 
 
 def test_bsns_pass_the_11_proef_start_with_99_and_never_repeat() -> None:

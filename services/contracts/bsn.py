@@ -1,6 +1,7 @@
 """The BSN format check (iJw CS002): exactly 9 ASCII digits that pass the 11-proef.
 
-Kept apart from the rules so the pseudonymiser and tests can share one definition of "a valid BSN".
+Part of the contract, not of validate: the rules, the pseudonymiser, the simulator's test input
+(``hubdev.records``) and the tests share one definition of "a valid BSN".
 Only ASCII digits count: ``str.isdigit`` would accept e.g. Arabic-Indic digits, which no sending
 system means as a BSN.
 """

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.validate.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
+from services.contracts.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
 
 VALID = ["123456782", "111222333", "999999990", "012345672", "000000012", "991079693"]
 INVALID_CHECKSUM = ["123456789", "992540599", "111222334", "012345671", "999999999"]
