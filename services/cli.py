@@ -110,8 +110,6 @@ COMMAND_MODULES = (
     "services.ingest.commands",
     "services.aggregate.commands",
     "services.replay.commands",
-    "hubdev.run.commands",
-    "hubdev.simulate.commands",
     "services.deploy.commands",
 )
 
@@ -147,18 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    kafka = sub.add_parser(
-        "kafka", help="the local Kafka broker, or a cluster with start --brokers 3 (development, tests)"
-    )
-    kafka_sub = kafka.add_subparsers(dest="action", required=True)
-    from hubdev.localkafka import named
-
-    for action in ("start", "stop", "status"):
-        handler = getattr(named, f"cli_{action}")
-        parser_ = kafka_sub.add_parser(action, help=(handler.__doc__ or "").split(".")[0])
-        named.add_arguments(parser_, action)
-        parser_.set_defaults(func=handler)
-
     topics = sub.add_parser("topics", help="list the hub's topics as declared in services.contracts.topics")
     reads_settings(
         topics,
@@ -173,15 +159,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Service commands live next to their service; each module's register() adds its subparsers
     # and must import nothing heavy at module level (``jeugdhub --help`` stays instant).
+    # A command module that fails to import is a broken command: the error propagates.
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
+    register_development_commands(sub)
     return parser
+
+
+def register_development_commands(sub: Any) -> None:
+    """``kafka``, ``run`` and ``simulate`` from the ``hubdev`` package, when it is installed.
+
+    A checkout has it (``pip install -e .``), the image does not (.dockerignore): only a missing
+    ``hubdev`` itself is skipped; anything failing inside it raises like any other broken command.
+    """
+    try:
+        commands = importlib.import_module("hubdev.commands")
+    except ModuleNotFoundError as exc:
+        if exc.name != "hubdev":
+            raise
+        return
+    commands.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

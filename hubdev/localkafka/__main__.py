@@ -1,4 +1,5 @@
-"""``python -m hubdev.localkafka start|stop|status`` until ``jeugdhub kafka`` is wired up."""
+"""``python -m hubdev.localkafka start|stop|status``: ``jeugdhub kafka`` without the console script
+(the same functions; ``hubdev.localkafka.commands`` registers them with ``jeugdhub``)."""
 
 from __future__ import annotations
 

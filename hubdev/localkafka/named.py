@@ -284,7 +284,7 @@ def stop_cluster(state_dir: Path = DEFAULT_STATE_DIR, timeout_s: float = 30.0) -
     return nodes
 
 
-# -- CLI glue: `jeugdhub kafka start|stop|status` (services/cli.py) and `python -m hubdev.localkafka`
+# -- CLI glue: `jeugdhub kafka` (hubdev/localkafka/commands.py) and `python -m hubdev.localkafka`
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

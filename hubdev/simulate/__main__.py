@@ -1,5 +1,5 @@
-"""``python -m hubdev.simulate [options]``: the ``simulate`` command without the ``jeugdhub`` CLI
-(useful where the command is not registered in ``services.cli.COMMAND_MODULES``)."""
+"""``python -m hubdev.simulate [options]``: ``jeugdhub simulate`` without the console script (the
+same ``register``; the tests call :func:`main` to run the command in-process)."""
 
 from __future__ import annotations
 
