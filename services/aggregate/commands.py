@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.cli import reads_settings
+
+if TYPE_CHECKING:
+    import faust
 
 
 def register(sub: Any) -> None:
@@ -42,23 +44,16 @@ def run(args: argparse.Namespace) -> int:
     from services.aggregate.service import create_app
     from services.aggregate.settings import AggregateSettings
     from services.contracts.regions import RegionTableError, load_region_table
-    from services.observability.logs import setup_logging
-    from services.streaming.topic_admin import create_hub_topics
-    from services.streaming.worker import run_worker
+    from services.streaming.worker import create_topics_if_asked, start_worker
 
     settings = AggregateSettings()
-    setup_logging(settings.log_level)
-    log = logging.getLogger("jeugdhub.aggregate")
-    log.info("starting", extra={"settings": settings.masked()})
-    try:
+
+    def build_app() -> faust.App:
         regions = load_region_table(settings.regions_file)
-        if settings.create_topics:
-            create_hub_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    except (RegionTableError, OSError) as exc:
-        print(f"jeugdhub aggregate: {exc}", file=sys.stderr)
-        return 2
-    service = create_app(settings, regions)
-    return run_worker(service.app, settings)
+        create_topics_if_asked(settings)
+        return create_app(settings, regions).app
+
+    return start_worker(settings, build_app, "aggregate", (RegionTableError,))
 
 
 def run_rebuild(args: argparse.Namespace) -> int:

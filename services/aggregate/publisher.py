@@ -150,6 +150,11 @@ class SnapshotPublisher:
     def active(self) -> bool:
         return self._producer is not None
 
+    @property
+    def pending(self) -> bool:
+        """Changed rows were held back (interval, or a position behind the topic's): publish again."""
+        return self.throttle.pending
+
     async def take_over(self) -> None:
         """Fence every earlier publisher, then learn what they published."""
         started = time.perf_counter()

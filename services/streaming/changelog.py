@@ -22,7 +22,7 @@ compacted changelog keeps.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -36,6 +36,25 @@ _FAUST_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 def faust_json(value: Any) -> bytes:
     """The bytes faust's ``json`` codec writes for *value*."""
     return orjson.dumps(value, option=_FAUST_JSON_OPTIONS)
+
+
+class StateTable(Protocol):
+    """What an agent's logic needs of its state table: read, write, and the writes to send.
+
+    :class:`ChangelogWriter` is the worker's; the unit tests use a dict-backed fake, so the logic
+    that decides what to store is tested without faust or a broker.
+    """
+
+    @property
+    def topic(self) -> str: ...
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any, route: str | None = None) -> None: ...
+
+    def drain(self) -> list[Routed]: ...
+
+    def __len__(self) -> int: ...
 
 
 class ChangelogWriter:

@@ -1,6 +1,6 @@
 """Hostile input through the validate step, exactly as the worker handles one raw record.
 
-Each input goes through ``services.validate.service._answer`` (decode the RawMessage, judge it,
+Each input goes through ``services.validate.answer.answer_record`` (decode the RawMessage, judge it,
 encode the output records, fall back to an UNPROCESSABLE rejection) with an in-memory duplicate
 table, and ``jeugdhub replay``'s ``process``. Whatever the bytes: no exception, exactly one retour,
 every output record under the size limit, and no planted BSN or birth date in any output.
@@ -23,12 +23,12 @@ from services.contracts.codec import decode, encode
 from services.contracts.regions import load_region_table
 from services.privacy.pseudonym import Keyring
 from services.streaming.batches import MAX_RECORD_BYTES
+from services.validate.answer import OutputTopics, answer_record
 from services.validate.pipeline import MAX_DEPTH, RawInput, process
-from services.validate.service import Outputs, _answer
 
 KEYRING = Keyring("k1", {"k1": b"k" * 32})
 REGIONS = load_region_table()
-OUT = Outputs("validated", "rejected", "retour", cast(Any, None))
+OUT = OutputTopics("validated", "rejected", "retour")
 BSN = "972308660"  # passes the 11-proef
 BIRTH = "2009-07-13"
 SENDER = {"kind": "provider", "code": "10000001"}
@@ -85,7 +85,7 @@ def raw_value(payload: bytes, fmt: str = "json", message_id: str = "m") -> bytes
 def answer(value: bytes, table: MemoryTable | None = None, offset: int = 7) -> list[tuple[str, bytes, bytes]]:
     """The output records the worker would send for one raw record."""
     records: dict[str, list[tuple[bytes, bytes]]] = OUT.new_batch()
-    _answer(OUT, records, value, 0, offset, cast(Any, table or MemoryTable()), KEYRING, REGIONS)
+    answer_record(OUT, records, value, 0, offset, cast(Any, table or MemoryTable()), KEYRING, REGIONS)
     return [(topic, key, record) for topic, pairs in records.items() for key, record in pairs]
 
 

@@ -213,3 +213,33 @@ def facts_of(messages: Iterable[Msg], table: RegionTable = TABLE) -> list[YouthF
 def figures_of(messages: Iterable[Msg], as_of: date, table: RegionTable = TABLE) -> dict[str, dict[str, Any]]:
     """The figures rows for a bag of messages (any youth), keyed by region."""
     return figures_by_region(region_figures(facts_of(messages, table), as_of, table))
+
+
+class DictTable:
+    """A worker's state table (:class:`services.streaming.changelog.StateTable`) in a dict: what the
+    agents' logic stores and what it leaves to send, without faust or a broker."""
+
+    topic = "youth-messages-changelog"
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.pending: dict[str, tuple[Any, str]] = {}
+        self.writes = 0
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any, route: str | None = None) -> None:
+        self.data[key] = value
+        self.pending[key] = (value, key if route is None else route)
+        self.writes += 1
+
+    def drain(self) -> list[tuple[bytes, bytes, bytes]]:
+        pending, self.pending = self.pending, {}
+        return [
+            (route.encode(), json.dumps(key).encode(), json.dumps(value).encode())
+            for key, (value, route) in pending.items()
+        ]
+
+    def __len__(self) -> int:
+        return len(self.data)

@@ -7,9 +7,9 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
+from services.validate.answer import BatchCounts
 from services.validate.metrics import new_metrics
 from services.validate.pipeline import Outcome
-from services.validate.service import BatchCounts
 
 RULES = ["CS002", "CS058", "JH010", "JH020", "JH030", "JH040", "RS035", "RS036", "S300", "SCHEMA"]
 RULES += ["TR002", "TR018", "TR134", "UNPROCESSABLE"]

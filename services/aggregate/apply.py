@@ -1,0 +1,105 @@
+"""The apply stage's logic, without faust: a batch of validated records into the youth-messages
+table and the youth-facts records to publish for it.
+
+The worker's agent only moves bytes (services/aggregate/service.py): it hands each batch's records
+to :func:`apply_batch`, sends the table's changelog records and the facts records it returns, and
+awaits them before the batch's offsets may be committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from services.aggregate.facts import build_youth_facts
+from services.aggregate.records import facts_record, message_key
+from services.contracts.canonical import validated_to_json
+from services.contracts.codec import decode
+from services.contracts.regions import RegionTable
+from services.streaming.batches import Record, Routed
+from services.streaming.changelog import StateTable
+from services.streaming.offsets import highest_offsets
+
+log = logging.getLogger("jeugdhub.aggregate")
+
+
+class ValidatedRecord(Protocol):
+    """A consumed validated record: faust's ``event.message`` has these attributes."""
+
+    @property
+    def value(self) -> bytes: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+@dataclass
+class AppliedBatch:
+    """What one batch leaves to send: the table's changelog records and the youths' facts records,
+    and per partition the last offset it covered (for the lag gauge)."""
+
+    changelog: list[Routed]
+    facts: list[Record]
+    highest: dict[int, int]
+
+
+def apply_batch(
+    messages_of: StateTable, records: Sequence[ValidatedRecord], regions: RegionTable
+) -> AppliedBatch:
+    """Store each record's message under its youth, derive the touched youths' facts, drain the table."""
+    touched = merge_messages(messages_of, records)
+    facts = facts_records(messages_of, touched, regions)
+    return AppliedBatch(messages_of.drain(), facts, highest_offsets(records))
+
+
+def merge_messages(messages_of: StateTable, records: Iterable[ValidatedRecord]) -> set[str]:
+    """Add each record's message to its youth's stored messages; returns the youths touched.
+
+    A youth's entry is written only when a message is new or differs from the stored one. Every
+    youth of the batch counts as touched, not only changed ones: after a crash between the
+    changelog record and the facts record (or a fenced-out worker that wrote only the first) the
+    re-read message is already in the table, and its facts would otherwise never be published.
+    Facts are upserts, so a repeat changes no figure. An undecodable record is logged and skipped:
+    one bad record must not cost the batch (services/streaming/delivery.py).
+    """
+    touched: set[str] = set()
+    for record in records:
+        try:
+            message = validated_to_json(decode("ValidatedMessage", record.value))
+            youth = message["youth_pseudonym"]
+            stored: dict[str, Any] = dict(messages_of.get(youth) or {})
+            key = message_key(message)
+        except Exception as exc:
+            log.error(
+                "undecodable validated record skipped",
+                extra={"error": f"{type(exc).__name__}: {exc}"[:300], "offset": record.offset},
+            )
+            continue
+        if stored.get(key) != message:
+            stored[key] = message
+            messages_of.set(youth, stored)
+        touched.add(youth)
+    return touched
+
+
+def facts_records(messages_of: StateTable, youths: Iterable[str], regions: RegionTable) -> list[Record]:
+    """(youth, YouthFactsRecord) for each youth, from all of its stored messages.
+
+    A youth whose facts cannot be derived (a bug) is logged and left out; its messages stay stored,
+    so its next message retries.
+    """
+    out: list[Record] = []
+    for youth in youths:
+        messages = list(messages_of.get(youth).values())
+        try:
+            facts = build_youth_facts(messages, regions)
+        except Exception:
+            log.exception("youth facts not derived", extra={"messages": len(messages)})
+            continue
+        out.append((youth.encode(), facts_record(youth, facts, len(messages))))
+    return out
