@@ -9,14 +9,20 @@ app runs ``exactly_once``, whose open bugs we do not want to depend on. We run a
   records wait that long behind an in-flight fetch; see ``ReadCommittedConsumerThread``).
 Offsets are committed by faust only after our agents awaited the delivery of their outputs.
 
+No agent sees a source record fetched while the worker rebalances or before a seek, and a record
+read again after a seek is not dropped as already read (:class:`SourceGate`).
+
 The producer also survives a table write before it has metadata for the table's changelog topic
 (:func:`declared_changelog_partitions`): faust's ``key_partition`` would raise ``TypeError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 
 import aiokafka
 from faust.transport.drivers import TRANSPORTS
@@ -25,6 +31,7 @@ from faust.types import TP
 
 from services.streaming.partitioner import partition_for
 
+log = logging.getLogger("jeugdhub.transport")
 SCHEME = "jeugdhub"
 DEFAULT_FETCH_MAX_WAIT_MS = 500  # aiokafka's own default
 
@@ -49,9 +56,130 @@ def fetch_max_wait_ms(app: Any) -> int:
     return int(getattr(app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS))
 
 
+@dataclass
+class SourceGate:
+    """Which fetched source records may reach the agents, and when the positions must be reset.
+
+    Traced in faust-streaming 0.15 on a real cluster with workers killed under load
+    (docs/reliability.md): source records reached the agents while the worker rebalanced (before its
+    tables were recovered), records fetched before a seek were handed over after it (faust then
+    records the offsets in between as a *gap*, i.e. as done, and commits past them unprocessed), and a
+    record in flight during a seek set the drainer's read offset back beyond the seek, so the records
+    read again were dropped as already read and the partition's commits stopped. The aggregate then
+    published facts derived from part of a youth's messages, or none of a partition's newer ones.
+
+    So a source record is held back while the app rebalances, while its partition is paused, and when
+    a seek started after the fetch that returned it. Its offset is past the consumer's position by
+    then, so once the rebalance is over every partition is sought back to its committed offset
+    (:meth:`Consumer.getmany`), which reads the held records again: at-least-once, and the agents'
+    outputs are upserts.
+    """
+
+    epoch: int = 0
+    """Seeks started so far; a fetch started in an earlier epoch may hold records from before a seek."""
+    held: int = 0
+    """Source records held back since the last re-seek."""
+
+    def seek_started(self) -> None:
+        self.epoch += 1
+
+    def admit(self, *, fetched_in: int, rebalancing: bool, paused: bool) -> bool:
+        """May this source record, from a fetch started in epoch *fetched_in*, go to the agents now?"""
+        if rebalancing or paused or fetched_in != self.epoch:
+            self.held += 1
+            return False
+        return True
+
+    def reseek_due(self, *, rebalancing: bool) -> bool:
+        """Records were held back and the rebalance is over: reset the positions before fetching."""
+        return self.held > 0 and not rebalancing
+
+    def reseeked(self) -> int:
+        """The positions were reset; returns how many records had been held back."""
+        held, self.held = self.held, 0
+        return held
+
+
+def read_again_from(read_offset: int | None, offset: int) -> bool:
+    """Is *offset* a record read again after a seek, below the drainer's read offset?
+
+    aiokafka delivers an offset twice only after a seek, and every seek means to read from there; a
+    read offset beyond it was set by a record that was in flight during the seek."""
+    return read_offset is not None and offset < read_offset
+
+
 class Consumer(faust_aiokafka.Consumer):
+    _gate: SourceGate | None = None
+
     def _new_consumer_thread(self) -> ReadCommittedConsumerThread:
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def gate(self) -> SourceGate:
+        if self._gate is None:
+            self._gate = SourceGate()
+        return self._gate
+
+    async def perform_seek(self) -> None:
+        self.gate.seek_started()
+        await super().perform_seek()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.gate.seek_started()
+        await super().seek(partition, offset)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[Any]:
+        """faust's records, with source records passed only as :class:`SourceGate` allows.
+
+        The positions are reset here, before a fetch: no record is inside faust's drainer then, so
+        none can set a read offset behind the seek's back. Changelog records (table recovery and
+        standbys) pass unchanged.
+        """
+        gate = self.gate
+        if gate.reseek_due(rebalancing=bool(self.app.rebalancing)):
+            try:
+                await self.perform_seek()
+            except Exception as exc:  # held records stay held; the next fetch tries again
+                log.warning("seeking back to the committed offsets failed", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                return
+            log.info(
+                "source records fetched while rebalancing were held back; read again from the committed offsets",
+                extra={"held": gate.reseeked()},
+            )
+        fetched_in = gate.epoch
+        changelogs = self.app.tables.changelog_topics
+        records = cast(AsyncGenerator[Any, None], super().getmany(timeout))  # an async generator
+        try:
+            async for tp, message in records:
+                if tp.topic not in changelogs:
+                    admitted = gate.admit(
+                        fetched_in=fetched_in,
+                        rebalancing=bool(self.app.rebalancing),
+                        paused=tp in self._paused_partitions,
+                    )
+                    if not admitted:
+                        continue
+                    if read_again_from(self._read_offset.get(tp), message.offset):
+                        self._read_again(tp, message.offset)
+                yield tp, message
+        finally:
+            await records.aclose()
+
+    def _read_again(self, tp: TP, offset: int) -> None:
+        """Let the drainer take *offset* instead of dropping it, and forget the gaps recorded past it
+        (they came from the records before the seek; reading on finds the real ones again)."""
+        self._read_offset[tp] = offset
+        gaps = self._gap.get(tp)
+        if gaps:
+            gaps.chop(offset, 2**63)
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        """faust's, except that a partition paused since its buffer filled stays paused."""
+        if tp in self._paused_partitions:
+            self._buffered_partitions.discard(tp)
+            return
+        super().on_buffer_drop(tp)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Record only the offsets *between* two received records as a gap.

@@ -1,0 +1,125 @@
+"""The transport consumer's gate for source records around rebalances and seeks (SourceGate).
+
+The consumer's own records come from a stand-in for faust's ``getmany``; what is checked is which
+records reach faust's drainer, when the positions are reset and what happens to the drainer's read
+offset and gaps. The whole path runs against real brokers in tests/faults/test_cluster_faults.py
+(scenarios b and c) and tests/integration/test_aggregate_two_workers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from services.settings import WorkerSettings
+from services.streaming.faust_app import new_faust_app
+from services.streaming.transport import Consumer, SourceGate, read_again_from
+
+SOURCE = TP("jeugdhub.validated.v1", 0)
+
+
+def test_records_pass_outside_rebalances() -> None:
+    gate = SourceGate()
+    assert gate.admit(fetched_in=0, rebalancing=False, paused=False)
+    assert not gate.reseek_due(rebalancing=False)
+
+
+def test_records_during_a_rebalance_are_held_and_reread_after_it() -> None:
+    gate = SourceGate()
+    assert not gate.admit(fetched_in=0, rebalancing=True, paused=False)
+    assert not gate.admit(fetched_in=0, rebalancing=False, paused=True)
+    assert not gate.reseek_due(rebalancing=True)  # not while the tables may still be recovering
+    assert gate.reseek_due(rebalancing=False)
+    assert gate.reseeked() == 2
+    assert not gate.reseek_due(rebalancing=False)
+
+
+def test_records_fetched_before_a_seek_are_held() -> None:
+    gate = SourceGate()
+    fetched_in = gate.epoch
+    gate.seek_started()
+    assert not gate.admit(fetched_in=fetched_in, rebalancing=False, paused=False)
+    assert gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)
+    assert gate.reseek_due(rebalancing=False)
+
+
+@pytest.mark.parametrize(
+    ("read_offset", "offset", "again"),
+    [(None, 5, False), (5, 5, False), (5, 6, False), (5, 4, True), (371, 183, True)],
+)
+def test_read_again_only_below_the_read_offset(read_offset: int | None, offset: int, again: bool) -> None:
+    assert read_again_from(read_offset, offset) is again
+
+
+class _Message(SimpleNamespace):
+    offset: int
+
+
+def _consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetched: list[list[tuple[TP, int]]]) -> Any:
+    """The app's transport consumer with faust's getmany and perform_seek replaced by recorders."""
+    app = new_faust_app(WorkerSettings(app_id="gatetest", data_dir=tmp_path), partitions=6)
+    app.Table("dedup", key_type=str, partitions=6, use_partitioner=True)
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    batches = iter(fetched)
+
+    async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        for tp, offset in next(batches, []):
+            yield tp, _Message(offset=offset)
+
+    seeks: list[int] = []
+
+    async def perform_seek(self: Any) -> None:
+        seeks.append(len(seeks) + 1)
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", perform_seek)
+    consumer.seeks = seeks
+    app.rebalancing = False
+    return consumer
+
+
+async def _drain(consumer: Any) -> list[tuple[str, int]]:
+    return [(tp.topic, message.offset) async for tp, message in consumer.getmany(timeout=0.0)]
+
+
+def test_source_records_fetched_while_rebalancing_are_read_again_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changelog = TP("gatetest-dedup-changelog", 0)
+    consumer = _consumer(tmp_path, monkeypatch, [[(SOURCE, 10), (changelog, 3), (SOURCE, 11)], [(SOURCE, 10)]])
+    assert changelog.topic in consumer.app.tables.changelog_topics
+
+    async def scenario() -> tuple[list[tuple[str, int]], list[int], list[tuple[str, int]], list[int]]:
+        consumer.app.rebalancing = True
+        during = await _drain(consumer)
+        seeks_during = list(consumer.seeks)
+        consumer.app.rebalancing = False
+        after = await _drain(consumer)
+        return during, seeks_during, after, list(consumer.seeks)
+
+    during, seeks_during, after, seeks_after = asyncio.run(scenario())
+    assert during == [(changelog.topic, 3)]  # table recovery goes on; the source waits
+    assert seeks_during == []
+    assert seeks_after == [1]  # back to the committed offsets before fetching again
+    assert after == [(SOURCE.topic, 10)]
+
+
+def test_a_record_read_again_below_the_read_offset_is_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = _consumer(tmp_path, monkeypatch, [[(SOURCE, 94), (SOURCE, 95)]])
+    consumer._read_offset[SOURCE] = 762  # set by a record in flight during the seek
+    consumer._gap[SOURCE].addi(300, 400)  # recorded from records before the seek
+    consumer._gap[SOURCE].addi(10, 20)  # before the record read again: kept
+    seen = asyncio.run(_drain(consumer))
+    assert seen == [(SOURCE.topic, 94), (SOURCE.topic, 95)]
+    assert consumer._read_offset[SOURCE] == 94  # the drainer now takes 94 instead of dropping it
+    assert sorted((i.begin, i.end) for i in consumer._gap[SOURCE]) == [(10, 20)]
