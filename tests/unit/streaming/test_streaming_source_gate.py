@@ -81,7 +81,7 @@ def _consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetched: list[lis
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
     monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", perform_seek)
-    consumer.seeks = seeks
+    setattr(consumer, "seeks", seeks)  # noqa: B010 - read back by the tests
     app.rebalancing = False
     return consumer
 
