@@ -13,6 +13,10 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_FETCH_MAX_WAIT_MS = 100
+"""How long a consumer fetch waits for data by default (aiokafka's 500 ms, faust's 1.5 s made records wait
+behind a fetch in flight; see services/streaming/transport.py)."""
+
 
 class HubSettings(BaseSettings):
     """What every Jeugdhub process shares."""
@@ -60,7 +64,7 @@ class WorkerSettings(HubSettings):
     batch_size: int = Field(500, ge=1, description="JEUGDHUB_BATCH_SIZE: records per processing batch")
     batch_within_s: float = Field(0.05, gt=0, description="JEUGDHUB_BATCH_WITHIN_S: max wait to fill a batch")
     fetch_max_wait_ms: int = Field(
-        100,
+        DEFAULT_FETCH_MAX_WAIT_MS,
         ge=1,
         le=30_000,
         description="JEUGDHUB_FETCH_MAX_WAIT_MS: longest a consumer fetch waits for data; bounds how "

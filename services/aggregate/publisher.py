@@ -45,6 +45,7 @@ from services.aggregate.snapshots import SnapshotThrottle, snapshot
 from services.contracts.canonical import record_from_json, record_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
+from services.settings import DEFAULT_FETCH_MAX_WAIT_MS
 
 log = logging.getLogger("jeugdhub.aggregate")
 
@@ -80,7 +81,7 @@ def figures_row(value: dict[str, Any]) -> dict[str, Any]:
 
 
 async def read_published(
-    bootstrap: str, topic: str, fetch_max_wait_ms: int = 100
+    bootstrap: str, topic: str, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
 ) -> tuple[Position | None, Latest, int]:
     """Read the committed snapshots to the topic's end: the join of their positions, the last row
     per region and how many records were read. A record without a position header (written before
@@ -131,7 +132,7 @@ class SnapshotPublisher:
         transactional_id: str,
         metrics: AggregateMetrics,
         min_interval_s: float = 1.0,
-        fetch_max_wait_ms: int = 100,
+        fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
     ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic

@@ -6,9 +6,9 @@ import faust
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from services.settings import WorkerSettings
+from services.settings import DEFAULT_FETCH_MAX_WAIT_MS, WorkerSettings
 from services.streaming.partitioner import CachedPartitioner
-from services.streaming.transport import DEFAULT_FETCH_MAX_WAIT_MS, broker_url
+from services.streaming.transport import broker_url
 
 
 class KeepQueuedEventsFlowControl(FlowControlEvent):

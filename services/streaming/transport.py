@@ -29,11 +29,11 @@ from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from services.settings import DEFAULT_FETCH_MAX_WAIT_MS
 from services.streaming.partitioner import partition_for
 
 log = logging.getLogger("jeugdhub.transport")
 SCHEME = "jeugdhub"
-DEFAULT_FETCH_MAX_WAIT_MS = 500  # aiokafka's own default
 
 
 class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -52,7 +52,7 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 def fetch_max_wait_ms(app: Any) -> int:
-    """The app's ``fetch_max_wait_ms`` (``HubApp``; set by ``new_faust_app``), else aiokafka's default."""
+    """The app's ``fetch_max_wait_ms`` (``HubApp``; set by ``new_faust_app``), else the settings' default."""
     return int(getattr(app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS))
 
 
