@@ -68,8 +68,8 @@ class SourceGate:
     read again were dropped as already read and the partition's commits stopped. The aggregate then
     published facts derived from part of a youth's messages, or none of a partition's newer ones.
 
-    So a source record is held back while the app rebalances, while its partition is paused, and when
-    a seek started after the fetch that returned it. Its offset is past the consumer's position by
+    So a source record is held back while the app rebalances, while its partition is paused, when a
+    seek started after the fetch that returned it, and after any record was held back. Its offset is past the consumer's position by
     then, so once the rebalance is over every partition is sought back to its committed offset
     (:meth:`Consumer.getmany`), which reads the held records again: at-least-once, and the agents'
     outputs are upserts.
@@ -85,7 +85,9 @@ class SourceGate:
 
     def admit(self, *, fetched_in: int, rebalancing: bool, paused: bool) -> bool:
         """May this source record, from a fetch started in epoch *fetched_in*, go to the agents now?"""
-        if rebalancing or paused or fetched_in != self.epoch:
+        if self.held or rebalancing or paused or fetched_in != self.epoch:
+            # Once one record is held, every later one is too until the re-seek: passing a later
+            # record first would make faust count the held offsets before it as a gap, i.e. as done.
             self.held += 1
             return False
         return True

@@ -36,9 +36,13 @@ def test_records_during_a_rebalance_are_held_and_reread_after_it() -> None:
     assert not gate.admit(fetched_in=0, rebalancing=True, paused=False)
     assert not gate.admit(fetched_in=0, rebalancing=False, paused=True)
     assert not gate.reseek_due(rebalancing=True)  # not while the tables may still be recovering
+    # After the rebalance, a record must not pass before the held ones are read again: faust would
+    # count the held offsets before it as a gap, i.e. as done (seen: gap 161-603, 200 messages lost).
+    assert not gate.admit(fetched_in=0, rebalancing=False, paused=False)
     assert gate.reseek_due(rebalancing=False)
-    assert gate.reseeked() == 2
+    assert gate.reseeked() == 3
     assert not gate.reseek_due(rebalancing=False)
+    assert gate.admit(fetched_in=0, rebalancing=False, paused=False)
 
 
 def test_records_fetched_before_a_seek_are_held() -> None:
@@ -46,8 +50,10 @@ def test_records_fetched_before_a_seek_are_held() -> None:
     fetched_in = gate.epoch
     gate.seek_started()
     assert not gate.admit(fetched_in=fetched_in, rebalancing=False, paused=False)
-    assert gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)
+    assert not gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)  # held ones first
     assert gate.reseek_due(rebalancing=False)
+    gate.reseeked()
+    assert gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +100,9 @@ def test_source_records_fetched_while_rebalancing_are_read_again_after_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     changelog = TP("gatetest-dedup-changelog", 0)
-    consumer = _consumer(tmp_path, monkeypatch, [[(SOURCE, 10), (changelog, 3), (SOURCE, 11)], [(SOURCE, 10)]])
+    consumer = _consumer(
+        tmp_path, monkeypatch, [[(SOURCE, 10), (changelog, 3), (SOURCE, 11)], [(SOURCE, 10)]]
+    )
     assert changelog.topic in consumer.app.tables.changelog_topics
 
     async def scenario() -> tuple[list[tuple[str, int]], list[int], list[tuple[str, int]], list[int]]:
