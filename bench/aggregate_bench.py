@@ -1,8 +1,8 @@
 """``jeugdhub aggregate`` on a real local Kafka: (a) throughput of ONE worker, (b) end-to-end latency.
 
-    .venv/bin/python bench/aggregate_bench.py                  # both parts
-    .venv/bin/python bench/aggregate_bench.py --part throughput --messages 100000
-    .venv/bin/python bench/aggregate_bench.py --part latency --rate 500 --seconds 30
+    .venv/bin/python -m bench.aggregate_bench                  # both parts
+    .venv/bin/python -m bench.aggregate_bench --part throughput --messages 100000
+    .venv/bin/python -m bench.aggregate_bench --part latency --rate 500 --seconds 30
 
 Both parts start their own single-node Kafka in a temporary directory (free 127.0.0.1 ports) and
 run the services as ``jeugdhub`` child processes with ``JEUGDHUB_AS_OF=2026-03-31`` and the
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import threading
 import time
 import uuid
@@ -51,13 +50,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import feedgen
-import harness
 import orjson
 from kafka import KafkaProducer
 
+from bench import feedgen, harness
 from hubdev.localkafka.broker import Broker
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
@@ -150,14 +146,16 @@ def throughput(
     harness.log(f"pre-loaded {n} validated records ({len(result.by_youth)} youth)")
     del records, lines
 
-    worker = harness.Worker("aggregate", _env(broker, prefix, keyring_json), workdir / "aggregate-a.log")
+    worker = harness.worker(
+        cleanup, "aggregate", _env(broker, prefix, keyring_json), workdir / "aggregate-a.log"
+    )
     started = time.monotonic()
-    worker.start(cleanup)
+    worker.start()
     spy = None
     profile_path = workdir / "aggregate.pyspy.txt"
     if not args.no_profile and harness.py_spy() is not None:
         spy = harness.start_py_spy(cleanup, worker.pid, profile_path, duration_s=int(args.timeout))
-    worker.wait_ready()
+    worker.wait_ready(120)
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -322,11 +320,11 @@ def latency(
     env = _env(broker, prefix, keyring_json)
     validate = None
     if not from_validated:
-        validate = harness.Worker("validate", env, workdir / "validate-b.log").start(cleanup)
-    aggregate = harness.Worker("aggregate", env, workdir / "aggregate-b.log").start(cleanup)
+        validate = harness.worker(cleanup, "validate", env, workdir / "validate-b.log").start()
+    aggregate = harness.worker(cleanup, "aggregate", env, workdir / "aggregate-b.log").start()
     if validate is not None:
-        validate.wait_ready()
-    aggregate.wait_ready()
+        validate.wait_ready(120)
+    aggregate.wait_ready(120)
     follower = SnapshotFollower(broker.bootstrap, AGGREGATES.full_name(prefix))
     follower.start()
     cleanup.add("snapshot follower", follower.stop.set)

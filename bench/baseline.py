@@ -1,6 +1,6 @@
 """The ceiling for any Python stage: a plain aiokafka consume → produce passthrough.
 
-    .venv/bin/python bench/baseline.py --bootstrap 127.0.0.1:PORT --source IN --dest OUT --messages N
+    .venv/bin/python -m bench.baseline --bootstrap 127.0.0.1:PORT --source IN --dest OUT --messages N
 
 One process, one asyncio loop, the same client library and settings the hub's workers use
 (aiokafka, ``read_committed``, acks=all, idempotent producer): read every partition of ``--source``

@@ -1,6 +1,6 @@
 """The ceiling for a *faust* stage: a faust agent that passes records through and does nothing else.
 
-    .venv/bin/python bench/faust_baseline.py --bootstrap 127.0.0.1:PORT --source IN --dest OUT --messages N
+    .venv/bin/python -m bench.faust_baseline --bootstrap 127.0.0.1:PORT --source IN --dest OUT --messages N
 
 The hub's workers are faust apps (the stack is fixed), so their per-record cost has a floor that
 no domain code can remove: faust's consumer thread, its per-event stream machinery, acks and
@@ -22,22 +22,16 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from baseline import passthrough_parser  # noqa: E402
-
-from services.settings import WorkerSettings  # noqa: E402
-from services.streaming.faust_app import new_faust_app  # noqa: E402
-from services.streaming.worker import run_worker  # noqa: E402
+from bench.baseline import passthrough_parser
+from services.settings import WorkerSettings
+from services.streaming.faust_app import new_faust_app
+from services.streaming.worker import run_worker
 
 
 def main(argv: list[str] | None = None) -> int:

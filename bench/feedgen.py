@@ -13,20 +13,15 @@ Everything here is deterministic for a given seed, except :func:`raw_record`'s `
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from hubdev.records import expand_feed, raw_record, raw_records, valid_bsn  # noqa: E402
+from hubdev.paths import SPEC_EXAMPLES
+from hubdev.records import expand_feed, raw_record, raw_records, valid_bsn
 
 __all__ = ["expand_feed", "expanded", "feed_lines", "raw_record", "raw_records", "valid_bsn"]
 
-EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
-FEED = EXAMPLES / "feed.jsonl"
-REGIONS = EXAMPLES / "regions.csv"
+FEED = SPEC_EXAMPLES / "feed.jsonl"
+REGIONS = SPEC_EXAMPLES / "regions.csv"
 FEED_LINES = 778
 """Lines in the example feed: ``copies = ceil(wanted / FEED_LINES)``."""
 YOUTH_PER_COPY = 150

@@ -20,26 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-
-from hubdev.localkafka.broker import Broker, free_port, set_parent_death_signal  # noqa: E402
+from hubdev.localkafka.broker import Broker, free_port, set_parent_death_signal
+from hubdev.paths import REPO
+from hubdev.processes import JEUGDHUB, Child
 
 RESULTS = REPO / "bench" / "results"
-JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))
 
 
 # -- lifecycle ------------------------------------------------------------------------------------
@@ -116,85 +111,26 @@ def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = N
     return env
 
 
-@dataclass
-class Worker:
-    """One ``jeugdhub <command>`` child process with its own log file and web port."""
-
-    command: str
-    env: dict[str, str]
-    log_path: Path
-    web_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, cleanup: Cleanup) -> Worker:
-        cleanup.add(f"jeugdhub {self.command}", self.stop)
-        # faust keeps a data directory per app (relative paths resolve against the cwd).
-        cwd = self.log_path.parent
-        data_dir = cwd / f"faust-{self.command}-{self.web_port}"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [JEUGDHUB, self.command],
-                env={**self.env, "JEUGDHUB_WEB_PORT": str(self.web_port), "JEUGDHUB_DATA_DIR": str(data_dir)},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=set_parent_death_signal,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def get(self, path: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
-        url = f"http://127.0.0.1:{self.web_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:
-                return int(response.status), response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def metric(self, name: str) -> float | None:
-        """The value of an unlabelled metric on /metrics, or None."""
-        try:
-            status, body = self.get("/metrics")
-        except OSError:
-            return None
-        if status != 200:
-            return None
-        for line in body.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-    def wait_ready(self, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                if self.get("/readyz")[0] == 200:
-                    return
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.command} not ready in {timeout_s} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+def worker(cleanup: Cleanup, command: str, env: dict[str, str], log_path: Path) -> Child:
+    """One ``jeugdhub <command>`` child (not started) with its own log file, a free web port, its
+    faust data directory beside the log, and the parent-death signal; *cleanup* stops it."""
+    port = free_port()
+    # faust keeps a data directory per app (relative paths resolve against the cwd).
+    cwd = log_path.parent
+    data_dir = cwd / f"faust-{command}-{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    child = Child(
+        command,
+        [JEUGDHUB, command],
+        {**env, "JEUGDHUB_WEB_PORT": str(port), "JEUGDHUB_DATA_DIR": str(data_dir)},
+        log_path,
+        port,
+        cwd=cwd,
+        death_signal=signal.SIGTERM,
+        tail_lines=30,
+    )
+    cleanup.add(f"jeugdhub {command}", child.stop)
+    return child
 
 
 # -- Kafka I/O ------------------------------------------------------------------------------------

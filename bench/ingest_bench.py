@@ -1,7 +1,7 @@
 """Ingest throughput and latency over real HTTP on loopback, against a real local Kafka.
 
-    python bench/ingest_bench.py                      # starts a broker and the service itself
-    python bench/ingest_bench.py --url http://127.0.0.1:8080 --token TOKEN --code 12345678
+    python -m bench.ingest_bench                      # starts a broker and the service itself
+    python -m bench.ingest_bench --url http://127.0.0.1:8080 --token TOKEN --code 12345678
 
 Without ``--url`` it starts a single-node Kafka (hubdev.localkafka) in a temporary directory,
 creates the hub's topics under a fresh prefix, issues a token, and runs ``jeugdhub ingest`` as a
@@ -37,32 +37,15 @@ from pathlib import Path
 
 import orjson
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from hubdev.paths import REPO
+from hubdev.records import placement
 
 SENDER_CODE = "12345678"
 
 
 def message(code: str) -> dict[str, object]:
     """A realistic placement_started message (about 450 bytes) with a fresh message_id."""
-    return {
-        "message_id": str(uuid.uuid4()),
-        "message_type": "placement_started",
-        "status": "new",
-        "cancels_message_id": None,
-        "sender": {"kind": "provider", "code": code},
-        "created_at": "2026-03-02T09:30:00Z",
-        "bsn": "123456782",
-        "birth_date": "2010-05-17",
-        "municipality_code": "0363",
-        "placement_id": "P-bench",
-        "provider_agb": code,
-        "location_code": "L1",
-        "care_type": "gesloten",
-        "legal_basis": "machtiging",
-        "start_date": "2026-03-01",
-    }
+    return placement(provider=code, message_id=str(uuid.uuid4()), placement_id="P-bench")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``jeugdhub replay`` throughput on one core, and its peak memory per 100,000 tracked youth.
 
-    .venv/bin/python bench/replay_bench.py                  # 300k+ lines, then a py-spy profile
-    .venv/bin/python bench/replay_bench.py --lines 100000 --no-profile
+    .venv/bin/python -m bench.replay_bench                  # 300k+ lines, then a py-spy profile
+    .venv/bin/python -m bench.replay_bench --lines 100000 --no-profile
 
 Method:
 
@@ -31,12 +31,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import feedgen
-import harness
-
+from bench import feedgen, harness
 from hubdev.localkafka.broker import set_parent_death_signal
+from hubdev.paths import SPEC_EXAMPLES
+from hubdev.processes import JEUGDHUB
 from services.contracts.regions import load_region_table
 from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import judge_lines
@@ -53,7 +51,7 @@ def _pin_to_one_cpu() -> None:  # pragma: no cover - runs in the forked child
 
 def run_replay(feed: Path, out: Path, prefix: list[str] | None = None) -> dict[str, float]:
     """One ``jeugdhub replay`` child: wall s, cpu s, peak RSS MiB (see ``harness.run_measured``)."""
-    command = [*(prefix or []), harness.JEUGDHUB, "replay", str(feed), "--as-of", AS_OF.isoformat(),
+    command = [*(prefix or []), JEUGDHUB, "replay", str(feed), "--as-of", AS_OF.isoformat(),
                "--regions", str(feedgen.REGIONS), "--output", str(out)]  # fmt: skip
     run = harness.run_measured(command, _pin_to_one_cpu)
     return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "maxrss_mib": run.peak_rss_mib}
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     one_copy = feedgen.feed_lines()
     regions = load_region_table(feedgen.REGIONS)
     youth_per_copy = len(judge_lines(one_copy, ephemeral_keyring(), regions).by_youth)
-    expected = json.loads((feedgen.EXAMPLES / "expected-figures.json").read_text())
+    expected = json.loads((SPEC_EXAMPLES / "expected-figures.json").read_text())
 
     with (
         harness.cleanup_on_exit() as cleanup,

@@ -1,7 +1,7 @@
 """Throughput of ``jeugdhub simulate`` writing a national feed to a file.
 
-    python bench/simulate_bench.py                       # 2022-2023 national, to a temp file
-    python bench/simulate_bench.py --start 2023-01-01 --end 2023-12-31 --output feed.jsonl
+    python -m bench.simulate_bench                       # 2022-2023 national, to a temp file
+    python -m bench.simulate_bench --start 2023-01-01 --end 2023-12-31 --output feed.jsonl
 
 Prints messages per second of wall-clock time and of CPU time (the latter is what to compare on a
 shared machine), the share spent planning careers, and — for scale — how many messages per
@@ -20,7 +20,6 @@ import os
 import random
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from datetime import date
@@ -28,16 +27,11 @@ from pathlib import Path
 
 import orjson
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import harness  # noqa: E402
-
-from hubdev.simulate import BUILD  # noqa: E402
-from hubdev.simulate.feed import Simulation, SimulationConfig  # noqa: E402
-from hubdev.simulate.output import write_lines  # noqa: E402
-from services.contracts.regions import load_region_table  # noqa: E402
+from bench import harness
+from hubdev.simulate import BUILD
+from hubdev.simulate.feed import Simulation, SimulationConfig
+from hubdev.simulate.output import write_lines
+from services.contracts.regions import load_region_table
 
 TARGET = 100_000
 

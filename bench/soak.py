@@ -1,8 +1,8 @@
 """Soak: the hub under a steady simulated feed for a long time; memory, lag and staleness must level off.
 
-    .venv/bin/python bench/soak.py --minutes 30 --rate 1000            # the long run (docs/reliability.md)
-    .venv/bin/python bench/soak.py --seconds 60 --rate 100             # the short one tests/faults runs
-    .venv/bin/python bench/soak.py --brokers 3 --validators 2 --aggregators 2 --minutes 10
+    .venv/bin/python -m bench.soak --minutes 30 --rate 1000            # the long run (docs/reliability.md)
+    .venv/bin/python -m bench.soak --seconds 60 --rate 100             # the short one tests/faults runs
+    .venv/bin/python -m bench.soak --brokers 3 --validators 2 --aggregators 2 --minutes 10
 
 Starts its own Kafka (one broker, or ``--brokers 3`` a local cluster; ``--bootstrap`` uses a running
 one), ingest and the workers as real processes, and posts a seeded simulated feed over HTTP at
@@ -39,13 +39,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-for extra in (REPO, REPO / "tests" / "faults"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+from kafka import KafkaConsumer, TopicPartition
 
-from harness import cleanup_on_exit, log, machine, temp_workdir, write_result  # noqa: E402
-from hub_harness import (  # noqa: E402
+from hubdev.paths import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "faults"))
+from hub_harness import (
     FeedPoster,
     Hub,
     Key,
@@ -53,14 +52,14 @@ from hub_harness import (  # noqa: E402
     group_lag,
     register_tokens,
 )
-from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
-from hubdev.localkafka.broker import Broker  # noqa: E402
-from hubdev.localkafka.cluster import Cluster  # noqa: E402
-from services.contracts.codec import decode  # noqa: E402
-from services.contracts.regions import load_region_table  # noqa: E402
-from services.contracts.topics import RAW, RETOUR, VALIDATED  # noqa: E402
-from services.streaming.topic_admin import create_hub_topics  # noqa: E402
+from bench.harness import cleanup_on_exit, log, machine, temp_workdir, write_result
+from hubdev.localkafka.broker import Broker
+from hubdev.localkafka.cluster import Cluster
+from services.contracts.codec import decode
+from services.contracts.regions import load_region_table
+from services.contracts.topics import RAW, RETOUR, VALIDATED
+from services.streaming.topic_admin import create_hub_topics
 
 LINES_PER_SCALE = 30_000
 """Lines one simulated year makes at ``--scale 1`` with the soak's small other-care share (measured)."""

@@ -1,7 +1,7 @@
 """The benchmark suite: every hub figure side by side, in ONE run on ONE local broker.
 
-    .venv/bin/python bench/suite.py --quick      # about 10 minutes on a 2-core machine
-    .venv/bin/python bench/suite.py              # the full sizes (longer)
+    .venv/bin/python -m bench.suite --quick      # about 10 minutes on a 2-core machine
+    .venv/bin/python -m bench.suite              # the full sizes (longer)
 
 Starts one single-node Kafka (``hubdev.localkafka``) in a temporary directory on free 127.0.0.1
 ports and measures, each stage under its own topic prefix:
@@ -51,19 +51,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import aggregate_bench
-import feedgen
-import harness
-import ingest_bench
-import kafka_tools
 import orjson
-import replay_bench
-import validate_bench
 
+from bench import aggregate_bench, feedgen, harness, ingest_bench, kafka_tools, replay_bench, validate_bench
 from hubdev.localkafka.broker import Broker, set_parent_death_signal
 from hubdev.localkafka.jars import kafka_version
+from hubdev.paths import REPO
+from hubdev.processes import Child
 from services.contracts.canonical import validated_from_json
 from services.contracts.codec import encode
 from services.contracts.regions import load_region_table
@@ -99,16 +93,16 @@ def _prefix(tag: str) -> str:
 
 
 def _passthrough(
-    bootstrap: str, source: str, messages: int, timeout_s: float, script: str = "baseline.py"
+    bootstrap: str, source: str, messages: int, timeout_s: float, script: str = "baseline"
 ) -> dict[str, Any]:
     """``bench/baseline.py`` (plain aiokafka) or ``bench/faust_baseline.py`` (a faust agent) as a
     child process from ``source`` to a fresh 6-partition topic."""
     dest = f"passthrough{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [dest], partitions=6)
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name(script)), "--bootstrap", bootstrap,
+        [sys.executable, "-m", f"bench.{script}", "--bootstrap", bootstrap,
          "--source", source, "--dest", dest, "--messages", str(messages)],
-        capture_output=True, text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL,
+        cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL,
         preexec_fn=set_parent_death_signal,
     )  # fmt: skip
     if out.returncode != 0:
@@ -117,9 +111,7 @@ def _passthrough(
     return result
 
 
-def _wait_counter(
-    worker: harness.Worker, metric: str, target: float, timeout_s: float
-) -> list[tuple[float, float]]:
+def _wait_counter(worker: Child, metric: str, target: float, timeout_s: float) -> list[tuple[float, float]]:
     """Sample ``metric`` every 0.25 s until it reaches ``target``: [(monotonic, value)]."""
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + timeout_s
@@ -129,7 +121,7 @@ def _wait_counter(
         if value >= target:
             return samples
         if worker.proc is not None and worker.proc.poll() is not None:
-            raise RuntimeError(f"{worker.command} exited:\n{worker.log_tail()}")
+            raise RuntimeError(f"{worker.name} exited:\n{worker.log_tail()}")
         time.sleep(0.25)
     raise TimeoutError(
         f"{metric} reached {samples[-1][1] if samples else 0:.0f} of {target:.0f} in {timeout_s} s"
@@ -182,10 +174,10 @@ def stage_validate(
     harness.log(f"validate alone: {n} raw records pre-loaded; passthrough of the same records first")
     passthrough = _passthrough(broker.bootstrap, RAW.full_name(prefix), n, sizes.stage_timeout_s)
     harness.log(f"  passthrough {passthrough['messages_per_s']:,.0f}/s; starting jeugdhub validate")
-    worker = harness.Worker("validate", env_of(prefix), workdir / "validate.log")
+    worker = harness.worker(cleanup, "validate", env_of(prefix), workdir / "validate.log")
     started = time.monotonic()
-    worker.start(cleanup)
-    worker.wait_ready()
+    worker.start()
+    worker.wait_ready(120)
     _wait_counter(worker, "jeugdhub_validate_messages_in_total", n, sizes.stage_timeout_s)
     wall = time.monotonic() - started
     cpu_s = harness.cpu_seconds(worker.pid)
@@ -220,7 +212,7 @@ def stage_aggregate(
     )
     faust_passthrough = _passthrough(
         broker.bootstrap, VALIDATED.full_name(validate_prefix), accepted, sizes.stage_timeout_s,
-        script="faust_baseline.py",
+        script="faust_baseline",
     )  # fmt: skip
     harness.log(f"  passthrough {passthrough['messages_per_s']:,.0f}/s, faust passthrough "
                 f"{faust_passthrough['messages_per_s']:,.0f}/s; aggregate_bench.throughput")  # fmt: skip
@@ -251,10 +243,10 @@ def stage_pipeline(
     harness.produce(broker.bootstrap, RAW.full_name(prefix), records)
     harness.log(f"pipeline: {n} raw records pre-loaded; starting validate and aggregate")
     env = env_of(prefix)
-    validate = harness.Worker("validate", env, workdir / "pipeline-validate.log").start(cleanup)
-    aggregate = harness.Worker("aggregate", env, workdir / "pipeline-aggregate.log").start(cleanup)
-    validate.wait_ready()
-    aggregate.wait_ready()
+    validate = harness.worker(cleanup, "validate", env, workdir / "pipeline-validate.log").start()
+    aggregate = harness.worker(cleanup, "aggregate", env, workdir / "pipeline-aggregate.log").start()
+    validate.wait_ready(120)
+    aggregate.wait_ready(120)
     first: float | None = None
     done: float | None = None
     deadline = time.monotonic() + sizes.stage_timeout_s
@@ -267,7 +259,7 @@ def stage_pipeline(
             break
         for worker in (validate, aggregate):
             if worker.proc is not None and worker.proc.poll() is not None:
-                raise RuntimeError(f"{worker.command} exited:\n{worker.log_tail()}")
+                raise RuntimeError(f"{worker.name} exited:\n{worker.log_tail()}")
         time.sleep(0.25)
     cpu = {
         "validate_cpu_s": harness.cpu_seconds(validate.pid),
@@ -341,18 +333,21 @@ def stage_latency(
     tokens = workdir / "tokens.json"
     token = add_token(tokens, Sender("provider", SENDER_CODE))
     env = env_of(prefix)
-    ingest = harness.Worker(
+    ingest = harness.worker(
+        cleanup,
         "ingest",
         {**env, "JEUGDHUB_INGEST_TOKENS_FILE": str(tokens), "JEUGDHUB_INGEST_HOST": "127.0.0.1",
          "JEUGDHUB_INGEST_RATE_PER_S": "10000000", "JEUGDHUB_INGEST_RATE_BURST": "10000000"},
         workdir / "latency-ingest.log",
     )  # fmt: skip
-    ingest.env["JEUGDHUB_INGEST_PORT"] = str(ingest.web_port)
-    ingest.start(cleanup)
-    validate = harness.Worker("validate", env, workdir / "latency-validate.log").start(cleanup)
-    aggregate = harness.Worker("aggregate", env, workdir / "latency-aggregate.log").start(cleanup)
+    ingest_port = ingest.web_port
+    assert ingest_port is not None
+    ingest.env["JEUGDHUB_INGEST_PORT"] = str(ingest_port)
+    ingest.start()
+    validate = harness.worker(cleanup, "validate", env, workdir / "latency-validate.log").start()
+    aggregate = harness.worker(cleanup, "aggregate", env, workdir / "latency-aggregate.log").start()
     for worker in (ingest, validate, aggregate):
-        worker.wait_ready()
+        worker.wait_ready(120)
     follower = aggregate_bench.SnapshotFollower(broker.bootstrap, AGGREGATES.full_name(prefix))
     follower.start()
     cleanup.add("snapshot follower", follower.stop.set)
@@ -364,7 +359,7 @@ def stage_latency(
 
     # warm-up: consumer groups joined, tables recovered, the JIT of the broker warm
     warm = 50
-    warm_result = asyncio.run(_open_loop_accepts("127.0.0.1", ingest.web_port, token, bodies(warm), 50.0))
+    warm_result = asyncio.run(_open_loop_accepts("127.0.0.1", ingest_port, token, bodies(warm), 50.0))
     if warm_result["errors"]:
         raise RuntimeError(f"ingest refused warm-up messages:\n{ingest.log_tail()}")
     deadline = time.monotonic() + 120
@@ -381,7 +376,7 @@ def stage_latency(
         total = int(rate * sizes.latency_seconds)
         payload = bodies(total)
         harness.log(f"latency: {total} messages over HTTP at {rate:g}/s (open loop)")
-        sent = asyncio.run(_open_loop_accepts("127.0.0.1", ingest.web_port, token, payload, rate))
+        sent = asyncio.run(_open_loop_accepts("127.0.0.1", ingest_port, token, payload, rate))
         accepted_at: list[float] = sent["accepted_at"]
         accepted = len(accepted_at)
         drain_deadline = time.monotonic() + sizes.drain_timeout_s
@@ -421,7 +416,7 @@ def stage_latency(
         "path": "HTTP 202 from jeugdhub ingest -> first NL RegionSnapshot on the aggregates topic reflecting it",
         "seconds_per_rate": sizes.latency_seconds,
         "steps": steps,
-        "cpu_s": {w.command: harness.cpu_seconds(w.pid) for w in (ingest, validate, aggregate)},
+        "cpu_s": {w.name: harness.cpu_seconds(w.pid) for w in (ingest, validate, aggregate)},
     }
 
 
@@ -472,8 +467,8 @@ def stage_recovery(
     follower.start()
     cleanup.add("recovery snapshot follower", follower.stop.set)
     harness.log(f"  {n} validated records pre-loaded; one aggregate worker applies them")
-    first = harness.Worker("aggregate", env, workdir / "recovery-1.log").start(cleanup)
-    first.wait_ready()
+    first = harness.worker(cleanup, "aggregate", env, workdir / "recovery-1.log").start()
+    first.wait_ready(120)
     samples = _wait_counter(first, "jeugdhub_aggregate_events_applied_total", n, sizes.stage_timeout_s)
     nonzero = next(s for s in samples if s[1] > 0)
     apply_rate = (n - nonzero[1]) / (samples[-1][0] - nonzero[0]) if samples[-1][0] > nonzero[0] else None
@@ -498,9 +493,9 @@ def stage_recovery(
     harness.produce(
         broker.bootstrap, VALIDATED.full_name(prefix), _validated_records(new_lines, keyring, seed)
     )
-    restart = harness.Worker("aggregate", env, workdir / "recovery-2.log")
+    restart = harness.worker(cleanup, "aggregate", env, workdir / "recovery-2.log")
     restarted_at = time.time()
-    restart.start(cleanup)
+    restart.start()
     restart.wait_ready(timeout_s=sizes.stage_timeout_s)
     ready_s = time.time() - restarted_at
     deadline = time.monotonic() + sizes.stage_timeout_s
@@ -668,7 +663,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d.replace('|', '/')} |" for a, b, c, d in rows],
         "",
-        f"Reproduce: `.venv/bin/python bench/suite.py{' --quick' if doc['quick'] else ''}"
+        f"Reproduce: `.venv/bin/python -m bench.suite{' --quick' if doc['quick'] else ''}"
         f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}"
         f"{' --result ' + doc['result'] if doc.get('result', 'suite') != 'suite' else ''}` "
         f"(all figures of this table come from one run on one broker; raw numbers in {doc.get('result', 'suite')}.json).",

@@ -1,7 +1,7 @@
 """Throughput of ONE ``jeugdhub validate`` worker on a real local Kafka.
 
-    .venv/bin/python bench/validate_bench.py                    # 200k+ records, py-spy profile
-    .venv/bin/python bench/validate_bench.py --messages 50000 --no-profile
+    .venv/bin/python -m bench.validate_bench                    # 200k+ records, py-spy profile
+    .venv/bin/python -m bench.validate_bench --messages 50000 --no-profile
 
 Method:
 
@@ -28,14 +28,9 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import feedgen
-import harness
-
+from bench import feedgen, harness
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
@@ -100,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
                 **({"JEUGDHUB_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}),
             },
         )
-        worker = harness.Worker("validate", env, workdir / "validate.log")
+        worker = harness.worker(cleanup, "validate", env, workdir / "validate.log")
         process_started = time.monotonic()
-        worker.start(cleanup)
+        worker.start()
         profile_path = workdir / "validate.pyspy.txt"
         spy = None
         if not args.no_profile and harness.py_spy() is not None:
             spy = harness.start_py_spy(cleanup, worker.pid, profile_path, duration_s=int(args.timeout))
-        worker.wait_ready()
+        worker.wait_ready(120)
         harness.log("validate worker ready; waiting until every raw record is read")
         deadline = time.monotonic() + args.timeout
         done = 0.0

@@ -1,4 +1,11 @@
-"""Child processes of ``jeugdhub run``: start, watch, stop — each with its own log file."""
+"""Child processes with their own log file: the services ``jeugdhub run`` starts, the ones the
+integration tests start, and the benchmarks' workers — one wrapper for all three.
+
+The callers differ only in how a child is tied to its parent, so those are fields: ``own_session``
+(``jeugdhub run``: Ctrl-C in the terminal reaches only ``run``, which stops its children in order;
+a stop then signals the child's whole process group) and ``death_signal`` (Linux sends it to the
+child when the parent dies, so no service or worker is left running, adopted by PID 1).
+"""
 
 from __future__ import annotations
 
@@ -18,37 +25,43 @@ from typing import Any
 
 from hubdev.localkafka.broker import set_parent_death_signal
 
-_DIE_WITH_RUN = functools.partial(set_parent_death_signal, signal.SIGKILL)
+JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))
+"""The ``jeugdhub`` console script of this interpreter's environment."""
 
 
 @dataclass
 class Child:
+    """One child process; stdout and stderr are appended to ``log_path``."""
+
     name: str
     argv: list[str]
     env: dict[str, str]
     log_path: Path
     web_port: int | None = None
+    cwd: Path | None = None
+    own_session: bool = False
+    death_signal: signal.Signals | None = None
+    tail_lines: int = 0
+    """Log lines quoted in a start-up error (tests and benchmarks; ``run`` names the file only)."""
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self) -> None:
+    def start(self) -> Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        preexec = None
+        if self.death_signal is not None and sys.platform.startswith("linux"):
+            preexec = functools.partial(set_parent_death_signal, self.death_signal)
         with self.log_path.open("ab") as log:
-            # Own process group: Ctrl-C in the terminal reaches only `jeugdhub run`, which stops
-            # the children in order (simulator first, Kafka last). The parent-death signal (the
-            # local broker's mechanism) makes Linux SIGKILL the child if `run` dies without
-            # stopping it (SIGKILL, a crash), so no service is left running, adopted by PID 1.
-            # SIGKILL, not SIGTERM: a Kafka that `run` started gets its SIGTERM at the same moment,
-            # and a faust worker's graceful stop then waits ~40 s for a broker that is going away
-            # (measured); the services are at-least-once and lose nothing acknowledged by a kill.
             self.proc = subprocess.Popen(
                 self.argv,
                 env=self.env,
+                cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_DIE_WITH_RUN if sys.platform.startswith("linux") else None,
+                start_new_session=self.own_session,
+                preexec_fn=preexec,
             )
+        return self
 
     @property
     def alive(self) -> bool:
@@ -58,25 +71,46 @@ class Child:
     def exit_code(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def url(self, path: str) -> str | None:
         return None if self.web_port is None else f"http://127.0.0.1:{self.web_port}{path}"
 
-    def get(self, path: str, timeout_s: float = 1.0) -> tuple[int, bytes] | None:
+    def get(self, path: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
+        """(status, body) of a GET on the child's web port; OSError when it does not answer."""
         url = self.url(path)
         if url is None:
-            return None
+            raise OSError(f"{self.name} has no web port")
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return int(response.status), response.read()
         except urllib.error.HTTPError as exc:
             with exc:
                 return exc.code, exc.read()
+
+    def answer(self, path: str, timeout_s: float = 1.0) -> tuple[int, bytes] | None:
+        """:meth:`get`, or None when the child has no web port or does not answer."""
+        try:
+            return self.get(path, timeout_s)
         except OSError:
             return None
 
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled metric on /metrics, or None."""
+        answer = self.answer("/metrics", timeout_s=2.0)
+        if answer is None or answer[0] != 200:
+            return None
+        for line in answer[1].decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready or not, and the ``/readyz`` body (a faust worker's says how far its recovery got)."""
-        answer = self.get("/readyz")
+        answer = self.answer("/readyz")
         if answer is None:
             return False, {}
         try:
@@ -88,7 +122,7 @@ class Child:
     def ready(self) -> bool:
         return self.readiness()[0]
 
-    def wait_ready(self, timeout_s: float, progress: Callable[[str], None] | None = None) -> None:
+    def wait_ready(self, timeout_s: float = 60.0, progress: Callable[[str], None] | None = None) -> None:
         """Wait until ``/readyz`` answers 200; *progress* hears of a changelog recovery (at most
         every 5 s). The timeout counts from the start or from the last recovery progress, so a
         long recovery that keeps moving is waited for."""
@@ -96,7 +130,7 @@ class Child:
         last_said, last_restored = 0.0, -1
         while time.monotonic() < deadline:
             if not self.alive:
-                raise RuntimeError(f"{self.name} exited with {self.exit_code}; see {self.log_path}")
+                raise RuntimeError(f"{self.name} exited with {self.exit_code}; see {self._log_reference()}")
             ready, body = self.readiness()
             if ready:
                 return
@@ -109,18 +143,40 @@ class Child:
                 if progress is not None and time.monotonic() - last_said >= 5.0:
                     progress(f"{self.name}: {text}")
                     last_said = time.monotonic()
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_path}")
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout_s:.0f} s; see {self._log_reference()}")
 
-    def stop(self, timeout_s: float = 20.0) -> None:
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit."""
+        if self.alive and self.proc is not None:
+            self._signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM, and SIGKILL if the child has not exited after *timeout_s*."""
         if not self.alive or self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        self._signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+            self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _signal(self, signum: signal.Signals) -> None:
+        assert self.proc is not None
+        if self.own_session:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
+
+    def _log_reference(self) -> str:
+        if not self.tail_lines:
+            return str(self.log_path)
+        return f"{self.log_path}:\n{self.log_tail(self.tail_lines)}"
 
 
 def recovery_text(readyz: dict[str, Any]) -> str | None:

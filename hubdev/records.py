@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from copy import deepcopy
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -32,6 +33,69 @@ def valid_bsn(rng: random.Random) -> str:
         last = total % 11
         if last < 10:
             return "".join(map(str, [*digits, last]))
+
+
+PLACEMENT: Mapping[str, Any] = {
+    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "message_type": "placement_started",
+    "status": "new",
+    "cancels_message_id": None,
+    "sender": {"kind": "provider", "code": "12345678"},
+    "created_at": "2026-03-02T09:30:00Z",
+    "bsn": "123456782",
+    "birth_date": "2010-05-17",
+    "municipality_code": "0363",
+    "placement_id": "P1",
+    "provider_agb": "12345678",
+    "location_code": "L1",
+    "care_type": "gesloten",
+    "legal_basis": "machtiging",
+    "start_date": "2026-03-01",
+}
+"""A valid inbound ``placement_started`` message with known values (read-only: use :func:`placement`)."""
+
+
+def placement(
+    rng: random.Random | None = None,
+    bsn: str | None = None,
+    birth: date | None = None,
+    /,
+    provider: str | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """An inbound ``placement_started`` message: :data:`PLACEMENT`, or with *rng* a drawn one (message
+    id, start date in early 2026, placement id and care type; provider 10000001).
+
+    *bsn*, *birth* and *provider* (sender code and AGB) replace those fields; *changes* replace any
+    field (``bsn=123`` too: a wrong type), and a change to ``...`` removes it.
+    """
+    if rng is None:
+        message = deepcopy(dict(PLACEMENT))
+    else:
+        start = date(2026, 1, 1) + timedelta(days=rng.randrange(60))
+        message = {
+            **deepcopy(dict(PLACEMENT)),
+            "message_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "sender": {"kind": "provider", "code": "10000001"},
+            "created_at": f"{start + timedelta(days=1)}T10:00:00Z",
+            "placement_id": f"P{rng.getrandbits(32):08x}",
+            "provider_agb": "10000001",
+            "care_type": rng.choice(["gesloten", "open_residentieel", "gezinshuis"]),
+            "start_date": start.isoformat(),
+        }
+    if bsn is not None:
+        message["bsn"] = bsn
+    if birth is not None:
+        message["birth_date"] = birth.isoformat()
+    if provider is not None:
+        message["sender"] = {"kind": "provider", "code": provider}
+        message["provider_agb"] = provider
+    for key, value in changes.items():
+        if value is ...:
+            message.pop(key, None)
+        else:
+            message[key] = value
+    return message
 
 
 def expand_feed(lines: list[bytes], copies: int, seed: int) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""The short soak: ``bench/soak.py`` for 60 s at 100 messages/s on its own broker must level off.
+"""The short soak: ``python -m bench.soak`` for 60 s at 100 messages/s on its own broker must level off.
 
 The long run (30 minutes at 1,000 messages/s) is the same script with other arguments
 (docs/reliability.md); this one keeps the mode working and catches a leak or a pipeline that
@@ -27,7 +27,8 @@ def test_short_soak_memory_lag_and_staleness_level_off(tmp_path: Path) -> None:
     # third is far below what a leak of every message's bytes would add.
     command = [
         sys.executable,
-        str(REPO / "bench" / "soak.py"),
+        "-m",
+        "bench.soak",
         "--seconds",
         "60",
         "--rate",
@@ -39,7 +40,7 @@ def test_short_soak_memory_lag_and_staleness_level_off(tmp_path: Path) -> None:
         "--output",
         str(output),
     ]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400, check=False)
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=400, check=False)
     assert output.exists(), run.stderr[-4000:]
     document = json.loads(output.read_text())
     samples = document["samples"]

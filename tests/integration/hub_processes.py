@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
-
-JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))
+from hubdev.processes import JEUGDHUB, Child
 
 
 def write_keyring(path: Path, key_id: str = "k1") -> Path:
@@ -30,64 +23,10 @@ def write_keyring(path: Path, key_id: str = "k1") -> Path:
     return path
 
 
-@dataclass
-class ServiceProcess:
-    """One ``jeugdhub <command>`` process with its own log file and web port."""
-
-    command: str
-    env: dict[str, str]
-    log_path: Path
-    web_port: int
-    proc: subprocess.Popen[bytes] | None = field(default=None)
-
-    def start(self) -> ServiceProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [JEUGDHUB, self.command], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        return self
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.web_port}{path}"
-
-    def get(self, path: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(self.url(path), timeout=timeout_s) as response:
-                return int(response.status), response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if self.get("/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.command} not ready in {timeout_s} s:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no final commit."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+def service_process(command: str, env: dict[str, str], log_path: Path, web_port: int) -> Child:
+    """One ``jeugdhub <command>`` process with its own log file and web port (not started). No
+    parent-death signal and no own session: pytest's process is its parent and stops it."""
+    return Child(command, [JEUGDHUB, command], env, log_path, web_port, tail_lines=40)
 
 
 def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -107,9 +46,9 @@ def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = N
 
 
 @contextmanager
-def running(command: str, env: dict[str, str], log_path: Path) -> Iterator[ServiceProcess]:
+def running(command: str, env: dict[str, str], log_path: Path) -> Iterator[Child]:
     port = free_port()
-    service = ServiceProcess(command, {**env, "JEUGDHUB_WEB_PORT": str(port)}, log_path, port).start()
+    service = service_process(command, {**env, "JEUGDHUB_WEB_PORT": str(port)}, log_path, port).start()
     try:
         service.wait_ready()
         yield service
@@ -163,3 +102,9 @@ def topic_names(bootstrap: str) -> set[str]:
         return set(consumer.topics())
     finally:
         consumer.close()
+
+
+# Until test_validate_service and test_aggregate_service move to service_process and hubdev's JEUGDHUB
+# (another engineer is editing them this hour); then these two names go.
+ServiceProcess = service_process
+__all__ = ["JEUGDHUB", "ServiceProcess"]

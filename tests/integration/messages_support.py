@@ -1,43 +1,17 @@
-"""Generated canonical-JSON messages and RawMessage records for integration tests (the raw
-records and expanded feeds are ``hubdev.records``', shared with the fault tests and bench/)."""
+"""Raw records written in Kafka transactions for integration tests; the messages, raw records and
+expanded feeds themselves are ``hubdev.records``' (shared with the unit and fault tests and bench/)."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from datetime import date, timedelta
-from typing import Any
 
 from kafka import KafkaProducer
 
-from hubdev.records import expand_feed, raw_record, raw_records, valid_bsn
+from hubdev.records import expand_feed, placement, raw_record, raw_records, valid_bsn
 
 __all__ = ["expand_feed", "placement", "raw_record", "raw_records", "valid_bsn", "write_in_transactions"]
-
-
-def placement(
-    rng: random.Random, bsn: str, birth: date, provider: str = "10000001", **overrides: Any
-) -> dict[str, Any]:
-    start = date(2026, 1, 1) + timedelta(days=rng.randrange(60))
-    message = {
-        "message_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "message_type": "placement_started",
-        "status": "new",
-        "cancels_message_id": None,
-        "sender": {"kind": "provider", "code": provider},
-        "created_at": f"{start + timedelta(days=1)}T10:00:00Z",
-        "bsn": bsn,
-        "birth_date": birth.isoformat(),
-        "municipality_code": "0363",
-        "placement_id": f"P{rng.getrandbits(32):08x}",
-        "provider_agb": provider,
-        "location_code": "L1",
-        "care_type": rng.choice(["gesloten", "open_residentieel", "gezinshuis"]),
-        "legal_basis": "machtiging",
-        "start_date": start.isoformat(),
-    }
-    message.update(overrides)
-    return message
 
 
 def write_in_transactions(

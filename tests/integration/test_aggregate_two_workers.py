@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_processes import ServiceProcess, service_env
+from hub_processes import service_env, service_process
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
+from hubdev.processes import Child
 from services.aggregate.ordering import Position, position_of
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
@@ -120,10 +121,10 @@ class Watcher(threading.Thread):
         self.latest[region] = (position, snapshot)
 
 
-def _worker(env: dict[str, str], tmp_path: Path, name: str) -> ServiceProcess:
+def _worker(env: dict[str, str], tmp_path: Path, name: str) -> Child:
     port = free_port()
     data_dir = tmp_path / f"data-{name}"
-    return ServiceProcess(
+    return service_process(
         "aggregate",
         {**env, "JEUGDHUB_WEB_PORT": str(port), "JEUGDHUB_DATA_DIR": str(data_dir)},
         tmp_path / f"{name}.log",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
+from hubdev.records import placement
 from services.cli import main as jeugdhub
 from services.contracts.canonical import inbound_from_json, record_from_json
 from services.contracts.codec import decode, encode
@@ -41,31 +41,10 @@ OTHER = Sender("provider", "87654321")
 TOKENS = {"provider": "it-token-provider-0123456789", "other": "it-token-other-0123456789"}
 Client = TestClient[web.Request, web.Application]
 
-MESSAGE: dict[str, Any] = {
-    "message_type": "placement_started",
-    "status": "new",
-    "cancels_message_id": None,
-    "sender": {"kind": "provider", "code": "12345678"},
-    "created_at": "2026-03-02T09:30:00Z",
-    "bsn": "123456782",
-    "birth_date": "2010-05-17",
-    "municipality_code": "0363",
-    "placement_id": "P1",
-    "provider_agb": "12345678",
-    "location_code": "L1",
-    "care_type": "gesloten",
-    "legal_basis": "machtiging",
-    "start_date": "2026-03-01",
-}
-
 
 def message(sender: Sender = PROVIDER, **changes: Any) -> dict[str, Any]:
-    out = copy.deepcopy(MESSAGE)
-    out["message_id"] = str(uuid.uuid4())
-    out["sender"] = sender.as_dict()
-    out["provider_agb"] = sender.code
-    out.update(changes)
-    return out
+    fresh = {"message_id": str(uuid.uuid4()), "sender": sender.as_dict(), "provider_agb": sender.code}
+    return placement(**(fresh | changes))
 
 
 def settings_for(bootstrap: str, prefix: str, **extra: Any) -> IngestSettings:

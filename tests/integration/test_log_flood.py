@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hub_processes import ServiceProcess, service_env
+from hub_processes import service_env, service_process
 
 from hubdev.localkafka.broker import Broker, free_port
 from services.ingest.tokens import add_token, check_sender
@@ -81,7 +81,7 @@ def test_kafka_outage_under_load_writes_a_bounded_log(own_broker: Broker, tmp_pa
     )
     env.pop("JEUGDHUB_LOG_REPEAT_INTERVAL_S", None)  # the default interval, as deployed
     log = tmp_path / "ingest.log"
-    ingest = ServiceProcess("ingest", env, log, port).start()
+    ingest = service_process("ingest", env, log, port).start()
     stop = threading.Event()
     clients = [threading.Thread(target=_client, args=(port, token, stop)) for _ in range(CLIENTS)]
     try:

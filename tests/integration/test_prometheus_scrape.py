@@ -27,17 +27,17 @@ from hub_processes import produce, read_all, running, service_env, write_keyring
 from messages_support import raw_records
 
 from hubdev.localkafka.broker import free_port
+from hubdev.paths import SPEC_EXAMPLES
 from services.contracts.topics import AGGREGATES, RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
 RULES = REPO / "deploy" / "prometheus" / "rules.yml"
 AS_OF = "2026-03-31"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not EXAMPLES.is_dir(), reason="worked example not available"),
+    pytest.mark.skipif(not SPEC_EXAMPLES.is_dir(), reason="worked example not available"),
 ]
 
 
@@ -129,9 +129,9 @@ def test_prometheus_scrapes_the_workers_and_evaluates_the_rules(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
     _prometheus_binary()
-    expected = json.loads((EXAMPLES / "expected-figures.json").read_text())
+    expected = json.loads((SPEC_EXAMPLES / "expected-figures.json").read_text())
     national = next(row for row in expected["regions"] if row["region"] == "NL")
-    lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
+    lines = (SPEC_EXAMPLES / "feed.jsonl").read_bytes().splitlines()
 
     create_hub_topics(kafka_bootstrap, unique_prefix)
     produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
@@ -140,7 +140,7 @@ def test_prometheus_scrapes_the_workers_and_evaluates_the_rules(
         unique_prefix,
         {
             "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
+            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
             "JEUGDHUB_AS_OF": AS_OF,
         },
     )

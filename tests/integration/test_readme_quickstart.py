@@ -28,9 +28,9 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import JEUGDHUB
 
 from hubdev.localkafka.broker import free_port, set_parent_death_signal
+from hubdev.processes import JEUGDHUB
 from hubdev.simulate.output import read_token_map
 from hubdev.simulate.position import read_position
 from services.ingest.tokens import read_token_file

@@ -15,8 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hub_processes import JEUGDHUB, read_all
+from hub_processes import read_all
 
+from hubdev.processes import JEUGDHUB
 from services.contracts.codec import decode
 from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED
 

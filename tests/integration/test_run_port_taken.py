@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hub_processes import JEUGDHUB
+
+from hubdev.processes import JEUGDHUB
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hub_processes import JEUGDHUB
 
 from hubdev.localkafka.broker import pid_alive, set_parent_death_signal
+from hubdev.processes import JEUGDHUB
 
 pytestmark = pytest.mark.integration
 

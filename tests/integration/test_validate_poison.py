@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import ServiceProcess, produce, read_all, running, service_env, write_keyring
+from hub_processes import produce, read_all, running, service_env, service_process, write_keyring
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import placement, raw_record, valid_bsn
@@ -183,7 +183,7 @@ def test_a_send_kafka_refuses_stops_the_worker_before_it_commits(
         produce(kafka_bootstrap, raw_topic, [raw_record(m) for m in messages])
         env = _env(kafka_bootstrap, unique_prefix, tmp_path)
         port = free_port()
-        worker = ServiceProcess(
+        worker = service_process(
             "validate", {**env, "JEUGDHUB_WEB_PORT": str(port)}, tmp_path / "v1.log", port
         )
         worker.start()

@@ -10,11 +10,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.aggregate.facts import YouthFacts, build_youth_facts
 from services.aggregate.figures import region_figures
 from services.contracts.regions import RegionTable
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
 EXAMPLE_AS_OF = date(2026, 3, 31)
 
 Msg = dict[str, Any]
@@ -169,7 +169,7 @@ def to_flat(raw: Msg) -> Msg:
     return flat
 
 
-def example_accepted_by_youth(examples: Path = EXAMPLES_DIR) -> dict[str, list[Msg]]:
+def example_accepted_by_youth(examples: Path = SPEC_EXAMPLES) -> dict[str, list[Msg]]:
     """The example feed's accepted set, grouped by youth, as validation would leave it.
 
     The first copy of each (sender.code, message_id) is the candidate; it is rejected iff its

@@ -7,20 +7,21 @@ import random
 from typing import Any
 
 import pytest
-from aggregate_support import EXAMPLE_AS_OF, EXAMPLES_DIR, example_accepted_by_youth, figures_by_region
+from aggregate_support import EXAMPLE_AS_OF, example_accepted_by_youth, figures_by_region
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.aggregate.facts import YouthFacts, build_youth_facts
 from services.aggregate.figures import region_figures
 from services.contracts.regions import load_region_table
 
 pytestmark = pytest.mark.skipif(
-    not (EXAMPLES_DIR / "expected-figures.json").is_file(),
-    reason=f"worked example not found at {EXAMPLES_DIR}",
+    not (SPEC_EXAMPLES / "expected-figures.json").is_file(),
+    reason=f"worked example not found at {SPEC_EXAMPLES}",
 )
 
 
 def expected() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((EXAMPLES_DIR / "expected-figures.json").read_text())
+    document: dict[str, Any] = json.loads((SPEC_EXAMPLES / "expected-figures.json").read_text())
     return document
 
 
@@ -30,7 +31,7 @@ def test_accepted_set_has_the_expected_size() -> None:
 
 
 def test_every_figure_matches_expected_figures_json() -> None:
-    regions = load_region_table(EXAMPLES_DIR / "regions.csv")
+    regions = load_region_table(SPEC_EXAMPLES / "regions.csv")
     facts = [build_youth_facts(messages, regions) for messages in example_accepted_by_youth().values()]
     rows = region_figures(facts, EXAMPLE_AS_OF, regions)
     want = expected()
@@ -46,7 +47,7 @@ def test_every_figure_matches_expected_figures_json() -> None:
 
 
 def test_example_is_order_independent_and_survives_the_facts_topic() -> None:
-    regions = load_region_table(EXAMPLES_DIR / "regions.csv")
+    regions = load_region_table(SPEC_EXAMPLES / "regions.csv")
     by_youth = example_accepted_by_youth()
     baseline = region_figures(
         [build_youth_facts(m, regions) for m in by_youth.values()], EXAMPLE_AS_OF, regions

@@ -14,7 +14,6 @@ import pytest
 from services import cli
 from services.cli import explain, main
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
 MISSING_DIR = "/nonexistent-jeugdhub-test-dir"
 
 

@@ -10,35 +10,18 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hubdev.paths import SPEC_EXAMPLES
+from hubdev.records import placement
 from services.contracts import canonical, canonical_reference
 from services.contracts.errors import ContractError
 from services.contracts.schemas import NAMESPACE, registry
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
-
 BASE: list[dict[str, Any]] = [
-    {
-        "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-        "message_type": "placement_started",
-        "status": "new",
-        "cancels_message_id": None,
-        "sender": {"kind": "provider", "code": "12345678"},
-        "created_at": "2026-03-02T09:30:00Z",
-        "bsn": "123456782",
-        "birth_date": "2010-05-17",
-        "municipality_code": "0363",
-        "placement_id": "P1",
-        "provider_agb": "12345678",
-        "location_code": "L1",
-        "care_type": "gesloten",
-        "legal_basis": "machtiging",
-        "start_date": "2026-03-01",
-    },
+    placement(),
     {
         "message_id": "1f8fad5b-d9cb-469f-a165-70867728950e",
         "message_type": "measure",
@@ -106,8 +89,8 @@ def _same(fast: Any, slow: Any) -> None:
 def _inputs() -> list[Any]:
     rng = random.Random(20260402)
     messages: list[Any] = [dict(m) for m in BASE]
-    if (EXAMPLES / "feed.jsonl").is_file():
-        for line in (EXAMPLES / "feed.jsonl").read_text().splitlines():
+    if (SPEC_EXAMPLES / "feed.jsonl").is_file():
+        for line in (SPEC_EXAMPLES / "feed.jsonl").read_text().splitlines():
             try:
                 messages.append(json.loads(line))
             except ValueError:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastavro.schema import fingerprint
 
+from hubdev.records import placement
 from services.contracts.canonical import (
     check_inbound,
     inbound_from_json,
@@ -23,23 +24,7 @@ from services.contracts.codec import decode, decode_any, encode
 from services.contracts.errors import ContractError
 from services.contracts.schemas import registry
 
-PLACEMENT: dict[str, Any] = {
-    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-    "message_type": "placement_started",
-    "status": "new",
-    "cancels_message_id": None,
-    "sender": {"kind": "provider", "code": "12345678"},
-    "created_at": "2026-03-02T09:30:00Z",
-    "bsn": "123456782",
-    "birth_date": "2010-05-17",
-    "municipality_code": "0363",
-    "placement_id": "P1",
-    "provider_agb": "12345678",
-    "location_code": "L1",
-    "care_type": "gesloten",
-    "legal_basis": "machtiging",
-    "start_date": "2026-03-01",
-}
+PLACEMENT = placement()
 
 
 def test_crc64_avro_matches_the_avro_specification_vector() -> None:

@@ -11,12 +11,12 @@ import contextlib
 import io
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import orjson
 from fastavro import schemaless_writer
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.records import facts_record
 from services.aggregate.snapshots import snapshot
@@ -27,9 +27,8 @@ from services.privacy.pseudonym import Keyring
 from services.replay.offline import figures_document, judge_lines
 from services.validate.pipeline import RawInput, process
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
-REGIONS = EXAMPLES / "regions.csv" if (EXAMPLES / "regions.csv").is_file() else None
-FEED = EXAMPLES / "feed.jsonl"
+REGIONS = SPEC_EXAMPLES / "regions.csv" if (SPEC_EXAMPLES / "regions.csv").is_file() else None
+FEED = SPEC_EXAMPLES / "feed.jsonl"
 
 ODD: list[Any] = [
     None, "", "x", "é ✓", "\ud800", 0, 1, -1, 63, 64, -65, 2**31 - 1, 2**31, -(2**31) - 1, 2**63, 1.5, 0.0,

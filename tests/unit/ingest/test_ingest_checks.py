@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 import pytest
 
+from hubdev.records import placement
 from services.contracts.canonical import inbound_from_json
 from services.contracts.codec import decode, encode
 from services.ingest import problems as P
@@ -32,33 +31,7 @@ from services.ingest.tokens import Sender
 
 SENDER = Sender("provider", "12345678")
 RECEIVED = datetime(2026, 3, 2, 9, 30, 1, tzinfo=UTC)
-MESSAGE: dict[str, Any] = {
-    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-    "message_type": "placement_started",
-    "status": "new",
-    "cancels_message_id": None,
-    "sender": {"kind": "provider", "code": "12345678"},
-    "created_at": "2026-03-02T09:30:00Z",
-    "bsn": "123456782",
-    "birth_date": "2010-05-17",
-    "municipality_code": "0363",
-    "placement_id": "P1",
-    "provider_agb": "12345678",
-    "location_code": "L1",
-    "care_type": "gesloten",
-    "legal_basis": "machtiging",
-    "start_date": "2026-03-01",
-}
-
-
-def message(**changes: Any) -> dict[str, Any]:
-    out = copy.deepcopy(MESSAGE)
-    for key, value in changes.items():
-        if value is ...:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
+MESSAGE = placement()
 
 
 def parse(body: bytes, max_batch: int = 1000, max_message_bytes: int = 900_000) -> ParsedBody | Problem:
@@ -115,7 +88,7 @@ def test_one_message_keeps_its_bytes_exactly() -> None:
 
 
 def test_a_batch_is_split_into_one_payload_per_message() -> None:
-    elements = [message(message_id=f"m{i}") for i in range(3)]
+    elements = [placement(message_id=f"m{i}") for i in range(3)]
     result = parsed(parse(orjson.dumps(elements)))
     assert result.is_batch
     assert [orjson.loads(m.payload) for m in result.messages] == elements
@@ -123,7 +96,11 @@ def test_a_batch_is_split_into_one_payload_per_message() -> None:
 
 
 def test_unknown_message_types_are_labelled_other() -> None:
-    elements = [message(message_type="measure"), message(message_type="bogus"), message(message_type=...)]
+    elements = [
+        placement(message_type="measure"),
+        placement(message_type="bogus"),
+        placement(message_type=...),
+    ]
     result = parsed(parse(orjson.dumps(elements)))
     assert [m.message_type for m in result.messages] == ["measure", "other", "other"]
     assert count_by_label(result.messages) == {("provider", "measure"): 1, ("provider", "other"): 2}
@@ -131,9 +108,9 @@ def test_unknown_message_types_are_labelled_other() -> None:
 
 def test_everything_else_is_left_to_validate() -> None:
     # Wrong types, unknown fields, bad BSN: ingest routes it; validate answers with a retour.
-    weird = message(bsn=123, start_dat="2026-01-01", birth_date="17-05-2010", status="whatever")
+    weird = placement(bsn=123, start_dat="2026-01-01", birth_date="17-05-2010", status="whatever")
     assert isinstance(parse(orjson.dumps(weird)), ParsedBody)
-    assert isinstance(parse(orjson.dumps(message(message_id=""))), ParsedBody)
+    assert isinstance(parse(orjson.dumps(placement(message_id=""))), ParsedBody)
 
 
 @pytest.mark.parametrize(
@@ -149,16 +126,16 @@ def test_everything_else_is_left_to_validate() -> None:
         (b"[]", P.EMPTY_BATCH, None),
         (orjson.dumps([MESSAGE, 5]), P.NOT_A_MESSAGE, 1),
         (orjson.dumps([MESSAGE, [MESSAGE]]), P.NOT_A_MESSAGE, 1),
-        (orjson.dumps(message(message_id=...)), P.MISSING_MESSAGE_ID, None),
-        (orjson.dumps([MESSAGE, MESSAGE, message(message_id=...)]), P.MISSING_MESSAGE_ID, 2),
-        (orjson.dumps(message(message_id=7)), P.INVALID_MESSAGE_ID, None),
-        (orjson.dumps([message(message_id=None)]), P.INVALID_MESSAGE_ID, 0),
-        (orjson.dumps(message(sender=...)), P.MISSING_SENDER, None),
-        (orjson.dumps([MESSAGE, message(sender=...)]), P.MISSING_SENDER, 1),
-        (orjson.dumps(message(sender="12345678")), P.INVALID_SENDER, None),
-        (orjson.dumps(message(sender={"kind": "user", "code": "1"})), P.INVALID_SENDER, None),
-        (orjson.dumps(message(sender={"kind": "provider"})), P.INVALID_SENDER, None),
-        (orjson.dumps(message(sender={"kind": "provider", "code": 12345678})), P.INVALID_SENDER, None),
+        (orjson.dumps(placement(message_id=...)), P.MISSING_MESSAGE_ID, None),
+        (orjson.dumps([MESSAGE, MESSAGE, placement(message_id=...)]), P.MISSING_MESSAGE_ID, 2),
+        (orjson.dumps(placement(message_id=7)), P.INVALID_MESSAGE_ID, None),
+        (orjson.dumps([placement(message_id=None)]), P.INVALID_MESSAGE_ID, 0),
+        (orjson.dumps(placement(sender=...)), P.MISSING_SENDER, None),
+        (orjson.dumps([MESSAGE, placement(sender=...)]), P.MISSING_SENDER, 1),
+        (orjson.dumps(placement(sender="12345678")), P.INVALID_SENDER, None),
+        (orjson.dumps(placement(sender={"kind": "user", "code": "1"})), P.INVALID_SENDER, None),
+        (orjson.dumps(placement(sender={"kind": "provider"})), P.INVALID_SENDER, None),
+        (orjson.dumps(placement(sender={"kind": "provider", "code": 12345678})), P.INVALID_SENDER, None),
     ],
 )
 def test_bad_bodies_get_a_precise_problem(body: bytes, kind: P.ProblemType, index: int | None) -> None:
@@ -170,7 +147,7 @@ def test_bad_bodies_get_a_precise_problem(body: bytes, kind: P.ProblemType, inde
 
 
 def test_problem_details_never_repeat_message_content() -> None:
-    body = orjson.dumps([MESSAGE, message(message_id=...)])
+    body = orjson.dumps([MESSAGE, placement(message_id=...)])
     assert b"123456782" not in problem(parse(body)).to_bytes()
 
 
@@ -182,7 +159,7 @@ def test_batch_limit() -> None:
 
 
 def test_message_size_limit() -> None:
-    big = message(location_code="x" * 2000)
+    big = placement(location_code="x" * 2000)
     single = problem(parse(orjson.dumps(big), max_message_bytes=1500))
     assert single.kind is P.MESSAGE_TOO_LARGE and single.status == 413 and single.index is None
     batch = problem(parse(orjson.dumps([MESSAGE, big]), max_message_bytes=1500))
@@ -229,17 +206,17 @@ def test_truncated_avro_is_400() -> None:
 def test_all_messages_must_claim_the_tokens_sender() -> None:
     batch = parsed(parse(orjson.dumps([MESSAGE, MESSAGE])))
     assert check_senders(batch, SENDER) is None
-    other = parsed(parse(orjson.dumps([MESSAGE, message(sender={"kind": "provider", "code": "87654321"})])))
+    other = parsed(parse(orjson.dumps([MESSAGE, placement(sender={"kind": "provider", "code": "87654321"})])))
     refused = problem(check_senders(other, SENDER))
     assert refused.status == 403 and refused.index == 1
-    kind_differs = parsed(parse(orjson.dumps(message(sender={"kind": "municipality", "code": "12345678"}))))
+    kind_differs = parsed(parse(orjson.dumps(placement(sender={"kind": "municipality", "code": "12345678"}))))
     single = problem(check_senders(kind_differs, SENDER))
     assert single.status == 403 and single.index is None
 
 
 # -- records ---------------------------------------------------------------------------------------
 def test_raw_records_decode_to_the_contract_record_with_the_dedup_key() -> None:
-    batch = parsed(parse(orjson.dumps([message(message_id="a"), message(message_id="b")])))
+    batch = parsed(parse(orjson.dumps([placement(message_id="a"), placement(message_id="b")])))
     records = raw_records(batch, SENDER, RECEIVED)
     assert [key for key, _ in records] == [b"12345678:a", b"12345678:b"]
     for (_, value), original in zip(records, batch.messages, strict=True):
@@ -260,7 +237,7 @@ def test_accepted_body_mirrors_the_request_shape() -> None:
         "received": True,
         "received_at": "2026-03-02T09:30:01Z",
     }
-    batch = parsed(parse(orjson.dumps([message(message_id="a"), message(message_id="b")])))
+    batch = parsed(parse(orjson.dumps([placement(message_id="a"), placement(message_id="b")])))
     body = accepted_body(batch, RECEIVED)
     assert [item["message_id"] for item in body] == ["a", "b"]
 

@@ -5,7 +5,6 @@ problem body naming the rule; nothing becomes a 500, or a 503 a client would ret
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +14,10 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest_checks import MESSAGE
 from test_ingest_http import FakeReader, FakeWriter, auth, problem_of, run
 
 from hubdev.localkafka.broker import free_port
+from hubdev.records import placement
 from services.contracts.codec import decode
 from services.ingest import problems as P
 from services.ingest.app import create_app
@@ -40,10 +39,7 @@ SENDER = Sender("provider", "12345678")
 
 
 def message(**changes: Any) -> dict[str, Any]:
-    out = copy.deepcopy(MESSAGE)
-    out["message_id"] = str(uuid.uuid4())
-    out.update(changes)
-    return out
+    return placement(**({"message_id": str(uuid.uuid4())} | changes))
 
 
 def nested(depth: int) -> Any:

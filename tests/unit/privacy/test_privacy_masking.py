@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from hubdev.records import placement
 from services.privacy.masking import STRING_LIMIT, mask_bsn, mask_digit_runs, redact_payload, safe_text
 
 
@@ -47,23 +48,7 @@ def test_mask_never_reveals_more_than_three_trailing_digits(value: object) -> No
         assert len(str(value).strip()) > 3
 
 
-MESSAGE: dict[str, Any] = {
-    "message_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-    "message_type": "placement_started",
-    "status": "new",
-    "cancels_message_id": None,
-    "sender": {"kind": "provider", "code": "12345678"},
-    "created_at": "2026-02-20T10:00:00Z",
-    "bsn": "123456782",
-    "birth_date": "2010-03-01",
-    "municipality_code": "0363",
-    "placement_id": "P1",
-    "provider_agb": "12345678",
-    "location_code": "L1",
-    "care_type": "gesloten",
-    "legal_basis": "machtiging",
-    "start_date": "2026-02-19",
-}
+MESSAGE = placement(birth_date="2010-03-01")
 
 
 def test_redact_masks_bsn_and_drops_birth_date() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from hubdev.run.processes import recovery_text
+from hubdev.processes import recovery_text
 from hubdev.run.view import Rates, feed_phase, render
 from hubdev.simulate.position import FeedPosition, phase
 

@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.contracts.regions import RegionTable, load_region_table
 from services.validate.rules import check_rules
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
 NOT_OURS = frozenset({"SCHEMA", "JH030"})
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"measure": ("end_date", "placement_id")}
 
-pytestmark = pytest.mark.skipif(not (EXAMPLES / "feed.jsonl").exists(), reason="spec examples not present")
+pytestmark = pytest.mark.skipif(
+    not (SPEC_EXAMPLES / "feed.jsonl").exists(), reason="spec examples not present"
+)
 
 
 def _feed() -> Iterator[tuple[int, dict[str, Any]]]:
     """Parsed feed lines with missing optional fields filled in; the non-JSON line is skipped."""
-    for line_no, line in enumerate((EXAMPLES / "feed.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(
+        (SPEC_EXAMPLES / "feed.jsonl").read_text(encoding="utf-8").splitlines(), 1
+    ):
         try:
             msg = json.loads(line)
         except ValueError:
@@ -42,7 +45,7 @@ def _feed() -> Iterator[tuple[int, dict[str, Any]]]:
 def _expected() -> dict[str | None, set[str]]:
     """message_id -> union of the codes its rejections must carry (a message may appear twice)."""
     expected: dict[str | None, set[str]] = {}
-    for line in (EXAMPLES / "expected-rejections.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (SPEC_EXAMPLES / "expected-rejections.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         expected.setdefault(record["message_id"], set()).update(record["codes"])
     return expected
@@ -50,7 +53,7 @@ def _expected() -> dict[str | None, set[str]]:
 
 @pytest.fixture(scope="module")
 def regions() -> RegionTable:
-    return load_region_table(EXAMPLES / "regions.csv")
+    return load_region_table(SPEC_EXAMPLES / "regions.csv")
 
 
 def test_expected_rule_violations_are_found(regions: RegionTable) -> None:
