@@ -68,8 +68,9 @@ class SourceGate:
     read again were dropped as already read and the partition's commits stopped. The aggregate then
     published facts derived from part of a youth's messages, or none of a partition's newer ones.
 
-    So a source record is held back while the app rebalances, while its partition is paused, when a
-    seek started after the fetch that returned it, and after any record was held back. Its offset is past the consumer's position by
+    So a source record is held back while the app rebalances (from the revocation until the tables
+    are recovered and the partitions sought), when a seek started after the fetch that returned it,
+    and after any record was held back. Its offset is past the consumer's position by
     then, so once the rebalance is over every partition is sought back to its committed offset
     (:meth:`Consumer.getmany`), which reads the held records again: at-least-once, and the agents'
     outputs are upserts.
@@ -83,9 +84,9 @@ class SourceGate:
     def seek_started(self) -> None:
         self.epoch += 1
 
-    def admit(self, *, fetched_in: int, rebalancing: bool, paused: bool) -> bool:
+    def admit(self, *, fetched_in: int, rebalancing: bool) -> bool:
         """May this source record, from a fetch started in epoch *fetched_in*, go to the agents now?"""
-        if self.held or rebalancing or paused or fetched_in != self.epoch:
+        if self.held or rebalancing or fetched_in != self.epoch:
             # Once one record is held, every later one is too until the re-seek: passing a later
             # record first would make faust count the held offsets before it as a gap, i.e. as done.
             self.held += 1
@@ -158,7 +159,6 @@ class Consumer(faust_aiokafka.Consumer):
                     admitted = gate.admit(
                         fetched_in=fetched_in,
                         rebalancing=bool(self.app.rebalancing),
-                        paused=tp in self._paused_partitions,
                     )
                     if not admitted:
                         continue

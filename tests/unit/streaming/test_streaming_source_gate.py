@@ -27,33 +27,32 @@ SOURCE = TP("jeugdhub.validated.v1", 0)
 
 def test_records_pass_outside_rebalances() -> None:
     gate = SourceGate()
-    assert gate.admit(fetched_in=0, rebalancing=False, paused=False)
+    assert gate.admit(fetched_in=0, rebalancing=False)
     assert not gate.reseek_due(rebalancing=False)
 
 
 def test_records_during_a_rebalance_are_held_and_reread_after_it() -> None:
     gate = SourceGate()
-    assert not gate.admit(fetched_in=0, rebalancing=True, paused=False)
-    assert not gate.admit(fetched_in=0, rebalancing=False, paused=True)
+    assert not gate.admit(fetched_in=0, rebalancing=True)
     assert not gate.reseek_due(rebalancing=True)  # not while the tables may still be recovering
     # After the rebalance, a record must not pass before the held ones are read again: faust would
     # count the held offsets before it as a gap, i.e. as done (seen: gap 161-603, 200 messages lost).
-    assert not gate.admit(fetched_in=0, rebalancing=False, paused=False)
+    assert not gate.admit(fetched_in=0, rebalancing=False)
     assert gate.reseek_due(rebalancing=False)
-    assert gate.reseeked() == 3
+    assert gate.reseeked() == 2
     assert not gate.reseek_due(rebalancing=False)
-    assert gate.admit(fetched_in=0, rebalancing=False, paused=False)
+    assert gate.admit(fetched_in=0, rebalancing=False)
 
 
 def test_records_fetched_before_a_seek_are_held() -> None:
     gate = SourceGate()
     fetched_in = gate.epoch
     gate.seek_started()
-    assert not gate.admit(fetched_in=fetched_in, rebalancing=False, paused=False)
-    assert not gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)  # held ones first
+    assert not gate.admit(fetched_in=fetched_in, rebalancing=False)
+    assert not gate.admit(fetched_in=gate.epoch, rebalancing=False)  # held ones first
     assert gate.reseek_due(rebalancing=False)
     gate.reseeked()
-    assert gate.admit(fetched_in=gate.epoch, rebalancing=False, paused=False)
+    assert gate.admit(fetched_in=gate.epoch, rebalancing=False)
 
 
 @pytest.mark.parametrize(
