@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -267,7 +267,7 @@ class Hub:
                 f"after line {previous.lines:,}; --from-start posts it again, --seed N another feed"
             )
             return seed, previous.start, previous.end, tag
-        today = date.today()
+        today = datetime.now(UTC).astimezone().date()  # the machine's local date, as date.today()
         # the twelve months up to today, so the figures as of today move while it runs
         return (1 if seed is None else seed), today - timedelta(days=364), today, tag
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -255,5 +255,5 @@ def _uuid(rng: random.Random) -> str:
 
 
 def _shift_timestamp(text: str, seconds: int) -> str:
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=seconds)
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(seconds=seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

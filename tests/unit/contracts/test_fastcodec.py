@@ -33,7 +33,8 @@ FEED = SPEC_EXAMPLES / "feed.jsonl"
 ODD: list[Any] = [
     None, "", "x", "é ✓", "\ud800", 0, 1, -1, 63, 64, -65, 2**31 - 1, 2**31, -(2**31) - 1, 2**63, 1.5, 0.0,
     True, False, b"b", [], (), {}, ["a"], ("a",), date(2026, 1, 2), "2026-01-02",
-    datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5),
+    datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5),  # noqa: DTZ001 - a naive datetime is one of the odd values
     datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
     datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
     "accepted", "rejected", "duplicate", "provider", "municipality", "placement_started", "new", "cancel",

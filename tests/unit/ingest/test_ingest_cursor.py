@@ -26,7 +26,7 @@ def test_known_partition_values() -> None:
     # Kafka's Java client maps these keys the same way (murmur2, positive, modulo).
     assert murmur2(b"") == 275646681
     assert partition_for(b"12345678", 6) == partition_for(b"12345678", 6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one partition"):
         partition_for(b"x", 0)
 
 

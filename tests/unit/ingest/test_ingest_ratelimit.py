@@ -40,7 +40,7 @@ def test_a_cost_larger_than_the_bucket_can_never_pass() -> None:
 
 
 def test_invalid_bucket() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         TokenBucket(rate=0, capacity=1, now=0)
 
 

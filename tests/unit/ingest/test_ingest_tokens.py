@@ -175,5 +175,5 @@ def test_check_sender_enforces_the_code_formats(kind: str, code: str, ok: bool) 
     if ok:
         assert check_sender(kind, code) == Sender(kind, code)  # type: ignore[arg-type]
     else:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"must be (an 8-digit AGB code|a 4-digit gemeentecode|one of)"):
             check_sender(kind, code)

@@ -35,7 +35,7 @@ def test_period_from_year_or_dates() -> None:
     assert period_of(_args("--year", "2020")) == (date(2020, 1, 1), date(2020, 12, 31))
     assert period_of(_args("--start", "2024-03-01")) == (date(2024, 3, 1), date(2025, 2, 28))
     assert period_of(_args("--end", "2024-02-29")) == (date(2023, 3, 2), date(2024, 2, 29))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not both"):
         period_of(_args("--year", "2020", "--start", "2020-01-01"))
 
 
