@@ -131,6 +131,23 @@ class Consumer(faust_aiokafka.Consumer):
         self.gate.seek_started()
         await super().seek(partition, offset)
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """faust's (aiokafka's), but a source partition with no commit (or commit 0) is sought too.
+
+        aiokafka seeks only to a committed offset above 0 and leaves the other partitions where they
+        are; after records were held back there (:class:`SourceGate`, e.g. in the first rebalance of
+        a new group) they would never be read again. Those go to offset 0 or the log's start.
+        """
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        unsought = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+        if unsought:
+            earliest = await self.earliest_offsets(*unsought)
+            for tp in unsought:
+                target = committed[tp] if committed[tp] is not None else earliest.get(tp)
+                await self._seek(tp, int(target or 0))
+        return committed
+
     async def getmany(self, timeout: float) -> AsyncIterator[Any]:
         """faust's records, with source records passed only as :class:`SourceGate` allows.
 
