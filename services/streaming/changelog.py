@@ -6,7 +6,7 @@ stream wait while it flushes them one ``asyncio.wait_for`` at a time ("producer 
 warnings). Its ``flush()`` also returns after 0.1 s without progress even when records are still
 queued, and faust commits offsets right after that flush: a changelog record could then be lost
 while the offset of the message that caused it is committed. And with ``use_partitioner`` faust
-hashes the *serialised* key (JSON text, with its quotes), so a key's changelog partition was not
+hashes the *serialised* key (JSON text, with its quotes), so a key's changelog partition is not
 the partition of the same key on the source topic, which a table co-partitioned with its source
 needs once several workers share the partitions.
 

@@ -28,7 +28,7 @@ def partition_lag(highwater: int, position: int | None, read_offset: int | None,
     two buffered records counts once, and only until the buffer drains).
     """
     buffered = max(0, read_offset - processed) if read_offset is not None else 0
-    if position is None:  # the old rule: one past the last record seen
+    if position is None:  # position unknown: one past the last record seen
         position = (processed if read_offset is None else max(processed, read_offset)) + 1
     return max(0, highwater - position) + buffered
 

@@ -8,7 +8,6 @@ restart, it is no change to the table. The worker must publish the facts all the
 from __future__ import annotations
 
 import random
-import time
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hub_processes import produce, read_all, running, service_env
 from kafka import KafkaProducer
 from messages_support import placement, valid_bsn
 
+from hubdev.waiting import wait_until
 from services.aggregate.records import message_key
 from services.contracts.canonical import validated_from_json, validated_to_json
 from services.contracts.codec import decode, encode
@@ -65,9 +65,8 @@ def test_facts_are_published_for_a_message_already_in_the_table(
 
     env = service_env(kafka_bootstrap, unique_prefix, {"JEUGDHUB_AS_OF": "2026-03-31"})
     with running("aggregate", env, tmp_path / "aggregate.log"):
-        deadline = time.monotonic() + 60
-        facts: list[str] = []
-        while time.monotonic() < deadline and youth not in facts:
-            facts = [r.key.decode() for r in read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix))]
-            time.sleep(0.5)
+        facts = wait_until(
+            lambda: [r.key.decode() for r in read_all(kafka_bootstrap, YOUTH_FACTS.full_name(unique_prefix))],
+            lambda keys: youth in keys,
+        )
     assert youth in facts, "the facts of a message found already stored are published"

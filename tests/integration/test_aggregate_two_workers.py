@@ -27,6 +27,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
 from hubdev.processes import Child
+from hubdev.waiting import wait_until
 from services.aggregate.ordering import Position, position_of
 from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
@@ -186,12 +187,10 @@ def test_figures_never_go_back_with_two_workers_killed_and_restarted(
             time.sleep(0.02)
         producer.flush()
         # Every message is reflected in the end: the NL row counts them all.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            nl = watcher.latest.get("NL")
-            if nl is not None and nl[1]["placements_started_12m"] == sent:
-                break
-            time.sleep(0.5)
+        wait_until(
+            lambda: watcher.latest.get("NL"),
+            lambda nl: nl is not None and nl[1]["placements_started_12m"] == sent,
+        )
     finally:
         producer.close()
         watcher.stopping.set()

@@ -28,6 +28,7 @@ from messages_support import raw_records
 
 from hubdev.localkafka.broker import free_port
 from hubdev.paths import SPEC_EXAMPLES
+from hubdev.waiting import wait_until
 from services.contracts.topics import AGGREGATES, RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
 
@@ -70,14 +71,13 @@ class Prometheus:
 
     def wait_for_value(self, expr: str, expected: float, timeout_s: float = 60.0) -> list[dict[str, Any]]:
         """Poll until the query has exactly one series with the expected value."""
-        deadline = time.monotonic() + timeout_s
-        result: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            result = self.query(expr)
-            if len(result) == 1 and float(result[0]["value"][1]) == expected:
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{expr}: wanted one series = {expected}, last answer {result}")
+
+        def wanted(result: list[dict[str, Any]]) -> bool:
+            return len(result) == 1 and float(result[0]["value"][1]) == expected
+
+        result = wait_until(lambda: self.query(expr), wanted, timeout_s)
+        assert wanted(result), f"{expr}: wanted one series = {expected}, last answer {result}"
+        return result
 
 
 @contextmanager

@@ -10,7 +10,6 @@ then re-read everything since, and ingest's admission control saw a backlog that
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from hub_processes import read_all, running, service_env, write_keyring
 from kafka import KafkaConsumer, TopicPartition
 from messages_support import write_in_transactions
 
+from hubdev.waiting import wait_until
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
 
@@ -49,20 +49,17 @@ def test_commits_reach_the_end_of_a_transactional_raw_topic(
     )
     group = f"{unique_prefix}jeugdhub-validate"
     with running("validate", env, tmp_path / "validate.log"):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (
-                len(read_all(kafka_bootstrap, RETOUR.full_name(unique_prefix)))
-                >= TRANSACTIONS * PER_TRANSACTION
-            ):
-                break
-            time.sleep(0.5)
+        wait_until(
+            lambda: len(read_all(kafka_bootstrap, RETOUR.full_name(unique_prefix))),
+            lambda n: n >= TRANSACTIONS * PER_TRANSACTION,
+        )
         # faust commits every 2.8 s; a few intervals are plenty once everything is processed
-        deadline = time.monotonic() + 20
-        committed, ends = _committed_and_ends(kafka_bootstrap, group, topic)
-        while time.monotonic() < deadline and not _caught_up(committed, ends):
-            time.sleep(1)
-            committed, ends = _committed_and_ends(kafka_bootstrap, group, topic)
+        committed, ends = wait_until(
+            lambda: _committed_and_ends(kafka_bootstrap, group, topic),
+            lambda found: _caught_up(*found),
+            20,
+            1,
+        )
     assert _caught_up(committed, ends), f"committed {committed}, ends {ends}"
 
 

@@ -8,13 +8,13 @@ last processed - 1`` and stayed at 1 on every partition that had a transaction (
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 from hub_processes import running, service_env, write_keyring
 from messages_support import write_in_transactions
 
+from hubdev.waiting import wait_until
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
 
@@ -45,14 +45,13 @@ def test_validate_lag_gauge_is_zero_after_a_transactional_topic_is_processed(
         {"JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json"))},
     )
     with running("validate", env, tmp_path / "validate.log") as worker:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def read() -> tuple[float, bytes]:
             status, metrics = worker.get("/metrics")
             assert status == 200
-            processed = _metric(metrics, "jeugdhub_validate_messages_in_total")
-            if processed >= written or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+            return _metric(metrics, "jeugdhub_validate_messages_in_total"), metrics
+
+        processed, metrics = wait_until(read, lambda answer: answer[0] >= written, 60, 0.2)
         assert processed == written, worker.log_tail()
         lags = {int(p): float(v) for p, v in LAG_LINE.findall(metrics)}
 

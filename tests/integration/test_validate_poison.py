@@ -10,7 +10,6 @@ consumer group commits past the unanswered records.
 from __future__ import annotations
 
 import random
-import time
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from messages_support import placement, raw_record, valid_bsn
 
 from hubdev.localkafka.broker import free_port
+from hubdev.waiting import wait_until
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.streaming.delivery import EXIT_UNDELIVERABLE
@@ -124,15 +124,12 @@ def test_poison_records_between_canaries_cost_no_canary_its_retour(
     with running(
         "validate", _env(kafka_bootstrap, unique_prefix, tmp_path), tmp_path / "validate.log"
     ) as worker:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(read_all(kafka_bootstrap, retour_topic)) < len(records):
-            time.sleep(0.5)
+        wait_until(lambda: len(read_all(kafka_bootstrap, retour_topic)), lambda n: n >= len(records), 90)
         group = f"{unique_prefix}jeugdhub-validate"
         raw_topic = RAW.full_name(unique_prefix)
         ends = _end_offsets(kafka_bootstrap, raw_topic)
-        while time.monotonic() < deadline and _committed(kafka_bootstrap, group, raw_topic) != ends:
-            time.sleep(0.5)
-        assert _committed(kafka_bootstrap, group, raw_topic) == ends, "every record answered and committed"
+        committed = wait_until(lambda: _committed(kafka_bootstrap, group, raw_topic), lambda c: c == ends, 90)
+        assert committed == ends, "every record answered and committed"
         assert worker.proc is not None and worker.proc.poll() is None, "the worker is still running"
 
     retours = read_all(kafka_bootstrap, retour_topic)
@@ -208,11 +205,11 @@ def test_a_send_kafka_refuses_stops_the_worker_before_it_commits(
         )
         with running("validate", env, tmp_path / "v2.log"):
             wanted = {m["message_id"] for m in messages}
-            deadline = time.monotonic() + 90
-            by_id = _retours_by_id(kafka_bootstrap, RETOUR.full_name(unique_prefix))
-            while time.monotonic() < deadline and not wanted <= set(by_id):
-                time.sleep(0.5)
-                by_id = _retours_by_id(kafka_bootstrap, RETOUR.full_name(unique_prefix))
+            by_id = wait_until(
+                lambda: _retours_by_id(kafka_bootstrap, RETOUR.full_name(unique_prefix)),
+                lambda found: wanted <= set(found),
+                90,
+            )
         assert wanted <= set(by_id)
         assert {r["status"] for r in by_id[messages[17]["message_id"]]} == {"rejected"}
         assert all(

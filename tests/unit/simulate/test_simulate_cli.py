@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from build_support import compiled_build, env_for
 from hubdev.simulate.__main__ import main
 from hubdev.simulate.commands import period_of, register
 from hubdev.simulate.output import read_token_map
+from hubdev.waiting import wait_until
 from services.ingest.tokens import hash_token, read_token_file
 
 SMALL = ["--history-days", "30", "--scale", "0.1", "--other-care-scale", "0.05", "-q"]
@@ -105,22 +105,20 @@ def _long_feed_with_workers(out: Path, build_mode: str) -> subprocess.Popen[byte
         # A background job of a non-interactive shell (CI) inherits SIGINT ignored; a terminal's does not.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: out.exists() and out.stat().st_size > 0, timeout_s=60, interval_s=0.05)
     assert out.stat().st_size > 0, "the workers wrote nothing within a minute"
     return proc
 
 
 def _group_is_empty(pgid: int, within_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
+    def empty() -> bool:
         try:
             os.killpg(pgid, 0)  # anyone left in the group?
         except ProcessLookupError:
             return True
-        time.sleep(0.05)
-    return False
+        return False
+
+    return wait_until(empty, timeout_s=within_s, interval_s=0.05)
 
 
 @pytest.mark.parametrize("build_mode", ["pure", "compiled"])
