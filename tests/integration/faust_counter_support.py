@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
-from hubdev.localkafka.broker import set_parent_death_signal
+from hubdev.processes import Child
 
 TABLE = "totals"
 
@@ -99,7 +98,7 @@ class CounterWorker:
     bootstrap: str
     topic: str
     workdir: Path
-    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    child: Child | None = field(default=None, init=False)
 
     @property
     def snapshot_path(self) -> Path:
@@ -126,30 +125,19 @@ class CounterWorker:
             "--snapshot",
             str(self.snapshot_path),
         ]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=set_parent_death_signal,
-            )
+        env = dict(os.environ)
+        self.child = Child(
+            "faust counter", cmd, env, self.log_path, own_session=True, death_signal=signal.SIGTERM
+        ).start()
         return self
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM (faust commits offsets and leaves the group), SIGKILL after *timeout_s*."""
-        proc, self.proc = self.proc, None
-        if proc is None:
+        child, self.child = self.child, None
+        if child is None:
             return None
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        return proc.returncode
+        child.stop(timeout_s)
+        return child.exit_code
 
     def snapshot(self) -> dict[str, Any] | None:
         try:
@@ -163,7 +151,7 @@ class CounterWorker:
         deadline = time.monotonic() + timeout_s
         last: dict[str, Any] | None = None
         while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
+            if self.child is None or not self.child.alive:
                 raise AssertionError(self._report("faust worker exited", last))
             last = self.snapshot()
             if last is not None and check(last):
