@@ -32,7 +32,7 @@ from services.contracts.topics import (
     YOUTH_FACTS,
 )
 
-STRIMZI_API = "kafka.strimzi.io/v1beta2"
+STRIMZI_API = "kafka.strimzi.io/v1"
 PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
 PART_OF = {"app.kubernetes.io/part-of": "jeugdhub"}
 
