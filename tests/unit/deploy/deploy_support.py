@@ -20,7 +20,9 @@ from services.validate.settings import ValidateSettings
 REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy" / "k8s"
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
-KUSTOMIZATIONS = (K8S / "base", K8S / "overlays" / "local")
+OVERLAYS = tuple(sorted(path.parent for path in (K8S / "overlays").glob("*/kustomization.yaml")))
+"""Every overlay under deploy/k8s/overlays (local, production, and any added later)."""
+KUSTOMIZATIONS = (K8S / "base", *OVERLAYS)
 
 SETTINGS_BY_COMMAND: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,

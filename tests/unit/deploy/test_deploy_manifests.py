@@ -270,10 +270,34 @@ def test_local_overlay_fits_one_broker() -> None:
         assert topic["spec"]["config"]["min.insync.replicas"] == "1"
     images = {c["image"] for d in of_kind(docs, "Deployment") for c in containers(d)}
     assert images == {"jeugdhub:dev"}
-    assert of_kind(docs, "PodDisruptionBudget") == []
-    (config,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("jeugdhub-config")]
+    # One pod per worker and at first one of ingest: the budgets allow one eviction, so drains pass.
+    assert {b["spec"]["maxUnavailable"] for b in of_kind(docs, "PodDisruptionBudget")} == {1}
+    (autoscaler,) = of_kind(docs, "HorizontalPodAutoscaler")
+    assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (1, 2)
+    assert config_value(docs, "JEUGDHUB_REPLICATION_FACTOR") == "1"
     (cluster,) = of_kind(docs, "Kafka")
-    assert config["data"]["JEUGDHUB_KAFKA_BOOTSTRAP"] == f"{cluster['metadata']['name']}-kafka-bootstrap:9092"
+    assert (
+        config_value(docs, "JEUGDHUB_KAFKA_BOOTSTRAP")
+        == f"{cluster['metadata']['name']}-kafka-bootstrap:9092"
+    )
+
+
+def config_value(docs: list[Doc], name: str) -> str:
+    (config,) = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].startswith("jeugdhub-config")]
+    return str(config["data"][name])
+
+
+def test_production_overlay_points_at_its_own_kafka() -> None:
+    docs = rendered(K8S / "overlays" / "production")
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"jeugdhub"}
+    (cluster,) = of_kind(docs, "Kafka")
+    assert (
+        config_value(docs, "JEUGDHUB_KAFKA_BOOTSTRAP")
+        == f"{cluster['metadata']['name']}-kafka-bootstrap:9092"
+    )
+    assert {t["metadata"]["labels"]["strimzi.io/cluster"] for t in of_kind(docs, "KafkaTopic")} == {
+        cluster["metadata"]["name"]
+    }
 
 
 def test_rendered_output_is_plain_yaml_kubectl_could_apply() -> None:
