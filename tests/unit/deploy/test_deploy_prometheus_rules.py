@@ -94,6 +94,22 @@ def test_every_alert_has_severity_summary_and_a_runbook_section() -> None:
         assert anchor in headings, f"docs/operations.md has no section for {alert['alert']}"
 
 
+def test_every_runbook_entry_says_what_it_means_what_to_check_and_what_to_do() -> None:
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text(encoding="utf-8"))
+    operations = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    sections = re.split(r"^#{2,3} ", operations, flags=re.MULTILINE)
+    by_title = {section.partition("\n")[0].strip(): section for section in sections}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            text = by_title[rule["alert"]]
+            positions = [text.find(f"**{part}.**") for part in ("Means", "Check", "Do")]
+            assert -1 not in positions and positions == sorted(positions), (
+                f"docs/operations.md, {rule['alert']}: needs **Means.**, **Check.** and **Do.** in this order"
+            )
+
+
 def test_operations_doc_lists_every_metric() -> None:
     operations = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
     families = set(_exported_series_names().values())
