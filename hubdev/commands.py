@@ -1,4 +1,4 @@
-"""The development commands: ``jeugdhub kafka``, ``jeugdhub run`` and ``jeugdhub simulate``.
+"""The development commands: ``jeugdhub kafka``, ``run``, ``simulate`` and ``k8s-check``.
 
 ``services.cli`` registers them when this package is importable (a checkout with ``pip install
 -e .``); the image has no ``hubdev`` and so no development commands.
@@ -9,7 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-COMMAND_MODULES = ("hubdev.localkafka.commands", "hubdev.run.commands", "hubdev.simulate.commands")
+COMMAND_MODULES = (
+    "hubdev.localkafka.commands",
+    "hubdev.run.commands",
+    "hubdev.simulate.commands",
+    "hubdev.k8scheck.commands",
+)
 """Each has a ``register(subparsers)`` that imports nothing heavy at module level."""
 
 

@@ -41,6 +41,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   echo "$want" > "$stamp"
 fi
+# The manifest schema check's pinned tools and schemas (kubeconform, kustomize, Kubernetes, Strimzi
+# and prometheus-operator schemas; deploy/k8s/README.md): fetched and built once into
+# deploy/local/cache/k8scheck (Go module proxy, Maven Central, a JDK 21+), a no-op afterwards.
+.venv/bin/jeugdhub k8s-check --fetch-only
 # The simulator's compiled build (mypyc; docs/simulator.md): a no-op when it matches the sources.
 # Without a C compiler, or if compiling fails, the simulator runs from its Python source (slower).
 if command -v cc >/dev/null || command -v gcc >/dev/null; then
