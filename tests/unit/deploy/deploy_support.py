@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from functools import cache
@@ -58,24 +57,27 @@ def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
     return [doc for doc in docs if doc.get("kind") == kind]
 
 
-def kubectl() -> str:
-    found = shutil.which("kubectl")
-    if found is None:
-        pytest.skip("kubectl not on PATH (its built-in kustomize renders the overlays offline)")
-    return found
+def kustomize() -> str:
+    """The pinned kustomize (hubdev/k8scheck; built once into deploy/local/cache), never a skip."""
+    from hubdev.k8scheck.fetch import KUSTOMIZE, FetchError, ensure_go_tool
+
+    try:
+        return str(ensure_go_tool(KUSTOMIZE))
+    except FetchError as exc:
+        pytest.fail(f"kustomize {KUSTOMIZE.version} could not be built: {exc}")
 
 
 @cache
 def _render(directory: Path) -> str:
     result = subprocess.run(
-        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+        [kustomize(), "build", str(directory)], capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+    assert result.returncode == 0, f"kustomize build {directory} failed:\n{result.stderr}"
     return result.stdout
 
 
 def rendered(directory: Path) -> list[Doc]:
-    """``kubectl kustomize DIR`` as parsed documents (skips the test when kubectl is missing)."""
+    """``kustomize build DIR`` (the pinned kustomize) as parsed documents."""
     return [doc for doc in yaml.safe_load_all(_render(directory)) if doc is not None]
 
 

@@ -1,8 +1,8 @@
 """The Kubernetes manifests: they parse, render with kustomize, and say what the services need.
 
-Checked on the hand-written files and on ``kubectl kustomize`` of the base and the local overlay
-(kubectl's built-in kustomize works offline; without kubectl those tests skip). No cluster and no
-schema validation here: see deploy/k8s/README.md.
+Checked on the hand-written files and on ``kustomize build`` of the base and every overlay (the
+pinned kustomize of hubdev/k8scheck, offline once built). No cluster here; the schema validation is
+test_deploy_schemas.py (deploy/k8s/README.md).
 """
 
 from __future__ import annotations

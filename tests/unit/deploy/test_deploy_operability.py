@@ -1,6 +1,6 @@
 """What an operator expects of every rendered overlay (base, local, production, any added later).
 
-Each test runs on ``kubectl kustomize`` of every kustomization, so a patch in an overlay cannot take
+Each test runs on ``kustomize build`` of every kustomization, so a patch in an overlay cannot take
 away what the base promises: limits, probes, the restricted security context, a writable ``/tmp``
 and faust data directory on a read-only root, a PodDisruptionBudget per Deployment that never blocks
 a drain, the ingest autoscaler, worker replicas within the partitions they share, a termination
