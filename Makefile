@@ -1,6 +1,6 @@
 # The two commands a new user needs (README.md): `make run` and `make test` (bootstrap, lint, types,
 # every test tier). The others are for working on the code and expect the virtualenv (make bootstrap).
-.PHONY: run test bootstrap lint fmt unit integration
+.PHONY: run test bootstrap lint fmt unit integration check-k8s
 VENV := .venv/bin
 run:
 	scripts/run.sh
@@ -23,3 +23,8 @@ unit:
 # the tests against the real local Kafka broker (their fixtures start one; minutes)
 integration:
 	$(VENV)/pytest tests/integration -q
+# opt-in, not part of `make test`: every deploy/k8s overlay applied with --server-side --dry-run=server
+# --validate=strict to a real kube-apiserver + etcd on 127.0.0.1 (built once from k8s.io/kubernetes
+# into deploy/local/cache/apiserver, minutes; installs Debian's etcd-server if missing; deploy/k8s/README.md)
+check-k8s:
+	$(VENV)/jeugdhub k8s-dry-run

@@ -1,4 +1,4 @@
-"""The development commands: ``jeugdhub kafka``, ``run``, ``simulate`` and ``k8s-check``.
+"""The development commands: ``jeugdhub kafka``, ``run``, ``simulate``, ``k8s-check`` and ``k8s-dry-run``.
 
 ``services.cli`` registers them when this package is importable (a checkout with ``pip install
 -e .``); the image has no ``hubdev`` and so no development commands.
@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "hubdev.run.commands",
     "hubdev.simulate.commands",
     "hubdev.k8scheck.commands",
+    "hubdev.apiserver_check",
 )
 """Each has a ``register(subparsers)`` that imports nothing heavy at module level."""
 
