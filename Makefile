@@ -1,6 +1,6 @@
 # The two commands a new user needs (README.md): `make run` and `make test` (bootstrap, lint, types,
 # every test tier). The others are for working on the code and expect the virtualenv (make bootstrap).
-.PHONY: run test bootstrap lint fmt unit integration check-k8s
+.PHONY: run test bootstrap lint fmt unit integration check-k8s image
 VENV := .venv/bin
 run:
 	scripts/run.sh
@@ -28,3 +28,8 @@ integration:
 # into deploy/local/cache/apiserver, minutes; installs Debian's etcd-server if missing; deploy/k8s/README.md)
 check-k8s:
 	$(VENV)/jeugdhub k8s-dry-run
+# opt-in, not part of `make test`: build the Dockerfile with buildah (--isolation chroot) on a Debian
+# base made by mmdebstrap (cached in deploy/local/cache/image), then check it as uid 10001: user,
+# entrypoint, no hubdev, `jeugdhub replay` of the worked example = its expected figures (deploy/k8s/README.md)
+image:
+	$(VENV)/python -m hubdev.image
