@@ -4,8 +4,9 @@
 #
 #   docker build -t jeugdhub:dev .
 #
-# Not built on the project's own machines (no container engine runs there); deploy/k8s/README.md
-# says what is and is not checked. Pin the base image by digest in your registry's build.
+# On the project's machines (no Docker daemon, no container registry) `make image` builds it with
+# buildah on a Debian base passed as PYTHON_IMAGE and checks it (deploy/k8s/README.md, "Build the
+# image"). Pin the base image by digest in your registry's build.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -14,8 +14,8 @@ read-only build volumes; they are not part of the image.
 
 Then the image is checked the way Kubernetes runs it: its user is 10001, its entrypoint is every
 Deployment's ``command``, each Deployment's ``command + args --help`` works, no ``hubdev`` file is
-in it, and ``jeugdhub replay`` of the worked example, as uid 10001, gives its expected figures and
-rejections. Every container made here is removed, also on failure.
+in it, and ``jeugdhub replay`` of the worked example, as uid 10001 with capabilities dropped, gives
+its expected figures and rejections. Not seen by ``buildah run``: the pods' read-only root. Every container made here is removed, also on failure.
 """
 
 from __future__ import annotations
@@ -283,6 +283,22 @@ def ensure_base(containers: Containers, timings: dict[str, float], cache: Path =
     return name
 
 
+def ensure_tools(tools: Sequence[str]) -> None:
+    """Debian's packages of the same names, installed with apt-get (as root) when missing."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise ImageError(f"missing {', '.join(missing)}: apt-get install {' '.join(missing)} (as root)")
+    say(f"installing Debian's {', '.join(missing)} (apt-get, once)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        result = subprocess.run(command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise ImageError(f"{' '.join(command)} failed (exit {result.returncode}):\n{tail}")
+
+
 def build(base_image: str | None, timings: dict[str, float], cache: Path = CACHE) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     pip_conf = cache / "pip.conf"
@@ -294,6 +310,8 @@ def build(base_image: str | None, timings: dict[str, float], cache: Path = CACHE
 
 def _in(container: str, *command: str, user: str | None = None, volumes: Sequence[str] = ()) -> str:
     options = ["--isolation", "chroot", *(["--user", user] if user else [])]
+    if user == IMAGE_USER:  # as the pods run it: capabilities dropped (securityContext drop ALL)
+        options += ["--cap-drop", "ALL"]
     options += [arg for volume in volumes for arg in ("--volume", volume)]
     return _run(["buildah", "run", *options, container, "--", *command], " ".join(command[:3]))
 
@@ -363,11 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "registry: the Dockerfile's python:3.11-slim-bookworm",
     )
     args = parser.parse_args(argv)
-    missing = [tool for tool in ("buildah", "mmdebstrap") if shutil.which(tool) is None]
-    if args.base == "registry" and "mmdebstrap" in missing:
-        missing.remove("mmdebstrap")
-    if missing:
-        say(f"missing {', '.join(missing)}: apt-get install buildah mmdebstrap")
+    try:
+        ensure_tools(("buildah",) if args.base == "registry" else ("buildah", "mmdebstrap"))
+    except ImageError as exc:
+        say(str(exc))
         return 2
     timings: dict[str, float] = {}
     containers = Containers()
