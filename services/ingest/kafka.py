@@ -37,7 +37,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiokafka.producer.sender
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -51,6 +51,7 @@ from aiokafka.errors import (
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
+from services.contracts.records import RetourJSON
 from services.ingest.checks import record_bytes
 from services.ingest.cursor import Cursor, partition_for
 from services.ingest.metrics import IngestMetrics
@@ -371,7 +372,7 @@ class RawWriter:
 
 @dataclass(frozen=True)
 class RetourPage:
-    records: list[dict[str, Any]]
+    records: list[RetourJSON]
     cursor: Cursor
     more: bool
 
@@ -459,7 +460,7 @@ class RetourReader:
         end = (await consumer.end_offsets([tp]))[tp]  # the last stable offset under read_committed
         position = max(start.offset, first)
         key = sender_code.encode("utf-8")
-        out: list[dict[str, Any]] = []
+        out: list[RetourJSON] = []
         scanned = 0
         if position < end:
             consumer.seek(tp, position)
@@ -486,11 +487,11 @@ class RetourReader:
         return RetourPage(out, cursor, more=position < end)
 
 
-def _retour_json(value: bytes | None, sender_kind: str) -> dict[str, Any] | None:
+def _retour_json(value: bytes | None, sender_kind: str) -> RetourJSON | None:
     if value is None:
         return None
     try:
-        record = record_to_json("Retour", decode("Retour", value))
+        record = cast(RetourJSON, record_to_json("Retour", decode("Retour", value)))
     except ContractError:
         log.warning("undecodable record on the retour topic skipped")
         return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from services.cli import COMMAND_ERROR, reads_settings
+from services.contracts.records import RejectionJSON
 from services.output import check_writable
 
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     rejections = open(args.rejections, "wb") if args.rejections else None  # noqa: SIM115
     try:
 
-        def record(rejection: dict[str, object]) -> None:
+        def record(rejection: RejectionJSON) -> None:
             if rejections is not None:
                 rejections.write(orjson.dumps(rejection) + b"\n")
 

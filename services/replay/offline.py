@@ -13,16 +13,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.figures import region_figures
+from services.contracts.records import RejectionJSON, SenderJSON, ValidatedJSON
 from services.contracts.regions import RegionTable
 from services.privacy.pseudonym import Keyring
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
 
-RejectionSink = Callable[[dict[str, Any]], None]
+RejectionSink = Callable[[RejectionJSON], None]
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ReplayResult:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
-    by_youth: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    by_youth: dict[str, list[ValidatedJSON]] = field(default_factory=lambda: defaultdict(list))
     bad_lines: list[int] = field(default_factory=list)
 
 
@@ -46,7 +47,7 @@ def judge_lines(
     result = ReplayResult()
     seen: dict[str, DedupEntry] = {}
     by_youth = result.by_youth
-    senders: dict[tuple[str, str], dict[str, str]] = {}
+    senders: dict[tuple[str, str], SenderJSON] = {}
     for line_no, line in enumerate(lines, start=1):
         payload = line.strip()
         if not payload:
@@ -71,7 +72,7 @@ def judge_lines(
             result.duplicates += 1
         else:
             result.rejected += 1
-            rejection = outcome.rejection or {}
+            rejection = outcome.rejection or cast(RejectionJSON, {})  # always set when rejected
             if rejection.get("payload_redacted") is None:
                 result.bad_lines.append(line_no)
             if on_rejection is not None:

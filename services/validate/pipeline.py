@@ -16,16 +16,24 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import orjson
 
 from services.contracts.canonical import BODY_RECORDS, check_inbound, inbound_to_json, parse_timestamp
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
+from services.contracts.records import (
+    RejectionJSON,
+    RetourJSON,
+    RetourStatus,
+    SenderJSON,
+    ValidatedJSON,
+    ViolationJSON,
+)
 from services.contracts.regions import RegionTable
 from services.contracts.topics import dedup_key
-from services.contracts.vocabulary import SENDER_KINDS
+from services.contracts.vocabulary import SENDER_KINDS, SenderKind
 from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
 from services.privacy.pseudonym import Keyring, to_validated
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
@@ -33,7 +41,7 @@ from services.validate.rules import Violation, check_rules
 
 log = logging.getLogger("jeugdhub.validate")
 
-Status = Literal["accepted", "rejected", "duplicate"]
+Status = RetourStatus
 PayloadFormat = Literal["json", "avro"]
 
 MAX_DEPTH = 32
@@ -53,8 +61,8 @@ _SENDER_CODE = re.compile(r"[0-9]{4}|[0-9]{8}")  # a gemeentecode or an AGB code
 class RawInput(NamedTuple):
     """A raw message as the validate step sees it (the RawMessage record, or a replay line).
 
-    Named tuples (immutable, like the frozen dataclasses they replace) are several times cheaper to
-    create, and one of each is made per message.
+    A named tuple (immutable) rather than a frozen dataclass: several times cheaper to create, and
+    one of each is made per message.
     """
 
     payload: bytes
@@ -75,9 +83,9 @@ class Outcome(NamedTuple):
     """
 
     status: Status
-    retour: dict[str, Any]
-    validated: dict[str, Any] | None = None
-    rejection: dict[str, Any] | None = None
+    retour: RetourJSON
+    validated: ValidatedJSON | None = None
+    rejection: RejectionJSON | None = None
     dedup_key: str | None = None
     dedup_entry: DedupEntry | None = None
     dedup_route: str | None = None
@@ -204,8 +212,8 @@ def _process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regi
     if violations or checked is None:
         entry = DedupEntry(digest, "rejected", raw.source_offset) if store_key else None
         return _rejected(raw, obj, sender, received_at, violations, store_key, entry, route)
-    validated = to_validated(checked, keyring)
-    validated["received_at"] = received_at
+    validated = cast(ValidatedJSON, to_validated(checked, keyring))
+    validated["received_at"] = cast(str, received_at)  # a checked message has its created_at at least
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
     retour = _retour(message_id, sender, received_at, "accepted", [])
     return Outcome(
@@ -257,12 +265,13 @@ def _sender_of(raw: RawInput, obj: Any) -> dict[str, str] | None:
     return None
 
 
-def _public_sender(sender: Mapping[str, str] | None) -> dict[str, str] | None:
+def _public_sender(sender: Mapping[str, str] | None) -> SenderJSON | None:
     """An authenticated sender as it is; a claimed one (replay) with its code made safe to repeat."""
     if sender is None:
         return None
     code = sender["code"]
-    return {"kind": sender["kind"], "code": code if _SENDER_CODE.fullmatch(code) else safe_text(code, 64)}
+    kind = cast(SenderKind, sender["kind"])  # the raw record's enum, or a claimed one in SENDER_KINDS
+    return {"kind": kind, "code": code if _SENDER_CODE.fullmatch(code) else safe_text(code, 64)}
 
 
 def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violation]:
@@ -279,7 +288,7 @@ def _sender_mismatch(raw: RawInput, checked: Mapping[str, Any]) -> list[Violatio
     return [Violation("JH020", "sender", "sender differs from the authenticated sender of the request")]
 
 
-def public_errors(violations: list[Violation]) -> list[dict[str, str]]:
+def public_errors(violations: list[Violation]) -> list[ViolationJSON]:
     """Violations as they leave the hub: at most :data:`MAX_ERRORS`, each text bounded and with
     every digit run that could be a BSN and every date masked (a rule may quote the offending
     value), except the event dates the date rules quote from a schema-valid message."""
@@ -299,7 +308,7 @@ def _retour(
     received_at: str | None,
     status: Status,
     errors: list[Violation],
-) -> dict[str, Any]:
+) -> RetourJSON:
     return {
         "message_id": public_identifier(message_id) if message_id is not None else None,
         "sender": _public_sender(sender),
@@ -331,7 +340,7 @@ def _rejected(
         if len(redacted) > PAYLOAD_LIMIT:  # cannot happen with the contract's fields; a bound all the same
             redacted = None
     retour = _retour(message_id, sender, received_at, "rejected", violations)
-    rejection: dict[str, Any] = {
+    rejection: RejectionJSON = {
         "message_id": retour["message_id"],
         "sender": retour["sender"],
         "message_type": message_type if message_type in BODY_RECORDS else _other_text(message_type),

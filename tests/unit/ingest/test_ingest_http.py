@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.contracts.codec import decode
+from services.contracts.records import RetourJSON
 from services.ingest.app import create_app
 from services.ingest.cursor import Cursor
 from services.ingest.kafka import KafkaUnavailable, Record, RetourPage
@@ -60,9 +61,9 @@ class FakeReader:
 
     async def read(self, sender_kind: str, sender_code: str, start: Cursor, limit: int) -> RetourPage:
         self.calls.append((sender_kind, sender_code, start, limit))
-        record: dict[str, Any] = {
+        record: RetourJSON = {
             "message_id": "m1",
-            "sender": SENDER,
+            "sender": {"kind": "provider", "code": SENDER["code"]},
             "received_at": None,
             "status": "accepted",
             "errors": [],

@@ -17,6 +17,7 @@ from typing import Any
 from hubdev.simulate.feed import Simulation, SimulationConfig
 from hubdev.simulate.plan import YearCalibration
 from hubdev.simulate.render import FeedStats
+from services.contracts.records import RejectionJSON
 from services.contracts.regions import RegionTable, load_region_table
 from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import ReplayResult, figures_document, judge_lines
@@ -38,7 +39,7 @@ class Feed:
 class Judged:
     feed: Feed
     result: ReplayResult
-    rejections: list[dict[str, Any]]
+    rejections: list[RejectionJSON]
     codes: Counter[str]
     figures: dict[str, Any]
 
@@ -80,7 +81,7 @@ def year_feed(year: int, invalid_share: float = 0.03, seed: int = 11) -> Feed:
 def judged_year(year: int, invalid_share: float = 0.03, seed: int = 11) -> Judged:
     """The year's feed through the real validation (``judge_lines``) and figures as of 31 December."""
     feed = year_feed(year, invalid_share, seed)
-    rejections: list[dict[str, Any]] = []
+    rejections: list[RejectionJSON] = []
     result = judge_lines(feed.lines, ephemeral_keyring(), feed.regions, rejections.append)
     codes: Counter[str] = Counter(error["code"] for r in rejections for error in r["errors"])
     figures = figures_document(result, date(year, 12, 31), feed.regions)

@@ -3,10 +3,11 @@ labels one metric only; rule violations are per rule code and sender kind."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import generate_latest
 
+from services.contracts.records import RetourJSON, SenderJSON, ViolationJSON
 from services.validate.answer import BatchCounts
 from services.validate.metrics import new_metrics
 from services.validate.pipeline import Outcome
@@ -16,7 +17,15 @@ RULES += ["TR002", "TR018", "TR134", "UNPROCESSABLE"]
 
 
 def _rejected(sender: dict[str, str] | None, *rules: str) -> Outcome:
-    return Outcome("rejected", {"sender": sender, "errors": [{"code": rule} for rule in rules]})
+    errors: list[ViolationJSON] = [{"code": rule, "field": "", "message": ""} for rule in rules]
+    retour: RetourJSON = {
+        "message_id": None,
+        "sender": cast(SenderJSON | None, sender),  # also a kind the contract does not have
+        "received_at": None,
+        "status": "rejected",
+        "errors": errors,
+    }
+    return Outcome("rejected", retour)
 
 
 def _series(text: str, name: str) -> list[str]:
