@@ -41,18 +41,6 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from hubdev.paths import REPO
-
-sys.path.insert(0, str(REPO / "tests" / "faults"))
-from hub_harness import (
-    FeedPoster,
-    Hub,
-    Key,
-    endless_feed,
-    group_lag,
-    register_tokens,
-)
-
 from bench.harness import cleanup_on_exit, log, machine, temp_workdir, write_result
 from hubdev.localkafka.broker import Broker
 from hubdev.localkafka.cluster import Cluster
@@ -60,6 +48,14 @@ from services.contracts.codec import decode
 from services.contracts.regions import load_region_table
 from services.contracts.topics import RAW, RETOUR, VALIDATED
 from services.streaming.topic_admin import create_hub_topics
+from tests.faults.hub_harness import (
+    FeedPoster,
+    Hub,
+    Key,
+    endless_feed,
+    group_lag,
+    register_tokens,
+)
 
 LINES_PER_SCALE = 30_000
 """Lines one simulated year makes at ``--scale 1`` with the soak's small other-care share (measured)."""

@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_harness import (
+
+from hubdev.localkafka.cluster import Cluster
+from services.contracts.regions import load_region_table
+from services.contracts.topics import RAW
+from services.streaming.topic_admin import create_hub_topics
+from tests.faults.hub_harness import (
     FeedLine,
     FeedPoster,
     Hub,
@@ -48,11 +53,6 @@ from hub_harness import (
     simulated_feed,
     validated_keys,
 )
-
-from hubdev.localkafka.cluster import Cluster
-from services.contracts.regions import load_region_table
-from services.contracts.topics import RAW
-from services.streaming.topic_admin import create_hub_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(600)]
 

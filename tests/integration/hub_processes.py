@@ -102,9 +102,3 @@ def topic_names(bootstrap: str) -> set[str]:
         return set(consumer.topics())
     finally:
         consumer.close()
-
-
-# Until test_validate_service and test_aggregate_service move to service_process and hubdev's JEUGDHUB
-# (another engineer is editing them this hour); then these two names go.
-ServiceProcess = service_process
-__all__ = ["JEUGDHUB", "ServiceProcess"]

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hub_processes import produce, read_all, running, service_env
 from kafka import KafkaProducer
-from messages_support import placement, valid_bsn
 
 from hubdev.waiting import wait_until
 from services.aggregate.records import message_key
@@ -28,6 +26,8 @@ from services.streaming.changelog import faust_json
 from services.streaming.partitioner import partition_for
 from services.streaming.topic_admin import create_hub_topics, ensure_topics
 from services.validate.pipeline import RawInput, process
+from tests.integration.hub_processes import produce, read_all, running, service_env
+from tests.integration.messages_support import placement, valid_bsn
 
 pytestmark = pytest.mark.integration
 

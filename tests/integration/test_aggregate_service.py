@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_processes import ServiceProcess, produce, read_all, running, service_env, write_keyring
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
-from messages_support import expand_feed, raw_records
 
 from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import record_to_json
@@ -23,6 +21,15 @@ from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, RAW, Y
 from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import (
+    produce,
+    read_all,
+    running,
+    service_env,
+    service_process,
+    write_keyring,
+)
+from tests.integration.messages_support import expand_feed, raw_records
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
 pytestmark = [
@@ -101,7 +108,7 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
             aggregate.kill()
 
         port = free_port()
-        restarted = ServiceProcess(
+        restarted = service_process(
             "aggregate", {**env, "JEUGDHUB_WEB_PORT": str(port)}, tmp_path / "aggregate-2.log", port
         )
         restarted.start()

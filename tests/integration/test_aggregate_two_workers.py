@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_processes import service_env, service_process
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
@@ -33,6 +32,7 @@ from services.contracts.canonical import record_to_json, validated_from_json
 from services.contracts.codec import decode, encode
 from services.contracts.topics import AGGREGATES, VALIDATED
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import service_env, service_process
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 3, 31)

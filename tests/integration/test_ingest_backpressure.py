@@ -17,8 +17,12 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import running, service_env, write_keyring
-from test_ingest_service import (
+
+from services.contracts.codec import decode
+from services.contracts.topics import ALL_TOPICS, RAW, RETOUR
+from services.streaming.topic_admin import create_hub_topics, ensure_topics
+from tests.integration.hub_processes import running, service_env, write_keyring
+from tests.integration.test_ingest_service import (
     Client,
     headers,
     message,
@@ -27,10 +31,6 @@ from test_ingest_service import (
     settings_for,
     token_store,
 )
-
-from services.contracts.codec import decode
-from services.contracts.topics import ALL_TOPICS, RAW, RETOUR
-from services.streaming.topic_admin import create_hub_topics, ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust_counter_support import CounterWorker, changelog_topic
 from kafka import KafkaProducer
 
 from hubdev.localkafka.admin import admin_client
+from tests.integration.faust_counter_support import CounterWorker, changelog_topic
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hub_processes import service_env, service_process
 
 from hubdev.localkafka.broker import Broker, free_port
 from services.ingest.tokens import add_token, check_sender
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import service_env, service_process
 
 pytestmark = pytest.mark.integration
 

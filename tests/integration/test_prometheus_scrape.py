@@ -29,8 +29,6 @@ from typing import Any
 
 import pytest
 import yaml
-from hub_processes import produce, read_all, running, service_env, service_process, write_keyring
-from messages_support import raw_records
 
 from hubdev.dashboards import DASHBOARDS, GRAFANA_DIR, REGION_QUERY, panel_queries
 from hubdev.localkafka.broker import free_port
@@ -41,6 +39,15 @@ from hubdev.waiting import wait_until
 from services.contracts.topics import AGGREGATES, RAW, RETOUR
 from services.ingest.tokens import Sender, hash_token, write_token_file
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import (
+    produce,
+    read_all,
+    running,
+    service_env,
+    service_process,
+    write_keyring,
+)
+from tests.integration.messages_support import raw_records
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "rules.yml"

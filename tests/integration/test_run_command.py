@@ -15,11 +15,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hub_processes import read_all
 
 from hubdev.processes import JEUGDHUB
 from services.contracts.codec import decode
 from services.contracts.topics import AGGREGATES, RETOUR, VALIDATED
+from tests.integration.hub_processes import read_all
 
 pytestmark = pytest.mark.integration
 DURATION_S = 30

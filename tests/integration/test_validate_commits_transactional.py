@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hub_processes import read_all, running, service_env, write_keyring
 from kafka import KafkaConsumer, TopicPartition
-from messages_support import write_in_transactions
 
 from hubdev.waiting import wait_until
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import read_all, running, service_env, write_keyring
+from tests.integration.messages_support import write_in_transactions
 
 pytestmark = pytest.mark.integration
 TRANSACTIONS = 120

@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
-from hub_processes import running, service_env, write_keyring
-from messages_support import write_in_transactions
 
 from hubdev.waiting import wait_until
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import running, service_env, write_keyring
+from tests.integration.messages_support import write_in_transactions
 
 pytestmark = pytest.mark.integration
 

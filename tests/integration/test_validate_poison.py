@@ -17,10 +17,8 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import produce, read_all, running, service_env, service_process, write_keyring
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
-from messages_support import placement, raw_record, valid_bsn
 
 from hubdev.localkafka.broker import free_port
 from hubdev.waiting import wait_until
@@ -28,6 +26,15 @@ from services.contracts.codec import decode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.streaming.delivery import EXIT_UNDELIVERABLE
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import (
+    produce,
+    read_all,
+    running,
+    service_env,
+    service_process,
+    write_keyring,
+)
+from tests.integration.messages_support import placement, raw_record, valid_bsn
 
 pytestmark = pytest.mark.integration
 BIRTH = date(2009, 7, 13)

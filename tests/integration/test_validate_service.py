@@ -12,14 +12,22 @@ from typing import Any
 
 import orjson
 import pytest
-from hub_processes import ServiceProcess, produce, read_all, running, service_env, topic_names, write_keyring
-from messages_support import placement, raw_record, raw_records, valid_bsn
 
 from hubdev.localkafka.broker import free_port
 from services.contracts.canonical import inbound_from_json, record_to_json, validated_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
 from services.streaming.topic_admin import create_hub_topics
+from tests.integration.hub_processes import (
+    produce,
+    read_all,
+    running,
+    service_env,
+    service_process,
+    topic_names,
+    write_keyring,
+)
+from tests.integration.messages_support import placement, raw_record, raw_records, valid_bsn
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
@@ -196,7 +204,7 @@ def test_sigkill_mid_batch_then_restart_gives_one_outcome_per_message(
     # Poll the worker's own counter (cheap) rather than re-reading the retour topic, and do not
     # wait for readiness first: the kill must land while the backlog is being worked through.
     port = free_port()
-    worker = ServiceProcess(
+    worker = service_process(
         "validate", {**env, "JEUGDHUB_WEB_PORT": str(port)}, tmp_path / "validate-1.log", port
     )
     worker.start()
@@ -262,7 +270,7 @@ def test_refuses_to_start_under_another_pseudonymisation_key(
 ) -> None:
     import subprocess
 
-    from hub_processes import JEUGDHUB
+    from hubdev.processes import JEUGDHUB
 
     create_hub_topics(kafka_bootstrap, unique_prefix)
     rng = random.Random(3)

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aggregate_support import TABLE, DictTable, Feed, Msg
 
 import services.aggregate.apply as apply_module
 from services.aggregate.apply import apply_batch
@@ -16,6 +15,7 @@ from services.aggregate.facts import FACTS_VERSION, YouthFacts, build_youth_fact
 from services.aggregate.records import message_key
 from services.contracts.canonical import validated_from_json
 from services.contracts.codec import decode, encode
+from tests.unit.aggregate.aggregate_support import TABLE, DictTable, Feed, Msg
 
 
 @dataclass

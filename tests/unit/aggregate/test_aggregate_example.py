@@ -7,12 +7,12 @@ import random
 from typing import Any
 
 import pytest
-from aggregate_support import EXAMPLE_AS_OF, example_accepted_by_youth, figures_by_region
 
 from hubdev.paths import SPEC_EXAMPLES
 from services.aggregate.facts import YouthFacts, build_youth_facts
 from services.aggregate.figures import region_figures
 from services.contracts.regions import load_region_table
+from tests.unit.aggregate.aggregate_support import EXAMPLE_AS_OF, example_accepted_by_youth, figures_by_region
 
 pytestmark = pytest.mark.skipif(
     not (SPEC_EXAMPLES / "expected-figures.json").is_file(),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from aggregate_support import TABLE, Feed, Msg, facts_of, figures_of
-
 from services.aggregate.dates import perspective_deadline
 from services.aggregate.figures import FIGURE_KEYS, FigureAccumulator, contribution, region_figures
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, Msg, facts_of, figures_of
 
 A, B, C = "10000001", "10000002", "10000003"
 D = date(2026, 3, 31)

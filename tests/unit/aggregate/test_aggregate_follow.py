@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from aggregate_support import TABLE, Feed, facts_of
-
 from services.aggregate.follow import FactsFollower
 from services.aggregate.records import facts_record
 from services.aggregate.state import FiguresState
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 
 def test_facts_a_tombstone_and_an_unusable_record_each_move_the_read_position() -> None:

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Any
 
-from aggregate_support import TABLE, Feed, facts_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from services.aggregate.ordering import POSITION_HEADER, Position, joined, may_f
 from services.aggregate.publisher import SnapshotPublisher
 from services.aggregate.state import FiguresState
 from services.contracts.codec import decode
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 D = date(2026, 3, 31)
 FACTS = facts_of([Feed("y", "0363").start("10000001", "P1", "2026-01-10")])[0]

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
-from aggregate_support import TABLE, Msg, facts_of, figures_by_region
 from dateutil.relativedelta import relativedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from services.aggregate.facts import YouthFacts
 from services.aggregate.figures import region_figures
 from services.contracts.regions import RegionTable
+from tests.unit.aggregate.aggregate_support import TABLE, Msg, facts_of, figures_by_region
 
 PROVIDERS = ["10000001", "10000002"]
 PLACEMENT_IDS = ["P1", "P2", "P3"]

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from aggregate_support import TABLE, Feed, facts_of
 from prometheus_client import generate_latest
 
 from services.aggregate.metrics import new_metrics
 from services.aggregate.ordering import Position
 from services.aggregate.publishing import PublishRound
 from services.aggregate.state import FiguresState
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 DAY = date(2026, 3, 31)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from aggregate_support import TABLE, Feed, facts_of
-
 from services.aggregate.facts import YouthFacts
 from services.aggregate.figures import region_figures
 from services.aggregate.snapshots import SnapshotThrottle, snapshot
 from services.aggregate.state import FiguresState
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 D = date(2026, 3, 31)
 

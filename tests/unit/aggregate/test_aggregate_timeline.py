@@ -7,10 +7,10 @@ import json
 from datetime import date
 
 import pytest
-from aggregate_support import TABLE, Feed, Msg
 
 from services.aggregate.facts import YouthFacts, build_youth_facts
 from services.aggregate.timeline import Placement, build_timeline
+from tests.unit.aggregate.aggregate_support import TABLE, Feed, Msg
 
 A, B = "10000001", "10000002"
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import PROMETHEUS_DIR, REPO, load_documents
-from test_deploy_prometheus_rules import _exported_series_names
 
 from hubdev import dashboards
 from hubdev.dashboards import CONFIGMAP_FILE, DASHBOARDS, GRAFANA_DIR, panel_queries, render_all
+from tests.unit.deploy.deploy_support import PROMETHEUS_DIR, REPO, load_documents
+from tests.unit.deploy.test_deploy_prometheus_rules import _exported_series_names
 
 Board = dict[str, Any]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import REPO, load_documents
 
 from services.aggregate.service import create_app as create_aggregate_app
 from services.aggregate.settings import AggregateSettings
@@ -32,6 +31,7 @@ from services.ingest.settings import _default_transactional_id
 from services.privacy.pseudonym import ephemeral_keyring
 from services.validate.service import create_app as create_validate_app
 from services.validate.settings import ValidateSettings
+from tests.unit.deploy.deploy_support import REPO, load_documents
 
 
 def test_committed_files_equal_the_generator_output() -> None:

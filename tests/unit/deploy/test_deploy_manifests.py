@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_support import (
+
+from services.contracts.regions import DEFAULT_REGIONS_FILE, load_region_table
+from tests.unit.deploy.deploy_support import (
     K8S,
     KUSTOMIZATIONS,
     REPO,
@@ -28,8 +30,6 @@ from deploy_support import (
     rendered,
     yaml_files,
 )
-
-from services.contracts.regions import DEFAULT_REGIONS_FILE, load_region_table
 
 WEB_PORTS = {"ingest": 8080, "validate": 6066, "aggregate": 6067}
 """The documented default port of each service (docs/architecture.md)."""

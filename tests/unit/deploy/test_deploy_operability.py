@@ -13,7 +13,11 @@ import re
 from pathlib import Path, PurePosixPath
 
 import pytest
-from deploy_support import (
+
+from services.contracts.topics import RAW, VALIDATED, TopicSpec
+from services.ingest.settings import IngestSettings
+from services.settings import WorkerSettings
+from tests.unit.deploy.deploy_support import (
     K8S,
     KUSTOMIZATIONS,
     REPO,
@@ -24,10 +28,6 @@ from deploy_support import (
     of_kind,
     rendered,
 )
-
-from services.contracts.topics import RAW, VALIDATED, TopicSpec
-from services.ingest.settings import IngestSettings
-from services.settings import WorkerSettings
 
 PROBES = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
 WORKER_SOURCES: dict[str, TopicSpec] = {"validate": RAW, "aggregate": VALIDATED}

@@ -12,12 +12,12 @@ import subprocess
 
 import pytest
 import yaml
-from deploy_support import PROMETHEUS_DIR, REPO
 from prometheus_client import CollectorRegistry
 
 from services.aggregate.metrics import new_metrics as aggregate_metrics
 from services.ingest.metrics import new_metrics as ingest_metrics
 from services.validate.metrics import new_metrics as validate_metrics
+from tests.unit.deploy.deploy_support import PROMETHEUS_DIR, REPO
 
 SUFFIXES = {
     "counter": ("_total", "_created"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from test_ingest_http import FakeReader, FakeWriter, auth, problem_of
 
 from services.ingest.backlog import NoBacklog
 from services.streaming.backlog import (
@@ -23,6 +22,7 @@ from services.streaming.backlog import (
     first_unprocessed,
     stage_backlog,
 )
+from tests.unit.ingest.test_ingest_http import FakeReader, FakeWriter, auth, problem_of
 
 NOW_MS = 1_800_000_000_000
 

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest_http import FakeReader, FakeWriter, auth, problem_of, run
 
 from hubdev.localkafka.broker import free_port
 from hubdev.records import placement
@@ -34,6 +33,7 @@ from services.ingest.problems import Problem
 from services.ingest.server import make_runner
 from services.ingest.settings import RECORD_OVERHEAD_BYTES, IngestSettings
 from services.ingest.tokens import Sender, TokenStore, hash_token
+from tests.unit.ingest.test_ingest_http import FakeReader, FakeWriter, auth, problem_of, run
 
 SENDER = Sender("provider", "12345678")
 

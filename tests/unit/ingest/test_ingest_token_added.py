@@ -11,11 +11,11 @@ import asyncio
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from test_ingest_http import FakeReader, FakeWriter
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.tokens import Sender, add_token
+from tests.unit.ingest.test_ingest_http import FakeReader, FakeWriter
 
 
 def test_a_token_added_while_ingest_runs_works_on_its_first_request(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from build_support import compiled_build, env_for
 
 from hubdev.simulate import build as build_module
 from hubdev.simulate.build import COMPILED_MODULES, COMPLETE, BuildChoice, source_digest
 from hubdev.simulate.compiler import build
+from tests.unit.simulate.build_support import compiled_build, env_for
 
 REPO = Path(__file__).resolve().parents[3]
 FEED = ["--start", "2023-01-01", "--end", "2023-06-30", "--history-days", "60", "--scale", "0.5",

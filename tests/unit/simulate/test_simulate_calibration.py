@@ -12,11 +12,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from simulate_support import judged_year
 
 from hubdev.simulate.__main__ import main as simulate_main
 from hubdev.simulate.calibration import PUBLISHED_CLOSED, closed_targets
 from services.cli import main as jeugdhub
+from tests.unit.simulate.simulate_support import judged_year
 
 
 def _within(value: int, target: int, tolerance: float = 0.05) -> bool:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from build_support import compiled_build, env_for
 
 from hubdev.simulate.__main__ import main
 from hubdev.simulate.commands import period_of, register
 from hubdev.simulate.output import read_token_map
 from hubdev.waiting import wait_until
 from services.ingest.tokens import hash_token, read_token_file
+from tests.unit.simulate.build_support import compiled_build, env_for
 
 SMALL = ["--history-days", "30", "--scale", "0.1", "--other-care-scale", "0.05", "-q"]
 

@@ -8,9 +8,8 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from simulate_support import simulate
-
 from hubdev.simulate.feed import SimulationConfig
+from tests.unit.simulate.simulate_support import simulate
 
 SMALL = SimulationConfig(
     start=date(2023, 1, 1), end=date(2023, 6, 30), seed=42, history_days=180, scale=0.3, other_care_scale=0.1

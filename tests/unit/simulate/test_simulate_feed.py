@@ -10,7 +10,6 @@ from functools import cache
 from typing import Any
 
 import orjson
-from simulate_support import Feed, judged_year, simulate, year_feed
 
 from hubdev.simulate.feed import SimulationConfig
 from hubdev.simulate.invalid import RULE_CODES
@@ -18,6 +17,7 @@ from services.contracts.bsn import is_valid_bsn
 from services.contracts.canonical import check_inbound
 from services.contracts.errors import ContractError
 from services.validate.rules import check_rules
+from tests.unit.simulate.simulate_support import Feed, judged_year, simulate, year_feed
 
 YEAR = 2022
 

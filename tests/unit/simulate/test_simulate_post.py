@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 import pytest
-from simulate_support import Feed, simulate
 
 from hubdev.simulate.feed import Line, SimulationConfig
 from hubdev.simulate.post import Poster, PostError
 from services.contracts.codec import decode
+from tests.unit.simulate.simulate_support import Feed, simulate
 
 ingest_app = pytest.importorskip("services.ingest.app")
 ingest_settings = pytest.importorskip("services.ingest.settings")

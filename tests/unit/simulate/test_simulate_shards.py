@@ -10,12 +10,12 @@ from datetime import date
 
 import orjson
 import pytest
-from simulate_support import regions
 
 from hubdev.simulate import feed as feed_module
 from hubdev.simulate.feed import FEED_SHARDS, Simulation, SimulationConfig
 from hubdev.simulate.render import Renderer
 from hubdev.simulate.world import BsnAllocator, Numbering, WorldError, build_world
+from tests.unit.simulate.simulate_support import regions
 
 SMALL = SimulationConfig(
     start=date(2023, 1, 1), end=date(2023, 4, 30), seed=5, history_days=90, scale=0.3, other_care_scale=0.1

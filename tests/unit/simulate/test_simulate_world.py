@@ -6,7 +6,6 @@ import random
 from datetime import date
 
 import pytest
-from simulate_support import regions
 
 from hubdev.simulate.calibration import (
     CLOSED,
@@ -18,6 +17,7 @@ from hubdev.simulate.calibration import (
 from hubdev.simulate.feed import Simulation, SimulationConfig
 from hubdev.simulate.world import BsnAllocator, WorldError, agb_code, build_world
 from services.contracts.bsn import is_valid_bsn
+from tests.unit.simulate.simulate_support import regions
 
 
 def test_bsns_pass_the_11_proef_start_with_99_and_never_repeat() -> None:
