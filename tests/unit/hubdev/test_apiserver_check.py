@@ -18,6 +18,7 @@ from hubdev.apiserver_check import (
     kubernetes_module_version,
     minor,
     namespaces_of,
+    negative_controls,
     parse_apply_output,
     staging_replacements,
     token_csv,
@@ -113,3 +114,26 @@ def test_apply_output_parsing() -> None:
     accepted, errors = parse_apply_output(stdout, stderr)
     assert accepted == ["configmap/jeugdhub-config", "deployment.apps/jeugdhub-ingest"]
     assert errors == [stderr.strip()]
+
+
+def test_negative_controls_are_mutants_of_the_rendered_resources() -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}},
+    }
+    topic = {"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic", "metadata": {"name": "t"}, "spec": {}}
+    controls = negative_controls([deployment, topic])
+    assert len(controls) == 5
+    assert all(control not in (deployment, topic) for control in controls.values())
+    assert deployment["spec"] == {
+        "template": {"spec": {"containers": [{"name": "c"}]}}
+    }  # originals untouched
+    assert topic == {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": "t"},
+        "spec": {},
+    }
+    assert sum(control["apiVersion"] == "kafka.strimzi.io/v1beta2" for control in controls.values()) == 1
