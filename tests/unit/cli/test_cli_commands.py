@@ -15,7 +15,7 @@ import pytest
 
 from services import cli
 
-DEV_COMMANDS = {"kafka", "run", "simulate"}
+DEV_COMMANDS = {"kafka", "run", "simulate", "k8s-check", "k8s-dry-run"}
 SERVICE_COMMANDS = {"topics", "validate", "ingest", "tokens", "aggregate", "rebuild", "replay", "deploy"}
 
 
