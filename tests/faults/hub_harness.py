@@ -24,12 +24,8 @@ import json
 import os
 import secrets
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -40,7 +36,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from hubdev.localkafka.broker import free_port, set_parent_death_signal
+from hubdev.localkafka.broker import free_port
+from hubdev.processes import JEUGDHUB, Child
 from services.aggregate.ordering import Position, position_of
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
@@ -52,7 +49,6 @@ from services.replay.offline import figures_document, judge_lines
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
 
-JEUGDHUB = str(Path(sys.executable).with_name("jeugdhub"))
 VALIDATE_APP_ID = "jeugdhub-validate"
 AGGREGATE_APP_ID = "jeugdhub-aggregate"
 
@@ -62,69 +58,42 @@ Key = tuple[str, str]
 
 # -- service processes ------------------------------------------------------------------------------
 @dataclass
-class Service:
-    """One ``jeugdhub <command>`` process; ``port`` serves its ``/readyz``."""
+class Service(Child):
+    """One ``jeugdhub <command>`` process of the harness: hubdev's :class:`Child` (own log, the
+    parent-death signal, SIGKILL / SIGTERM), started again after a kill, with its memory."""
 
-    name: str
-    command: str
-    env: dict[str, str]
-    log_path: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
+    @classmethod
+    def of(cls, name: str, command: str, env: dict[str, str], log_path: Path, port: int) -> Service:
+        return cls(
+            name,
+            [JEUGDHUB, command],
+            env,
+            log_path,
+            web_port=port,
+            death_signal=signal.SIGTERM,  # a killed test leaves no worker behind
+            tail_lines=40,
+        )
+
     def start(self) -> Service:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [JEUGDHUB, self.command],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=set_parent_death_signal,  # a killed test leaves no worker behind
-            )
+        super().start()
         self.starts += 1
         return self
 
     @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+    def running_pid(self) -> int | None:
+        return self.pid if self.alive else None
 
-    def ready(self, timeout_s: float = 1.0) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=timeout_s) as resp:
-                return int(resp.status) == 200
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
-
-    def wait_ready(self, timeout_s: float = 120.0) -> float:
+    def seconds_to_ready(self, timeout_s: float = 120.0) -> float:
         """Seconds until ``/readyz`` answers 200; raises with the log's tail if it never does."""
         started = time.monotonic()
-        while time.monotonic() - started < timeout_s:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if self.ready():
-                return time.monotonic() - started
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready in {timeout_s:.0f} s:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no final commit."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.wait_ready(timeout_s)
+        return time.monotonic() - started
 
     def rss_bytes(self) -> int | None:
         """Resident memory of the process (``VmRSS``), None when it does not run."""
-        pid = self.pid
+        pid = self.running_pid
         if pid is None:
             return None
         try:
@@ -134,10 +103,6 @@ class Service:
         except OSError:
             return None
         return None
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def write_keyring(path: Path, key_id: str = "faults") -> Path:
@@ -201,7 +166,7 @@ class Hub:
         self, name: str, command: str, base: Mapping[str, str], own: Mapping[str, str], port: int
     ) -> None:
         env = {**base, **own}
-        self.services[name] = Service(name, command, env, self.workdir / f"{name}.log", port)
+        self.services[name] = Service.of(name, command, env, self.workdir / f"{name}.log", port)
 
     @property
     def url(self) -> str:
@@ -215,7 +180,7 @@ class Hub:
         order = [n for n in self.services if n != "ingest"] + ["ingest"]
         for name in order:
             self.services[name].start()
-        return {name: round(self.services[name].wait_ready(timeout_s), 2) for name in order}
+        return {name: round(self.services[name].seconds_to_ready(timeout_s), 2) for name in order}
 
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
@@ -277,7 +242,7 @@ class ReadinessMonitor:
     def _run(self) -> None:
         while not self._stop.is_set():
             for name, service in self.hub.services.items():
-                ok = service.ready(timeout_s=1.0)
+                ok = service.ready()
                 now = time.monotonic()
                 with self._lock:
                     if ok and name in self._open:
@@ -900,6 +865,10 @@ class SnapshotWatcher:
         self.stop()
 
     def reconnect(self) -> None:
+        """Join again once the previous member has left (its ``close`` may outlast stop's 15 s under
+        load; a second thread would then race the first for the group's partitions)."""
+        if self._thread is not None:
+            self._thread.join(60)
         self.reconnects += 1
         self.start()
 
