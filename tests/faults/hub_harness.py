@@ -48,6 +48,7 @@ from services.privacy.pseudonym import Keyring, ephemeral_keyring
 from services.replay.offline import figures_document, judge_lines
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
+from tests.integration.hub_processes import read_all
 
 VALIDATE_APP_ID = "jeugdhub-validate"
 AGGREGATE_APP_ID = "jeugdhub-aggregate"
@@ -570,29 +571,7 @@ def _retry_after(value: str | None) -> float:
 # -- what the hub wrote --------------------------------------------------------------------------------
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
     """Every committed record of *topic* up to its current end."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions: set[int] = set()
-        while not partitions and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                time.sleep(0.2)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records: list[Any] = []
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=300).values():
-                records.extend(batch)
-            if all(consumer.position(tp) >= ends[tp] for tp in tps):
-                break
-        return records
-    finally:
-        consumer.close()
+    return read_all(bootstrap, topic, timeout_s=timeout_s)
 
 
 def retour_statuses(bootstrap: str, prefix: str) -> dict[Key, Counter[str]]:
