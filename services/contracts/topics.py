@@ -123,7 +123,41 @@ AGGREGATES = TopicSpec(
     doc="The latest figures per region; compacted so a new reader gets the current state.",
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RAW, VALIDATED, REJECTED, RETOUR, YOUTH_FACTS, AGGREGATES)
+AGGREGATES_PUBLIC = TopicSpec(
+    name="jeugdhub.aggregates-public.v1",
+    key="region code (UTF-8), 'NL' for the national row",
+    value_schema="PublicRegionSnapshot",
+    partitions=1,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("jeugdautoriteit", "public"),
+    holds_bsn=False,
+    doc="The public form of the latest figures per region (metrics.md, Public figures): small counts "
+    "suppressed, others rounded to 5; computed from the exact figures, written with them.",
+)
+FIGURES_DAILY = TopicSpec(
+    name="jeugdhub.figures-daily.v1",
+    key="'<region>:<YYYY-MM-DD>' (UTF-8): one record per region per day, never overwritten",
+    value_schema="DailyRegionFigures",
+    partitions=1,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("jeugdautoriteit",),
+    holds_bsn=False,
+    doc="Provisional history: each region's figures as of each day, as known at the end of that day "
+    "(Europe/Amsterdam); written once per key, marked written_late when written after the day.",
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    RAW,
+    VALIDATED,
+    REJECTED,
+    RETOUR,
+    YOUTH_FACTS,
+    AGGREGATES,
+    AGGREGATES_PUBLIC,
+    FIGURES_DAILY,
+)
 
 
 def dedup_key(sender_code: str, message_id: str) -> str:

@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 from services.contracts.topics import (
     AGGREGATES,
+    AGGREGATES_PUBLIC,
     ALL_TOPICS,
     COMPACTED_STATE_CONFIG,
+    FIGURES_DAILY,
     RAW,
     REJECTED,
     RETOUR,
@@ -64,6 +66,8 @@ WRITERS: Mapping[str, Service] = {
     RETOUR.name: "validate",
     YOUTH_FACTS.name: "aggregate",
     AGGREGATES.name: "aggregate",
+    AGGREGATES_PUBLIC.name: "aggregate",
+    FIGURES_DAILY.name: "aggregate",
 }
 """The one service that writes each topic (docs/architecture.md, "written by")."""
 
@@ -74,6 +78,7 @@ READER_PRINCIPALS: Mapping[str, str | None] = {
     "rebuild": "aggregate",  # `jeugdhub rebuild` runs as a Job with the aggregate worker's identity
     "operations": "operations",
     "jeugdautoriteit": "jeugdautoriteit",
+    "public": "public",  # a consumer of the public figures only (metrics.md, Public figures)
     "run-view": None,  # the `jeugdhub run` terminal view on a developer's machine, not in a cluster
 }
 """Each ``readers`` name in topics.py -> the KafkaUser it reads as (None: no user in a cluster)."""
@@ -95,6 +100,7 @@ CONSUMER_GROUPS: Mapping[str, str] = {"validate": VALIDATE_APP_ID, "aggregate": 
 EXTERNAL_GROUP_PREFIXES: Mapping[str, str] = {
     "operations": "jeugdhub-operations",
     "jeugdautoriteit": "jeugdautoriteit",
+    "public": "public",  # a consumer of the public figures only (metrics.md, Public figures)
 }
 """Readers outside the hub use consumer groups whose names start with this prefix."""
 
