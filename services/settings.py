@@ -7,10 +7,11 @@ starts, never at import time.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_FETCH_MAX_WAIT_MS = 100
@@ -46,6 +47,22 @@ class HubSettings(BaseSettings):
         description="JEUGDHUB_MIN_INSYNC_REPLICAS: min.insync.replicas of the hub's topics (default: "
         "the broker's; with 3 replicas use 2, so acks=all survives one broker down)",
     )
+    baseline_date: date | None = Field(
+        None,
+        description="JEUGDHUB_BASELINE_DATE: baseline date B of the national targets (YYYY-MM-DD, the "
+        "last day of a baseline year such as 2019-12-31, before 2030-12-31); unset: no targets "
+        "(docs/regulator.md)",
+    )
+
+    @field_validator("baseline_date")
+    @classmethod
+    def _baseline_before_path_end(cls, value: date | None) -> date | None:
+        """Refused at start, not at the first evaluation: the closed-placements path needs B < 2030-12-31."""
+        if value is not None:
+            from services.regulator.targets import check_baseline
+
+            check_baseline(value)
+        return value
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict for the start-up log line, secrets replaced by '**********'."""
