@@ -111,6 +111,7 @@ COMMAND_MODULES = (
     "services.aggregate.commands",
     "services.replay.commands",
     "services.deploy.commands",
+    "services.regulator.figures_commands",
 )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
@@ -36,6 +36,9 @@ log = logging.getLogger("jeugdhub.regulator")
 TOPIC_TIMEOUT_S = 10.0
 """How long to wait for a topic to appear in the metadata before giving up (a hub starting up
 creates its topics a moment after the broker is up)."""
+BOOTSTRAP_TIMEOUT_S = 10.0
+"""How long to try the bootstrap servers before failing (kafka-python's default is 30 s: long for a
+command someone typed at a broker that is not there)."""
 READ_TIMEOUT_S = 120.0
 """Upper bound on reading a topic to its end; a compacted figures topic is read in seconds."""
 
@@ -75,7 +78,8 @@ class TopicReader:
     """A read_committed, group-less reader of one topic, from its beginning.
 
     ``read_to_end()`` returns what was committed up to the moment it is called; ``poll()`` then
-    gives what arrives after (``--follow``). One reader, so the two never miss or repeat a record.
+    gives what arrives after (``jeugdhub figures --follow``). One consumer, so the two never miss
+    or repeat a record.
     """
 
     def __init__(
@@ -85,14 +89,16 @@ class TopicReader:
         prefix: str = "",
         *,
         topic_timeout_s: float = TOPIC_TIMEOUT_S,
+        bootstrap_timeout_s: float = BOOTSTRAP_TIMEOUT_S,
         on_error: ErrorSink | None = None,
     ) -> None:
         self.topic = spec.full_name(prefix)
         self.schema = spec.value_schema
         self._on_error = on_error or _log_error
-        # Raises kafka.errors.NoBrokersAvailable (a KafkaError) when nothing answers at bootstrap.
+        # Raises a kafka.errors.KafkaError (KafkaTimeoutError) when nothing answers at bootstrap.
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
+            bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
             enable_auto_commit=False,
             group_id=None,
             isolation_level="read_committed",
@@ -127,13 +133,18 @@ class TopicReader:
     def close(self) -> None:
         self._consumer.close(autocommit=False)
 
-    def read_to_end(self, timeout_s: float = READ_TIMEOUT_S) -> list[FigureRecord]:
+    def read_to_end(
+        self, timeout_s: float = READ_TIMEOUT_S, stopping: Callable[[], bool] | None = None
+    ) -> list[FigureRecord]:
         """Every committed record from the current position to the end as of now, in offset order
-        per partition (the figures topics have one partition, so in log order)."""
+        per partition (the figures topics have one partition, so in log order); cut short, with
+        what was read so far, when ``stopping()`` becomes true."""
         ends: dict[TopicPartition, int] = self._consumer.end_offsets(self._partitions)  # last stable offsets
         deadline = time.monotonic() + timeout_s
         records: list[FigureRecord] = []
         while any(self._consumer.position(tp) < ends[tp] for tp in self._partitions):
+            if stopping is not None and stopping():
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {self.topic} to its end took more than {timeout_s:.0f} s")
             records.extend(self.poll(200))
@@ -237,20 +248,3 @@ def read_daily(
     Raises kafka.errors.KafkaError when Kafka cannot be reached, :class:`TopicMissingError`."""
     latest = read_latest(bootstrap, FIGURES_DAILY, prefix, topic_timeout_s=topic_timeout_s, on_error=on_error)
     return daily_rows(latest, regions, since, until)
-
-
-def follow(
-    bootstrap: str,
-    spec: TopicSpec,
-    prefix: str = "",
-    *,
-    stopping: Callable[[], bool],
-    poll_timeout_ms: int = 500,
-    topic_timeout_s: float = TOPIC_TIMEOUT_S,
-    on_error: ErrorSink | None = None,
-) -> Iterator[FigureRecord]:
-    """Every committed record from the topic's beginning, then each new one as it is committed,
-    until ``stopping()`` is true (checked at least every ``poll_timeout_ms``)."""
-    with TopicReader(bootstrap, spec, prefix, topic_timeout_s=topic_timeout_s, on_error=on_error) as reader:
-        while not stopping():
-            yield from reader.poll(poll_timeout_ms)

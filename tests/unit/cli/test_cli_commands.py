@@ -16,7 +16,17 @@ import pytest
 from services import cli
 
 DEV_COMMANDS = {"kafka", "run", "simulate", "k8s-check", "k8s-dry-run"}
-SERVICE_COMMANDS = {"topics", "validate", "ingest", "tokens", "aggregate", "rebuild", "replay", "deploy"}
+SERVICE_COMMANDS = {
+    "topics",
+    "validate",
+    "ingest",
+    "tokens",
+    "aggregate",
+    "rebuild",
+    "replay",
+    "deploy",
+    "figures",
+}
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
