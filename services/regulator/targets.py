@@ -4,6 +4,7 @@ API (called by ``history``, the aggregate service's gauges and ``report``)::
 
     results = evaluate(row_d, row_b, as_of=D, baseline=B)   # rows: figures rows of one region
     target_columns(results, B)                              # flat columns for CSV/JSON history
+    targets_object(results, B)                              # nested JSON (replay --baseline)
     target_level(spec, results[i].baseline_value, B, on)    # the target as a figure value, for charts
 
 :data:`TARGETS` lists the four targets in the spec's order; each :class:`TargetResult` says
@@ -181,6 +182,23 @@ def target_columns(results: Iterable[TargetResult], baseline: date) -> dict[str,
         if result.name == "closed_placements":
             columns[f"target.{result.name}.path"] = result.path
     return columns
+
+
+def targets_object(results: Iterable[TargetResult], baseline: date) -> dict[str, Any]:
+    """The nested JSON form (``replay --baseline``): ``baseline``, then per target name an object
+    with ``figure``, ``value``, ``met``, ``baseline_value`` (and ``path`` for closed_placements)."""
+    out: dict[str, Any] = {"baseline": baseline.isoformat()}
+    for result in results:
+        item: dict[str, Any] = {
+            "figure": result.figure,
+            "value": result.value,
+            "met": result.met,
+            "baseline_value": result.baseline_value,
+        }
+        if result.name == "closed_placements":
+            item["path"] = result.path
+        out[result.name] = item
+    return out
 
 
 def target_column_names() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,23 +22,40 @@ def register(sub: Any) -> None:
         "with the same functions as the services, and print the figures as of --as-of.",
     )
     reads_settings(
-        replay, "services.settings:ReplaySettings", ("regions_file", "keyring_file", "keyring_json")
+        replay,
+        "services.settings:ReplaySettings",
+        ("regions_file", "keyring_file", "keyring_json", "baseline_date"),
     )
     replay.add_argument("input", help="canonical-JSON messages, one per line")
-    replay.add_argument("--as-of", required=True, type=_as_of, help="as-of date D, YYYY-MM-DD")
+    replay.add_argument("--as-of", required=True, type=_date("--as-of"), help="as-of date D, YYYY-MM-DD")
     replay.add_argument(
         "--regions", help="region reference table CSV (default: JEUGDHUB_REGIONS_FILE or the example)"
     )
     replay.add_argument("--output", help="write the figures JSON here instead of stdout")
     replay.add_argument("--rejections", help="write one rejection record per rejected message (JSON lines)")
+    replay.add_argument(
+        "--public",
+        action="store_true",
+        help="print the public form (counts 1-4 null, others rounded to 5, rates and medians null on "
+        "small cohorts, 'suppressed' per region; docs/regulator.md)",
+    )
+    replay.add_argument(
+        "--baseline",
+        type=_date("--baseline"),
+        help="baseline date B, YYYY-MM-DD (default: JEUGDHUB_BASELINE_DATE): add a 'targets' object "
+        "per region (the national targets as of --as-of against B)",
+    )
     replay.set_defaults(func=run)
 
 
-def _as_of(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--as-of must be YYYY-MM-DD, got {text!r}") from exc
+def _date(option: str) -> Callable[[str], date]:
+    def parse(text: str) -> date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{option} must be YYYY-MM-DD, got {text!r}") from exc
+
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from services.contracts.regions import RegionTableError, load_region_table
     from services.output import write_json_document
     from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
-    from services.replay.offline import figures_document, judge_lines, read_lines
+    from services.regulator.targets import check_baseline
+    from services.replay.offline import judge_lines, read_lines, regulator_document
     from services.settings import ReplaySettings
 
     input_path = Path(args.input)
@@ -58,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
         if output:
             check_writable(output)
     settings = ReplaySettings()
+    baseline = args.baseline or settings.baseline_date
+    if baseline is not None:
+        try:
+            check_baseline(baseline)
+        except ValueError as exc:
+            print(f"jeugdhub replay: --baseline: {exc}", file=sys.stderr)
+            return COMMAND_ERROR
     try:
         regions = load_region_table(args.regions or settings.regions_file)
         keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
@@ -83,5 +109,6 @@ def run(args: argparse.Namespace) -> int:
             f"jeugdhub replay: {input_path}:{line_no}: not a JSON message, recorded as a SCHEMA rejection",
             file=sys.stderr,
         )
-    write_json_document(figures_document(result, args.as_of, regions), args.output)
+    document = regulator_document(result, args.as_of, regions, public=args.public, baseline=baseline)
+    write_json_document(document, args.output)
     return 0

@@ -16,10 +16,12 @@ from datetime import date
 from typing import Any, BinaryIO, cast
 
 from services.aggregate.facts import build_youth_facts
-from services.aggregate.figures import region_figures
+from services.aggregate.figures import FigureAccumulator, contribution, region_figures
 from services.contracts.records import RejectionJSON, SenderJSON, ValidatedJSON
 from services.contracts.regions import RegionTable
 from services.privacy.pseudonym import Keyring
+from services.regulator.public import public_document, public_row
+from services.regulator.targets import check_baseline, evaluate, targets_object
 from services.validate.dedup import DedupEntry
 from services.validate.pipeline import RawInput, process
 
@@ -89,6 +91,37 @@ def figures_document(result: ReplayResult, as_of: date, regions: RegionTable) ->
         "rejected": result.rejected,
         "duplicates": result.duplicates,
         "regions": region_figures(facts, as_of, regions),
+    }
+
+
+def regulator_document(
+    result: ReplayResult, as_of: date, regions: RegionTable, *, public: bool, baseline: date | None
+) -> dict[str, Any]:
+    """:func:`figures_document` in the public form (``public``) and/or with a ``targets`` object per
+    region against ``baseline`` (one pass over the youth, two accumulators: as of D and as of B).
+
+    With both, the targets are evaluated on the public rows of D and B, so they reveal no more than
+    the public figures do (docs/regulator.md)."""
+    if baseline is None:
+        document = figures_document(result, as_of, regions)
+        return public_document(document) if public else document
+    check_baseline(baseline)
+    now, then = FigureAccumulator(regions), FigureAccumulator(regions)
+    for messages in result.by_youth.values():
+        facts = build_youth_facts(messages, regions)
+        now.add(contribution(facts, as_of))
+        then.add(contribution(facts, baseline))
+    rows_d, rows_b = now.rows(), then.rows()
+    if public:
+        rows_d, rows_b = [public_row(r) for r in rows_d], [public_row(r) for r in rows_b]
+    for row_d, row_b in zip(rows_d, rows_b, strict=True):
+        row_d["targets"] = targets_object(evaluate(row_d, row_b, as_of, baseline), baseline)
+    return {
+        "as_of": as_of.isoformat(),
+        "accepted": result.accepted,
+        "rejected": result.rejected,
+        "duplicates": result.duplicates,
+        "regions": rows_d,
     }
 
 
