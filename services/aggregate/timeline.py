@@ -25,9 +25,11 @@ Regions: the spec counts every figure about a message in the region of that mess
 ``municipality_code``. So a placement's region is the region of the message that won its start
 fields (a ``transfer`` for its to-placement, else the ``placement_started``): whoever reports the
 start of a stay says whose youth it is then. The end fields never move a placement to another
-region. A measure's region is that of its winning message. A municipality that is not in the
-table (validation rejects those, so only a table swap can cause it) gives region ``None``: the
-item still counts nationally, in no region.
+region. A measure's region is that of its winning message. The municipality's region is the one it
+had on that message's event date (``RegionTable.region_on`` with the placement's start date, the
+measure's start date), so a merger never moves earlier stays. A municipality that is not in the
+table on that date (validation rejects those, so only a table swap can cause it) gives region
+``None``: the item still counts nationally, in no region.
 """
 
 from __future__ import annotations
@@ -213,7 +215,10 @@ def build_timeline(messages: Iterable[Message], regions: RegionTable) -> Timelin
             perspectives.add(message["determined_date"])
         # Any other type is not in the contract and carries no figure.
 
-    region_of = regions.region_of
+    # A region is the municipality's on the event date of the message that wrote it (regions'
+    # EVENT_DATE_FIELD): a placement's start date (placement_started.start_date or
+    # transfer.transfer_date), a measure's start_date. Validate's S300 asks region_on the same.
+    region_on = regions.region_on
     parse = date.fromisoformat
     placements: list[Placement] = []
     end_date: date | None
@@ -226,15 +231,16 @@ def build_timeline(messages: Iterable[Message], regions: RegionTable) -> Timelin
         else:
             end_text, reason, destination = end[1]
             end_date = parse(end_text)
+        start = parse(start_date)
         placements.append(
             Placement(
                 key[0],
                 key[1],
-                parse(start_date),
+                start,
                 location_code,
                 care_type,
                 legal_basis,
-                region_of(municipality),
+                region_on(municipality, start),
                 end_date,
                 reason,
                 destination,
@@ -245,15 +251,16 @@ def build_timeline(messages: Iterable[Message], regions: RegionTable) -> Timelin
     measure_list: list[Measure] = []
     for (sender_code, measure_id), (_, message) in sorted(measures.items()):
         measure_end = message.get("end_date")
+        measure_start = parse(message["start_date"])
         measure_list.append(
             Measure(
                 sender_code,
                 measure_id,
                 message["kind"],
-                parse(message["start_date"]),
+                measure_start,
                 None if measure_end is None else parse(measure_end),
                 message.get("placement_id"),
-                region_of(message["municipality_code"]),
+                region_on(message["municipality_code"], measure_start),
             )
         )
     return Timeline(

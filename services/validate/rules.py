@@ -23,7 +23,9 @@ Readings of the contract chosen here (the contract is silent or ambiguous on the
 - ``RS036``/``RS035``: AGB codes are ``sender.code`` when the sender is a provider, ``provider_agb``
   and ``to_provider_agb``; gemeentecodes are ``municipality_code`` and ``sender.code`` when the
   sender is a municipality. ``S300`` is only checked on codes that are 4 digits (a malformed code is
-  reported once, as ``RS035``).
+  reported once, as ``RS035``). ``S300`` asks whether the code is valid on the *event date* (the
+  table's validity dates, ``RegionTable.region_on``, the lookup the aggregate counts with); for a
+  cancel, whether the table knows the code in any period.
 - ``JH020``: ``placement_started``, ``placement_ended``, ``transfer`` and restrictive measures only
   from providers; legal measures and ``perspective_determined`` from either kind; a municipality may
   only send about youth it is responsible for (``sender.code == municipality_code``); a
@@ -51,20 +53,13 @@ from datetime import date
 from typing import Any
 
 from services.contracts.bsn import elfproef_sum, is_nine_digits, is_valid_bsn
-from services.contracts.regions import RegionTable
+from services.contracts.regions import EVENT_DATE_FIELD, RegionTable, event_day
 from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 from services.privacy.masking import mask_bsn
 
 JEUGDWET_MAX_AGE = 23
 MAX_AGE_YEARS = 120
 
-EVENT_DATE_FIELD: Mapping[str, str] = {
-    "placement_started": "start_date",
-    "placement_ended": "end_date",
-    "transfer": "transfer_date",
-    "measure": "start_date",
-    "perspective_determined": "determined_date",
-}
 # Every date field of a ``new`` message per type (birth_date is in the envelope of all).
 DATE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "placement_started": ("start_date",),
@@ -172,11 +167,34 @@ def _check_gemeentecode_format(msg: Mapping[str, Any]) -> list[Violation]:
 
 
 def _check_region_table(msg: Mapping[str, Any], regions: RegionTable) -> list[Violation]:
-    return [
-        Violation("S300", path, f"{path} {value!r} is not in the region reference table")
-        for path, value in _gemeentecode_fields(msg)
-        if _GEMEENTECODE.fullmatch(value) and value not in regions
-    ]
+    """S300 on the event date, with the aggregate's own lookup (``RegionTable.region_on``).
+
+    A ``new`` message's code must be valid on its event date (a merged-away code is fine for events
+    before the merger, a new code only from its start). A cancel counts in no region and repeats the
+    envelope of the message it withdraws, whose code may have merged away since: it only needs a
+    code the table knows in some period, or a wrong message would stay counted.
+    """
+    # Only a dated table needs the date: in an undated one every known code is valid always.
+    day = event_day(msg) if regions.is_dated else None
+    violations: list[Violation] = []
+    for path, value in _gemeentecode_fields(msg):
+        if not _GEMEENTECODE.fullmatch(value):
+            continue
+        if value not in regions:
+            violations.append(
+                Violation("S300", path, f"{path} {value!r} is not in the region reference table")
+            )
+        elif day is not None and regions.region_on(value, day) is None:
+            event_field = EVENT_DATE_FIELD[msg["message_type"]]
+            violations.append(
+                Violation(
+                    "S300",
+                    path,
+                    f"{path} {value!r} is not valid in the region reference table on the event date "
+                    f"({event_field}): the municipality did not exist yet or had merged away",
+                )
+            )
+    return violations
 
 
 def _check_end_after_start(msg: Mapping[str, Any]) -> list[Violation]:
