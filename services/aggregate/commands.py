@@ -41,6 +41,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from services.aggregate.clock import AsOfFileError
     from services.aggregate.service import create_app
     from services.aggregate.settings import AggregateSettings
     from services.contracts.regions import RegionTableError, load_region_table
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         create_topics_if_asked(settings)
         return create_app(settings, regions).app
 
-    return start_worker(settings, build_app, "aggregate", (RegionTableError,))
+    return start_worker(settings, build_app, "aggregate", (RegionTableError, AsOfFileError))
 
 
 def run_rebuild(args: argparse.Namespace) -> int:

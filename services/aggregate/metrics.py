@@ -28,6 +28,7 @@ class AggregateMetrics:
     publisher: Gauge
     publisher_takeovers: Counter
     snapshots_held_back: Counter
+    daily_written: Counter
 
     def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
@@ -95,6 +96,13 @@ def new_metrics() -> AggregateMetrics:
         snapshots_held_back=Counter(
             "jeugdhub_aggregate_snapshots_held_back",
             "Publish rounds held back because the figures state is behind what is already published",
+            registry=registry,
+        ),
+        daily_written=Counter(
+            "jeugdhub_aggregate_daily_figures_written",
+            "Records written to the daily figures topic (one per region and day); late: computed after "
+            "the day ended, from the state then",
+            ["late"],
             registry=registry,
         ),
     )

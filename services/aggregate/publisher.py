@@ -31,14 +31,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaConsumer
 
 from services.aggregate.figures import FIGURE_KEYS
+from services.aggregate.history import (
+    DEFAULT_MAX_LATE_DAYS,
+    DailyLedger,
+    DailyRow,
+    daily_value,
+    parse_daily_key,
+)
 from services.aggregate.metrics import AggregateMetrics
 from services.aggregate.ordering import POSITION_HEADER, Position, may_follow, position_of
 from services.aggregate.snapshots import SnapshotThrottle, snapshot
@@ -80,12 +87,11 @@ def figures_row(value: dict[str, Any]) -> dict[str, Any]:
     return {key: value[key] for key in FIGURE_KEYS}
 
 
-async def read_published(
+async def _committed_records(
     bootstrap: str, topic: str, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
-) -> tuple[Position | None, Latest, int]:
-    """Read the committed snapshots to the topic's end: the join of their positions, the last row
-    per region and how many records were read. A record without a position header (written before
-    positions existed) counts with its as-of date; one that does not decode is skipped."""
+) -> AsyncIterator[Any]:
+    """Every committed record of *topic* from its beginning to its last stable offset (as it stood
+    when the read began), read_committed."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -100,26 +106,52 @@ async def read_published(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)  # the last stable offsets (read_committed)
-        published: Position | None = None
-        latest: Latest = {}
-        read = 0
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batches = await consumer.getmany(*tps, timeout_ms=200, max_records=10_000)
             for records in batches.values():
                 for record in records:
-                    read += 1
-                    if record.value is None:
-                        continue
-                    try:
-                        value = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
-                    except ContractError:
-                        continue
-                    position = position_of(record.headers) or Position(date.fromisoformat(value["as_of"]))
-                    published = position if published is None else published.join(position)
-                    latest[value["region"]] = (value["as_of"], figures_row(value))
-        return published, latest, read
+                    yield record
     finally:
         await consumer.stop()
+
+
+async def read_published(
+    bootstrap: str, topic: str, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
+) -> tuple[Position | None, Latest, int]:
+    """Read the committed snapshots to the topic's end: the join of their positions, the last row
+    per region and how many records were read. A record without a position header (written before
+    positions existed) counts with its as-of date; one that does not decode is skipped."""
+    published: Position | None = None
+    latest: Latest = {}
+    read = 0
+    async for record in _committed_records(bootstrap, topic, fetch_max_wait_ms):
+        read += 1
+        if record.value is None:
+            continue
+        try:
+            value = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
+        except ContractError:
+            continue
+        position = position_of(record.headers) or Position(date.fromisoformat(value["as_of"]))
+        published = position if published is None else published.join(position)
+        latest[value["region"]] = (value["as_of"], figures_row(value))
+    return published, latest, read
+
+
+async def read_daily(
+    bootstrap: str, topic: str, since: date, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS
+) -> tuple[DailyLedger, int]:
+    """Read the committed keys of the daily topic: the ledger of the keys from ``since`` on (and
+    the topic's first day) and how many records were read. Only keys are read (they name the region
+    and the day); a key of another form is skipped."""
+    ledger = DailyLedger(since)
+    read = 0
+    async for record in _committed_records(bootstrap, topic, fetch_max_wait_ms):
+        read += 1
+        parsed = parse_daily_key(record.key)
+        if parsed is not None and record.value is not None:
+            ledger.saw(*parsed)
+    return ledger, read
 
 
 class SnapshotPublisher:
@@ -133,9 +165,14 @@ class SnapshotPublisher:
         metrics: AggregateMetrics,
         min_interval_s: float = 1.0,
         fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
+        *,
+        daily_topic: str | None = None,
+        history_late_days: int = DEFAULT_MAX_LATE_DAYS,
     ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._daily_topic = daily_topic
+        self._history_late_days = history_late_days
         self._transactional_id = transactional_id
         self._metrics = metrics
         self._min_interval_s = min_interval_s
@@ -146,18 +183,26 @@ class SnapshotPublisher:
         """The join of every position on the topic when this publisher took over, advanced by each
         committed round: what the next snapshot's position must cover."""
         self.throttle = SnapshotThrottle(min_interval_s)
+        self.ledger: DailyLedger | None = None
+        """The keys on the daily topic (read after fencing, then kept with each commit); None
+        while not the publisher or without a daily topic."""
 
     @property
     def active(self) -> bool:
         return self._producer is not None
+
+    def may_publish(self, position: Position) -> bool:
+        """Figures from ``position`` reflect at least what is already published."""
+        return may_follow(position, self.published)
 
     @property
     def pending(self) -> bool:
         """Changed rows were held back (interval, or a position behind the topic's): publish again."""
         return self.throttle.pending
 
-    async def take_over(self) -> None:
-        """Fence every earlier publisher, then learn what they published."""
+    async def take_over(self, today: date) -> None:
+        """Fence every earlier publisher, then learn what they published: the snapshots, and the
+        daily topic's keys of the days a publisher on ``today`` may still write."""
         started = time.perf_counter()
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
@@ -175,14 +220,22 @@ class SnapshotPublisher:
                 # id's epoch (fencing the previous holder) and completed its open transaction.
                 await producer.begin_transaction()
                 await producer.commit_transaction()
-                published, latest, read = await read_published(
-                    self._bootstrap, self._topic, self._fetch_max_wait_ms
-                )
+                snapshots_read = read_published(self._bootstrap, self._topic, self._fetch_max_wait_ms)
+                if self._daily_topic is None:
+                    published, latest, read = await snapshots_read
+                    ledger, daily_read = None, 0
+                else:
+                    since = today - timedelta(days=self._history_late_days)
+                    (published, latest, read), (ledger, daily_read) = await asyncio.gather(
+                        snapshots_read,
+                        read_daily(self._bootstrap, self._daily_topic, since, self._fetch_max_wait_ms),
+                    )
         except BaseException:
             await _discard(producer)
             raise
         self._producer = producer
         self.published = published
+        self.ledger = ledger
         self.throttle = SnapshotThrottle(self._min_interval_s)
         self.throttle.seed(latest)
         self._metrics.publisher.set(1)
@@ -192,6 +245,8 @@ class SnapshotPublisher:
             extra={
                 "transactional_id": self._transactional_id,
                 "records_read": read,
+                "daily_records_read": daily_read,
+                "daily_last_day": ledger.last.isoformat() if ledger and ledger.last else None,
                 "published_position": _describe(published),
                 "seconds": round(time.perf_counter() - started, 3),
             },
@@ -202,6 +257,7 @@ class SnapshotPublisher:
         if self._producer is None:
             return
         producer, self._producer = self._producer, None
+        self.ledger = None
         self._metrics.publisher.set(0)
         log.info("stopped publishing region snapshots", extra={"reason": reason})
         await _discard(producer)
@@ -264,6 +320,52 @@ class SnapshotPublisher:
             self._metrics.snapshots_published.inc(len(due))
         self.throttle.pending = self.throttle.has_unpublished(rows, position.as_of)
         return len(due)
+
+    async def write_daily(self, rows: Sequence[DailyRow]) -> int:
+        """Write the daily records whose keys are not on the daily topic, in one transaction;
+        returns how many. A failure gives up the role and re-raises, like :meth:`publish`: the
+        next take-over re-reads the daily topic, so a commit whose answer was lost is not repeated.
+        """
+        producer, ledger = self._producer, self.ledger
+        if producer is None or ledger is None or self._daily_topic is None:
+            raise RuntimeError("not the publisher of the daily figures")
+        new = [r for r in rows if not ledger.has(r.row["region"], r.day)]
+        if not new:
+            return 0
+        try:
+            async with asyncio.timeout(ROUND_TIMEOUT_S):
+                await producer.begin_transaction()
+                sent = []
+                for r in new:
+                    value = encode(
+                        "DailyRegionFigures", daily_value(r.row, r.day, r.computed_at, r.written_late)
+                    )
+                    headers = [(POSITION_HEADER, r.position.to_header())]
+                    sent.append(
+                        await producer.send(
+                            self._daily_topic, key=r.key.encode(), value=value, headers=headers
+                        )
+                    )
+                await asyncio.gather(*sent)
+                await producer.commit_transaction()
+        except BaseException as exc:
+            await self.resign(f"writing daily figures failed: {type(exc).__name__}: {exc}")
+            raise
+        for r in new:
+            ledger.saw(r.row["region"], r.day)
+        late = sum(1 for r in new if r.written_late)
+        self._metrics.daily_written.labels(late="true").inc(late)
+        self._metrics.daily_written.labels(late="false").inc(len(new) - late)
+        days = sorted({r.day for r in new})
+        log.info(
+            "daily figures written",
+            extra={
+                "days": [d.isoformat() for d in days],
+                "records": len(new),
+                "written_late": late,
+            },
+        )
+        return len(new)
 
 
 def _describe(position: Position | None) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
 from services.aggregate.apply import apply_batch
-from services.aggregate.clock import Today, pinned, today_in
+from services.aggregate.clock import Today, from_file, pinned, today_in
 from services.aggregate.follow import FactsFollower
 from services.aggregate.metrics import AggregateMetrics, new_metrics
 from services.aggregate.publisher import SnapshotPublisher, partition_ids
@@ -36,7 +36,7 @@ from services.aggregate.publishing import PublishRound
 from services.aggregate.settings import AggregateSettings
 from services.aggregate.state import FiguresState
 from services.contracts.regions import RegionTable
-from services.contracts.topics import AGGREGATES, VALIDATED, YOUTH_FACTS
+from services.contracts.topics import AGGREGATES, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
@@ -60,7 +60,7 @@ def create_app(
     settings: AggregateSettings, regions: RegionTable, today: Today | None = None
 ) -> AggregateService:
     prefix = settings.topic_prefix
-    as_of = pinned(settings.as_of) if settings.as_of else (today or today_in(settings.timezone))
+    as_of = _today(settings, today)
     app = new_faust_app(settings, VALIDATED.partitions)
     metrics = new_metrics()
     state = FiguresState(regions, as_of())
@@ -108,10 +108,12 @@ def create_app(
         metrics,
         settings.publish_interval_s,
         settings.fetch_max_wait_ms,
+        daily_topic=FIGURES_DAILY.full_name(prefix),
+        history_late_days=settings.history_late_days,
     )
     # The publisher is whoever faust assigned partition 0 of the validated topic (docs/aggregate.md).
     publisher_partition = TP(validated_topic.get_topic_name(), 0)
-    rounds = PublishRound(state, publisher, metrics, as_of)
+    rounds = PublishRound(state, publisher, metrics, as_of, history_late_days=settings.history_late_days)
 
     def elected() -> bool:
         try:
@@ -129,6 +131,15 @@ def create_app(
 
     add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and service.caught_up.is_set())
     return service
+
+
+def _today(settings: AggregateSettings, today: Today | None) -> Today:
+    """``JEUGDHUB_AS_OF`` (pinned), ``JEUGDHUB_AS_OF_FILE`` (read every tick), else the clock."""
+    if settings.as_of is not None:
+        return pinned(settings.as_of)
+    if settings.as_of_file is not None:
+        return from_file(settings.as_of_file)
+    return today or today_in(settings.timezone)
 
 
 async def _follow_facts(settings: AggregateSettings, service: AggregateService) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.settings import WorkerSettings
 
@@ -13,9 +14,27 @@ class AggregateSettings(WorkerSettings):
     app_id: str = Field("jeugdhub-aggregate", description="JEUGDHUB_APP_ID: consumer group and table prefix")
     web_port: int = Field(6067, description="JEUGDHUB_WEB_PORT: /metrics, /healthz, /readyz")
     as_of: date | None = Field(None, description="JEUGDHUB_AS_OF: pin the as-of date (tests); default today")
+    as_of_file: Path | None = Field(
+        None,
+        description="JEUGDHUB_AS_OF_FILE: a file holding the as-of date (YYYY-MM-DD), read again every "
+        "250 ms (tests and drills: moves the worker's day); default today",
+    )
     timezone: str = Field(
         "Europe/Amsterdam", description="JEUGDHUB_TIMEZONE: whose 'today' is the as-of date"
     )
     publish_interval_s: float = Field(
         1.0, gt=0, description="JEUGDHUB_PUBLISH_INTERVAL_S: per region, at most"
     )
+    history_late_days: int = Field(
+        31,
+        ge=1,
+        le=366,
+        description="JEUGDHUB_HISTORY_LATE_DAYS: a publisher that finds days missing on the daily "
+        "topic writes at most this many days back, marked written_late",
+    )
+
+    @model_validator(mode="after")
+    def _one_as_of(self) -> AggregateSettings:
+        if self.as_of is not None and self.as_of_file is not None:
+            raise ValueError("set JEUGDHUB_AS_OF or JEUGDHUB_AS_OF_FILE, not both")
+        return self

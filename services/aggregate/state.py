@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from services.aggregate.facts import YouthFacts
-from services.aggregate.figures import Contribution, FigureAccumulator, contribution
+from services.aggregate.figures import Contribution, FigureAccumulator, contribution, region_figures
 from services.aggregate.ordering import Position
 from services.contracts.regions import RegionTable
 
@@ -109,3 +109,12 @@ class FiguresState:
     def rows(self) -> list[dict[str, Any]]:
         """The figures of metrics.md: every region of the table sorted by code, then ``NL``."""
         return self._accumulator.rows()
+
+    def rows_as_of(self, day: date) -> list[dict[str, Any]]:
+        """The figures as of another date from the facts held now, leaving the state as it is (the
+        daily history's late days, the targets' baseline): a fresh accumulator over every youth's
+        contribution as of ``day``, so it costs a full recomputation. ``day`` equal to the state's
+        as-of date gives :meth:`rows`."""
+        if day == self._as_of:
+            return self.rows()
+        return region_figures(self._facts.values(), day, self._regions)

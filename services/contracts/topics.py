@@ -142,7 +142,7 @@ FIGURES_DAILY = TopicSpec(
     partitions=1,
     retention_ms=FOREVER,
     cleanup_policy="compact",
-    readers=("jeugdautoriteit",),
+    readers=("jeugdautoriteit", "aggregate"),
     holds_bsn=False,
     doc="Provisional history: each region's figures as of each day, as known at the end of that day "
     "(Europe/Amsterdam); written once per key, marked written_late when written after the day.",

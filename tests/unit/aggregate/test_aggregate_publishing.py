@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prometheus_client import generate_latest
 
+from services.aggregate.figures import region_figures
+from services.aggregate.history import DailyLedger, DailyRow
 from services.aggregate.metrics import new_metrics
-from services.aggregate.ordering import Position
+from services.aggregate.ordering import Position, may_follow
 from services.aggregate.publishing import PublishRound
 from services.aggregate.state import FiguresState
 from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 DAY = date(2026, 3, 31)
+NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 
 
 class FakePublisher:
@@ -29,17 +32,45 @@ class FakePublisher:
         self.rounds: list[tuple[list[dict[str, Any]], Position, float]] = []
         self.fail_take_over = 0
         self.fail_publish = 0
+        self.fail_daily = 0
+        self.published: Position | None = None
+        self.on_topic: dict[str, DailyRow] = {}
+        """The daily topic: key -> the record committed under it (a second commit would fail the test)."""
+        self.ledger: DailyLedger | None = None
+        self.daily_rounds: list[list[DailyRow]] = []
+        """What each write_daily call was given (``calls`` lists the snapshot side only)."""
 
-    async def take_over(self) -> None:
+    def may_publish(self, position: Position) -> bool:
+        return may_follow(position, self.published)
+
+    async def take_over(self, today: date) -> None:
         self.calls.append("take_over")
         if self.fail_take_over:
             self.fail_take_over -= 1
             raise ConnectionError("broker away")
         self.active = True
+        self.ledger = DailyLedger(today - timedelta(days=31))  # read from the topic, as the real one does
+        for row in self.on_topic.values():
+            self.ledger.saw(row.row["region"], row.day)
 
     async def resign(self, reason: str) -> None:
         self.calls.append("resign")
         self.active = False
+        self.ledger = None
+
+    async def write_daily(self, rows: Sequence[DailyRow]) -> int:
+        self.daily_rounds.append(list(rows))
+        assert self.ledger is not None
+        if self.fail_daily:
+            self.fail_daily -= 1
+            self.active, self.ledger = False, None
+            raise ConnectionError("commit failed")
+        new = [r for r in rows if not self.ledger.has(r.row["region"], r.day)]
+        for r in new:
+            assert r.key not in self.on_topic, f"{r.key} written twice"
+            self.on_topic[r.key] = r
+            self.ledger.saw(r.row["region"], r.day)
+        return len(new)
 
     async def publish(
         self, rows: Sequence[dict[str, Any]], position: Position, computed_at: datetime, now: float
@@ -156,3 +187,92 @@ def test_a_new_day_recomputes_and_publishes_without_a_new_message() -> None:
     assert s.state.as_of == date(2026, 4, 1)
     assert s.publisher.calls == ["take_over", "publish", "publish"]
     assert s.publisher.rounds[-1][1].as_of == date(2026, 4, 1)
+
+
+# The provisional history: the day's rows captured when the date moves, written once per key.
+
+
+def _written(s: Setup) -> dict[str, tuple[bool, dict[str, Any]]]:
+    return {key: (r.written_late, r.row) for key, r in s.publisher.on_topic.items()}
+
+
+def test_the_day_that_ends_is_written_from_the_rows_of_that_day_not_late() -> None:
+    s = Setup()
+    s.add_youth("y1")
+    s.tick()  # empty daily topic: the history starts with yesterday, written late
+    assert set(_written(s)) == {f"{r}:2026-03-30" for r in ("R1", "R2", "R3", "NL")}
+    assert {late for late, _ in _written(s).values()} == {True}
+    s.add_youth("y2")  # known before midnight
+    rows_on_the_day = s.state.rows()
+    s.day = DAY + timedelta(days=1)
+    s.tick()
+    day = {k: v for k, v in _written(s).items() if k.endswith(":2026-03-31")}
+    assert day == {row["region"] + ":2026-03-31": (False, row) for row in rows_on_the_day}
+    # The as-of moved on: what the state shows now is as of the new day, not what was written.
+    assert s.state.as_of == DAY + timedelta(days=1)
+    rounds = len(s.publisher.daily_rounds)
+    s.tick()
+    s.now = 5.0
+    s.tick()
+    assert len(s.publisher.daily_rounds) == rounds  # nothing due: written once
+
+
+def test_a_worker_that_was_not_elected_at_midnight_still_writes_what_it_knew_then() -> None:
+    s = Setup()
+    s.add_youth("y1")
+    s.tick(elected=False)
+    rows_on_the_day = s.state.rows()
+    s.day = DAY + timedelta(days=1)
+    s.tick(elected=False)
+    s.add_youth("y2")  # after midnight: not in the day's record
+    s.tick()  # becomes the publisher
+    day = {k: v for k, v in _written(s).items() if k.endswith(":2026-03-31")}
+    assert day == {row["region"] + ":2026-03-31": (False, row) for row in rows_on_the_day}
+
+
+def test_days_missed_while_down_are_written_late_from_the_state_one_per_round() -> None:
+    s = Setup()
+    for region in ("R1", "R2", "R3", "NL"):  # the previous publisher wrote up to 2026-03-27
+        row = {**region_figures([], DAY, TABLE)[0], "region": region}
+        s.publisher.on_topic[f"{region}:2026-03-27"] = DailyRow(
+            date(2026, 3, 27), row, NOW, False, Position(DAY)
+        )
+    s.add_youth("y1")
+    s.tick()
+    assert sorted({k.split(":")[1] for k in _written(s)}) == ["2026-03-27", "2026-03-28"]
+    for _ in range(3):
+        s.tick()
+    assert sorted({k.split(":")[1] for k in _written(s)}) == [
+        "2026-03-27",
+        "2026-03-28",
+        "2026-03-29",
+        "2026-03-30",
+    ]
+    for day in ("2026-03-28", "2026-03-29", "2026-03-30"):
+        late = {k: v for k, v in _written(s).items() if k.endswith(day)}
+        as_of = date.fromisoformat(day)
+        assert late == {row["region"] + f":{day}": (True, row) for row in s.state.rows_as_of(as_of)}
+    assert len(_written(s)) == 16
+
+
+def test_no_late_day_is_written_while_the_state_is_behind_the_published_snapshots() -> None:
+    s = Setup()
+    s.add_youth("y1")
+    s.publisher.published = Position(DAY, (100,), 100)  # the previous publisher was further
+    s.tick()
+    assert _written(s) == {}
+    s.state.read_up_to(0, 100)
+    s.tick()
+    assert {k.split(":")[1] for k in _written(s)} == {"2026-03-30"}
+
+
+def test_a_failed_daily_write_is_retried_after_a_take_over_and_written_once() -> None:
+    s = Setup()
+    s.add_youth("y1")
+    s.publisher.fail_daily = 1
+    s.tick()
+    assert _written(s) == {} and s.publisher.calls == ["take_over"]  # no snapshots either
+    s.now = 1.0
+    s.tick()
+    assert s.publisher.calls == ["take_over", "take_over", "publish"]
+    assert len(_written(s)) == 4
