@@ -112,6 +112,7 @@ COMMAND_MODULES = (
     "services.replay.commands",
     "services.deploy.commands",
     "services.regulator.figures_commands",
+    "services.regulator.report_commands",
 )
 
 

@@ -26,6 +26,7 @@ SERVICE_COMMANDS = {
     "replay",
     "deploy",
     "figures",
+    "report",
 }
 
 
