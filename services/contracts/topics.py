@@ -16,6 +16,8 @@ from typing import Literal
 
 DAY_MS = 24 * 60 * 60 * 1000
 FOREVER = -1
+AUDIT_RETENTION_DAYS = 5 * 365 + 2
+"""How long access records are kept: five years, whatever leap days they hold (docs/privacy.md, Audit)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,18 @@ FIGURES_DAILY = TopicSpec(
     doc="Provisional history: each region's figures as of each day, as known at the end of that day "
     "(Europe/Amsterdam); written once per key, marked written_late when written after the day.",
 )
+AUDIT = TopicSpec(
+    name="jeugdhub.audit.v1",
+    key="sender code (UTF-8; 'unauthenticated' when no token was accepted)",
+    value_schema="AccessRecord",
+    partitions=3,
+    retention_ms=AUDIT_RETENTION_DAYS * DAY_MS,
+    cleanup_policy="delete",
+    readers=("audit",),
+    holds_bsn=False,
+    doc="One access record per request to the ingest API (who, which token id, what, how many, "
+    "answer, from where); never a token or message content. Kept 5 years (docs/privacy.md, Audit).",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
@@ -157,6 +171,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AGGREGATES,
     AGGREGATES_PUBLIC,
     FIGURES_DAILY,
+    AUDIT,
 )
 
 

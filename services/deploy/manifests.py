@@ -25,6 +25,7 @@ from services.contracts.topics import (
     AGGREGATES,
     AGGREGATES_PUBLIC,
     ALL_TOPICS,
+    AUDIT,
     COMPACTED_STATE_CONFIG,
     FIGURES_DAILY,
     RAW,
@@ -68,6 +69,7 @@ WRITERS: Mapping[str, Service] = {
     AGGREGATES.name: "aggregate",
     AGGREGATES_PUBLIC.name: "aggregate",
     FIGURES_DAILY.name: "aggregate",
+    AUDIT.name: "ingest",
 }
 """The one service that writes each topic (docs/architecture.md, "written by")."""
 
@@ -79,6 +81,7 @@ READER_PRINCIPALS: Mapping[str, str | None] = {
     "operations": "operations",
     "jeugdautoriteit": "jeugdautoriteit",
     "public": "public",  # a consumer of the public figures only (metrics.md, Public figures)
+    "audit": "audit",  # the data-protection officer and security team: the access records only
     "run-view": None,  # the `jeugdhub run` terminal view on a developer's machine, not in a cluster
 }
 """Each ``readers`` name in topics.py -> the KafkaUser it reads as (None: no user in a cluster)."""
@@ -101,6 +104,7 @@ EXTERNAL_GROUP_PREFIXES: Mapping[str, str] = {
     "operations": "jeugdhub-operations",
     "jeugdautoriteit": "jeugdautoriteit",
     "public": "public",  # a consumer of the public figures only (metrics.md, Public figures)
+    "audit": "jeugdhub-audit",
 }
 """Readers outside the hub use consumer groups whose names start with this prefix."""
 

@@ -3,6 +3,12 @@
 Handlers read the request, call the pure checks of :mod:`services.ingest.checks` in order and hand
 the encoded records to the writer. Anything that goes wrong leaves as a :class:`ProblemError` and
 the middleware turns it into an RFC 9457 response, counts it and logs it without content.
+
+Every request a sender makes (all but the health, metrics and OpenAPI routes) leaves one access
+record (:mod:`services.ingest.audit`; docs/privacy.md, Audit): an accepted post's in the post's own
+transaction, a retour page's acknowledged before the page is sent, a refusal's best effort
+(:mod:`services.ingest.audit_sink`). The middleware gives each request an id (``X-Request-Id``)
+and writes the record of whatever the handler did not record itself.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,8 +27,17 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.contracts.topics import RAW, RETOUR
+from services.contracts.topics import AUDIT, RAW, RETOUR
 from services.ingest import problems as P
+from services.ingest.audit import (
+    ACCEPTED,
+    RETOUR_READ,
+    AccessRecord,
+    Credential,
+    access_record,
+    encode_access,
+)
+from services.ingest.audit_sink import AuditSink, AuditUnavailable, DiscardAudit, KafkaAuditSink
 from services.ingest.backlog import BacklogMonitor, BacklogSource, NoBacklog, hub_stages
 from services.ingest.checks import (
     accepted_body,
@@ -59,7 +75,7 @@ class Writer(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write(self, records: Sequence[Record]) -> None: ...
+    async def write(self, records: Sequence[Record], audit: Record | None = None) -> None: ...
 
     async def probe(self) -> bool: ...
 
@@ -84,10 +100,29 @@ class IngestContext:
     auth_limiter: KeyedLimiter
     openapi: bytes
     backlog: BacklogSource
+    audit: AuditSink
+
+
+@dataclass
+class Access:
+    """What the shell learns about one request, for its access record."""
+
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    sender: Sender | None = None
+    token_id: str | None = None
+    credential: Credential = "unchecked"
+    body_bytes: int | None = None
+    recorded: bool = False
+    """The handler wrote the record itself (accepted post, retour page)."""
 
 
 CONTEXT = web.AppKey("ingest", IngestContext)
 SENDER_CODE = web.RequestKey("sender_code", str)  # for the refusal log line
+ACCESS = web.RequestKey("access", Access)
+UNAUDITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+"""Operational routes, called by probes and scrapers rather than senders: no access record."""
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def create_app(
@@ -98,17 +133,22 @@ def create_app(
     reader: Reader | None = None,
     metrics: IngestMetrics | None = None,
     backlog: BacklogSource | None = None,
+    audit: AuditSink | None = None,
 ) -> web.Application:
     """Build the application; Kafka connections and the tokens file are opened on startup.
 
     Pass *tokens* to use a fixed token table instead of the tokens file (tests); *writer* and
     *reader* replace the Kafka shell (HTTP-only tests). *backlog* replaces the pipeline-backlog
     monitor behind admission; by default it is the real one with the real writer and none (always
-    admit) with a fake writer.
+    admit) with a fake writer. *audit* likewise: the Kafka sink of access records with the real
+    writer, one that discards them with a fake writer.
     """
     metrics = metrics or new_metrics()
     if backlog is None:
         backlog = BacklogMonitor(settings, metrics, hub_stages(settings)) if writer is None else NoBacklog()
+    audit_topic = AUDIT.full_name(settings.topic_prefix)
+    if audit is None:
+        audit = KafkaAuditSink(settings, metrics, audit_topic) if writer is None else DiscardAudit()
     store = tokens if tokens is not None else TokenStore()
     watcher = None if tokens is not None else TokenFileWatcher(settings.ingest_tokens_file, store)
     ctx = IngestContext(
@@ -116,7 +156,7 @@ def create_app(
         metrics=metrics,
         tokens=store,
         watcher=watcher,
-        writer=writer or RawWriter(settings, metrics, RAW.full_name(settings.topic_prefix)),
+        writer=writer or RawWriter(settings, metrics, RAW.full_name(settings.topic_prefix), audit_topic),
         reader=reader or RetourReader(settings, RETOUR.full_name(settings.topic_prefix)),
         sender_limiter=KeyedLimiter(settings.ingest_rate_per_s, settings.ingest_rate_burst),
         auth_limiter=KeyedLimiter(
@@ -124,6 +164,7 @@ def create_app(
         ),
         openapi=orjson.dumps(openapi_document(settings)),
         backlog=backlog,
+        audit=audit,
     )
     app = web.Application(
         middlewares=[_problems_and_metrics],
@@ -148,6 +189,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             log.warning("no API tokens loaded: every request gets 401", extra={"file": str(ctx.watcher.path)})
     ctx.metrics.tokens.set(len(ctx.tokens))
     await ctx.writer.start()
+    await ctx.audit.start()
     await ctx.backlog.start()
     reload_task = asyncio.create_task(_reload_tokens(ctx), name="ingest-token-reload")
     try:
@@ -158,6 +200,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await reload_task
         await ctx.backlog.close()
         await ctx.writer.close()
+        await ctx.audit.close()
         await ctx.reader.close()
 
 
@@ -183,6 +226,7 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
     ctx = request.app[CONTEXT]
     started = time.perf_counter()
     route = _route_label(request)
+    access = request[ACCESS] = Access()
     problem: Problem | None = None
     response: web.StreamResponse
     try:
@@ -210,8 +254,13 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
                     "reason": problem.reason,
                     "index": problem.index,
                     "sender": request.get(SENDER_CODE),
+                    "request_id": access.request_id,
                 },
             )
+    response.headers[REQUEST_ID_HEADER] = access.request_id
+    if not access.recorded and request.path not in UNAUDITED_PATHS:
+        outcome = problem.reason if problem is not None else f"http-{response.status}"
+        ctx.audit.offer(access_of(request, ctx, response.status, outcome, 0))
     ctx.metrics.child("requests", route, str(response.status)).inc()
     ctx.metrics.child("request_duration", route).observe(time.perf_counter() - started)
     return response
@@ -220,6 +269,29 @@ async def _problems_and_metrics(request: web.Request, handler: Handler) -> web.S
 def _route_label(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "other"
+
+
+def access_of(
+    request: web.Request, ctx: IngestContext, status: int, outcome: str, count: int
+) -> AccessRecord:
+    """The access record of *request* with what the shell learnt about it (cleaned and bounded)."""
+    access = request[ACCESS]
+    body_bytes = access.body_bytes if access.body_bytes is not None else request.content_length
+    return access_record(
+        time=access.started,
+        request_id=access.request_id,
+        instance=ctx.settings.ingest_transactional_id,
+        method=request.method,
+        path=request.path,  # percent-decoded: a BSN sent encoded is masked like a plain one
+        sender=access.sender,
+        token_id=access.token_id,
+        credential=access.credential,
+        message_count=count,
+        body_bytes=body_bytes,
+        status=status,
+        outcome=outcome,
+        client_address=client_address(request, ctx.settings.ingest_trust_forwarded_for),
+    )
 
 
 def _http_problem(exc: web.HTTPException, settings: IngestSettings) -> Problem:
@@ -264,15 +336,19 @@ def authenticate(request: web.Request, ctx: IngestContext) -> Sender:
             )
         )
     token = bearer_token(request.headers.get("Authorization"))
-    sender = ctx.tokens.authenticate(token)
-    if sender is None and token is not None and ctx.watcher is not None and ctx.watcher.refresh():
+    found = ctx.tokens.identify(token)
+    if found is None and token is not None and ctx.watcher is not None and ctx.watcher.refresh():
         ctx.metrics.tokens.set(len(ctx.tokens))  # a token added a moment ago counts at once
-        sender = ctx.tokens.authenticate(token)
-    if sender is None:
+        found = ctx.tokens.identify(token)
+    access = request[ACCESS]
+    if found is None:
+        access.credential = "none" if token is None else "invalid"
         if token is not None:
             ctx.auth_limiter.take(address)
         detail = "send 'Authorization: Bearer <token>'" if token is None else "the token is not valid"
         raise ProblemError(Problem(P.UNAUTHENTICATED, detail))
+    sender, access.token_id = found
+    access.sender, access.credential = sender, "valid"
     request[SENDER_CODE] = sender.code
     return sender
 
@@ -333,6 +409,7 @@ async def post_messages(request: web.Request) -> web.Response:
         raise ProblemError(fmt)
     _raise(check_content_length(request.content_length, settings.ingest_max_body_bytes))
     body = await request.read()  # aiohttp raises 413 past client_max_size (chunked bodies too)
+    request[ACCESS].body_bytes = len(body)
     parsed = parse_body(
         fmt,
         body,
@@ -351,8 +428,9 @@ async def post_messages(request: web.Request) -> web.Response:
     received_at = datetime.now(UTC).replace(microsecond=0)
     records = raw_records(parsed, sender, received_at)
     _raise(check_record_sizes(records, settings.ingest_max_record_bytes, parsed.is_batch))
+    audit = encode_access(access_of(request, ctx, 202, ACCEPTED, len(records)))
     try:
-        await ctx.writer.write(records)
+        await ctx.writer.write(records, audit)
     except RecordRefused as exc:
         index = exc.index if parsed.is_batch else None
         raise ProblemError(Problem(P.RECORD_TOO_LARGE, f"{exc}; nothing was stored", index)) from exc
@@ -362,6 +440,8 @@ async def post_messages(request: web.Request) -> web.Response:
             extra={"sender": sender.code, "messages": len(records), "error": str(exc)},
         )
         raise _unavailable(ctx) from exc
+    request[ACCESS].recorded = True
+    ctx.metrics.child("audit_written", "transaction").inc()
     for (kind, message_type), count in count_by_label(parsed.messages).items():
         ctx.metrics.child("messages", kind, message_type).inc(count)
     ctx.metrics.payload_bytes.observe(len(body))
@@ -392,6 +472,14 @@ async def get_retour(request: web.Request) -> web.Response:
     except KafkaUnavailable as exc:
         log.warning("retour not read", extra={"sender": sender.code, "error": str(exc)})
         raise _unavailable(ctx) from exc
+    try:  # no retour leaves without its access record (fail closed; docs/privacy.md, Audit)
+        await ctx.audit.write(access_of(request, ctx, 200, RETOUR_READ, len(page.records)))
+    except AuditUnavailable as exc:
+        log.warning(
+            "retour not handed out: no access record", extra={"sender": sender.code, "error": str(exc)}
+        )
+        raise _unavailable(ctx) from exc
+    request[ACCESS].recorded = True
     return _json({"retours": page.records, "cursor": page.cursor.encode(), "more": page.more})
 
 

@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
     actions = tokens.add_subparsers(dest="tokens_action", required=True)
     add = actions.add_parser("add", help="create a token for a sender and print it once")
     revoke = actions.add_parser("revoke", help="remove every token of a sender")
-    listing = actions.add_parser("list", help="list the senders that have tokens (never the tokens)")
+    listing = actions.add_parser(
+        "list", help="list the senders that have tokens and their token ids (never the tokens)"
+    )
     for parser in (add, revoke):
         parser.add_argument("--kind", required=True, choices=["provider", "municipality"])
         parser.add_argument("--code", required=True, help="AGB code (8 digits) or gemeentecode (4 digits)")
@@ -59,7 +61,7 @@ def _tokens_file(args: argparse.Namespace) -> Path:
 
 
 def cmd_tokens_add(args: argparse.Namespace) -> int:
-    from services.ingest.tokens import TokenFileError, add_token, check_sender
+    from services.ingest.tokens import TokenFileError, add_token, check_sender, hash_token, token_id
 
     try:
         sender = check_sender(args.kind, args.code)
@@ -70,7 +72,8 @@ def cmd_tokens_add(args: argparse.Namespace) -> int:
         print(f"jeugdhub tokens add: {kind}: {exc}", file=sys.stderr)
         return 2
     print(
-        f"token for {sender.kind} {sender.code} stored as its hash in {path}; it is shown only now:",
+        f"token for {sender.kind} {sender.code} (token id {token_id(hash_token(token))}) stored as its "
+        f"hash in {path}; it is shown only now:",
         file=sys.stderr,
     )
     print(token)
@@ -92,16 +95,15 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
-    from services.ingest.tokens import read_token_file
+    from services.ingest.tokens import read_token_file, token_ids
 
     try:
         tokens = read_token_file(_tokens_file(args))
     except (ValueError, OSError) as exc:
         print(f"jeugdhub tokens list: {exc}", file=sys.stderr)
         return 2
-    counts: dict[tuple[str, str], int] = {}
-    for sender in tokens.values():
-        counts[(sender.kind, sender.code)] = counts.get((sender.kind, sender.code), 0) + 1
-    for (kind, code), count in sorted(counts.items()):
-        print(f"{kind:12} {code:10} {count} token(s)")
+    by_sender = token_ids(tokens)
+    for sender in sorted(by_sender, key=lambda s: (s.kind, s.code)):
+        ids = by_sender[sender]
+        print(f"{sender.kind:12} {sender.code:10} {len(ids)} token(s): {', '.join(ids)}")
     return 0

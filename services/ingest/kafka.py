@@ -3,7 +3,9 @@
 Writes (``RawWriter``)
     Every request's records are written in a Kafka transaction and the request is answered 202
     only after the commit returned, so an acknowledged message is on the raw topic and a failed
-    request left nothing visible to ``read_committed`` readers (validate). A transaction per request
+    request left nothing visible to ``read_committed`` readers (validate). The request's access
+    record (``services/ingest/audit.py``) goes to the audit topic in the same transaction: an
+    acknowledged message always has its access record, and an aborted one never has. A transaction per request
     would cap throughput at one commit round trip per request, so requests are *group-committed*:
     each producer slot takes every request queued while it was busy (up to
     ``ingest_max_txn_messages`` messages) into its next transaction. All-or-nothing still holds per
@@ -83,6 +85,7 @@ class RecordRefused(Exception):
 @dataclass(eq=False)
 class _Pending:
     records: Sequence[Record]
+    audit: Record | None
     future: asyncio.Future[None]
     abandoned: bool = False
 
@@ -100,10 +103,14 @@ class _Slot:
 class RawWriter:
     """Group-committing transactional writer to one topic; see the module docstring."""
 
-    def __init__(self, settings: IngestSettings, metrics: IngestMetrics, topic: str) -> None:
+    def __init__(
+        self, settings: IngestSettings, metrics: IngestMetrics, topic: str, audit_topic: str
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.topic = topic
+        self.audit_topic = audit_topic
+        self._audit_topic_checked = False
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._slots = [_Slot(i) for i in range(settings.ingest_producers)]
         self._closing = False
@@ -137,16 +144,17 @@ class RawWriter:
             slot.retry.clear()
         self._fail_queued("the service is shutting down")
 
-    async def write(self, records: Sequence[Record]) -> None:
-        """Return once *records* are committed; raise KafkaUnavailable if that cannot be promised,
-        RecordRefused if Kafka can never take one of them (before anything is sent)."""
+    async def write(self, records: Sequence[Record], audit: Record | None = None) -> None:
+        """Return once *records* (and the access record *audit*, on the audit topic) are committed
+        in one transaction; raise KafkaUnavailable if that cannot be promised, RecordRefused if
+        Kafka can never take one of them (before anything is sent)."""
         limit = self.settings.ingest_max_record_bytes
         for index, record in enumerate(records):
             if record_bytes(record) > limit:
                 raise RecordRefused(f"a record would be {record_bytes(record)} bytes; at most {limit}", index)
         if not self._ready_slots or self._closing:
             raise KafkaUnavailable("no Kafka producer is connected")
-        pending = _Pending(records, asyncio.get_running_loop().create_future())
+        pending = _Pending(records, audit, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         # A slot bounds a transaction by the write timeout once it took it; the extra allowance
         # covers time in the queue behind other transactions. Cancelling the wait cancels the
@@ -177,6 +185,7 @@ class RawWriter:
     async def _run_slot(self, slot: _Slot) -> None:
         backoff = 0.2
         while not self._closing:
+            await self._create_audit_topic()
             try:
                 slot.producer = await self._connect(slot.index)
             except _FAILURES as exc:
@@ -198,6 +207,32 @@ class RawWriter:
                     self._fail_queued("no Kafka producer is connected")
                 await self._discard(slot.producer)
                 slot.producer = None
+
+    async def _create_audit_topic(self) -> None:
+        """With ``JEUGDHUB_CREATE_TOPICS`` (on by default, off in Kubernetes where the KafkaTopic is
+        generated) create the audit topic if it is missing, once: ingest is its only writer, and a
+        hub started without it would answer every post 503. A failure (Kafka away, no Create
+        permission) is only logged; connecting then fails or succeeds on whether the topic exists."""
+        if self._audit_topic_checked or not self.settings.create_topics:
+            return
+        self._audit_topic_checked = True  # the slots share it; one attempt per start is enough
+        from services.contracts.topics import AUDIT
+        from services.streaming.topic_admin import create_hub_topics
+
+        s = self.settings
+        try:
+            await asyncio.to_thread(
+                create_hub_topics,
+                s.kafka_bootstrap,
+                s.topic_prefix,
+                (AUDIT,),
+                s.ingest_kafka_connect_timeout_s,
+                replication_factor=s.replication_factor,
+                min_insync_replicas=s.min_insync_replicas,
+            )
+        except Exception as exc:  # kafka-python raises its own and RuntimeError; none may stop ingest
+            self._audit_topic_checked = False
+            log.warning("audit topic not created", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def _set_ready(self, slot: _Slot, ready: bool) -> None:
         slot.ready = ready
@@ -223,6 +258,7 @@ class RawWriter:
             async with asyncio.timeout(s.ingest_kafka_connect_timeout_s):
                 await producer.start()
                 await producer.partitions_for(self.topic)
+                await producer.partitions_for(self.audit_topic)  # no audit topic: not ready
                 # An empty transaction waits for init_transactions (producer id, fencing of a
                 # predecessor with this transactional id) and commits without a broker round trip.
                 await producer.begin_transaction()
@@ -300,6 +336,9 @@ class RawWriter:
                 await producer.begin_transaction()
                 records = (record for pending in batch for record in pending.records)
                 sent = await send_record_batches(producer, self.topic, records)
+                audits = [pending.audit for pending in batch if pending.audit is not None]
+                if audits:
+                    sent += await send_record_batches(producer, self.audit_topic, audits)
                 await asyncio.gather(*sent)
                 await producer.commit_transaction()
         except asyncio.CancelledError:

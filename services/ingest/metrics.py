@@ -3,7 +3,7 @@
 Every label is bounded: routes are the declared ones (``other`` for anything else), statuses are
 HTTP codes, sender kinds are two, message types are the five of the contract plus ``other``, and
 reasons are the problem-type slugs of :mod:`services.ingest.problems`, stages are ``validate`` and
-``aggregate``. Never a sender code, message id or client address.
+``aggregate``, audit deliveries three and loss reasons four. Never a sender code, message id or client address.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class IngestMetrics:
     backlog_age: Gauge
     backlog_measured: Gauge
     admission_open: Gauge
+    audit_written: Counter
+    audit_lost: Counter
     _children: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
     def child(self, name: str, *labels: str) -> Any:
@@ -130,6 +132,20 @@ def new_metrics() -> IngestMetrics:
         admission_open=Gauge(
             "jeugdhub_ingest_admission_open",
             "1 while POST /v1/messages admits messages, 0 while it answers 503 pipeline-behind",
+            registry=registry,
+        ),
+        audit_written=Counter(
+            "jeugdhub_ingest_audit_records_written",
+            "Access records on the audit topic, by delivery: transaction (with an accepted post's "
+            "messages), acknowledged (awaited before a retour page), best_effort (refusals)",
+            ["delivery"],
+            registry=registry,
+        ),
+        audit_lost=Counter(
+            "jeugdhub_ingest_audit_records_lost",
+            "Access records of refused requests that were not written, by reason: queue_full, "
+            "kafka_error, shutdown, invalid (docs/privacy.md, Audit: any increase is an audit gap)",
+            ["reason"],
             registry=registry,
         ),
     )

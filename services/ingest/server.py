@@ -5,6 +5,8 @@ headers, malformed HTTP) never reach the application or its middleware: aiohttp 
 ``RequestHandler.handle_error`` with plain text. :class:`ProblemAppRunner` serves connections with a
 ``RequestHandler`` whose ``handle_error`` answers an RFC 9457 problem instead, so every refusal of
 this API is ``application/problem+json`` (aiohttp has no public hook for it: aio-libs/aiohttp#3287).
+Such a refusal leaves a best-effort access record too (method ``UNKNOWN``, no path: the parser
+gave up before either could be trusted).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +23,8 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_request import BaseRequest
 
 from services.ingest import problems as P
-from services.ingest.app import CONTEXT, IngestContext, create_app, problem_response
+from services.ingest.app import CONTEXT, REQUEST_ID_HEADER, IngestContext, create_app, problem_response
+from services.ingest.audit import AccessRecord, access_record
 from services.ingest.problems import Problem
 from services.ingest.settings import IngestSettings
 from services.ingest.tokens import TokenFileError
@@ -94,12 +99,40 @@ class ProblemRequestHandler(web.RequestHandler):
                 "request refused by the HTTP parser",
                 extra={"status": problem.status, "reason": problem.reason, "error": type(exc).__name__},
             )
+        response = problem_response(problem)
         if ctx is not None:
             ctx.metrics.child("rejected", problem.reason).inc()
             ctx.metrics.child("requests", "other", str(problem.status)).inc()
-        response = problem_response(problem)
+            request_id = str(uuid.uuid4())
+            response.headers[REQUEST_ID_HEADER] = request_id
+            ctx.audit.offer(parser_access(request, ctx, problem, request_id))
         response.force_close()
         return response
+
+
+def parser_access(
+    request: BaseRequest, ctx: IngestContext, problem: Problem, request_id: str
+) -> AccessRecord:
+    """The access record of a request the HTTP parser refused: who cannot be known, nor the path."""
+    try:
+        remote = request.remote or "unknown"
+    except Exception:  # a connection already gone has no peer name
+        remote = "unknown"
+    return access_record(
+        time=datetime.now(UTC),
+        request_id=request_id,
+        instance=ctx.settings.ingest_transactional_id,
+        method="UNKNOWN",
+        path=None,
+        sender=None,
+        token_id=None,
+        credential="unchecked",
+        message_count=0,
+        body_bytes=None,
+        status=problem.status,
+        outcome=problem.reason,
+        client_address=remote,
+    )
 
 
 class _ProblemServer(web.Server):

@@ -165,6 +165,12 @@ class IngestSettings(HubSettings):
         description="JEUGDHUB_INGEST_AGGREGATE_GROUP: aggregate's consumer group (its JEUGDHUB_APP_ID), "
         "prefixed with JEUGDHUB_TOPIC_PREFIX",
     )
+    ingest_audit_queue: int = Field(
+        10_000,
+        ge=1,
+        description="JEUGDHUB_INGEST_AUDIT_QUEUE: access records of refused requests held in memory "
+        "while Kafka is slow or away; beyond it they are counted as lost (docs/privacy.md, Audit)",
+    )
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")
 
     @model_validator(mode="after")

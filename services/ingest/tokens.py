@@ -48,6 +48,20 @@ class Sender:
         return {"kind": self.kind, "code": self.code}
 
 
+TOKEN_ID_HEX = 16
+
+
+def token_id(digest: str) -> str:
+    """The id of the token whose SHA-256 hex digest is *digest*: its first 16 hex digits.
+
+    The id names a token in the access records (docs/privacy.md, Audit), in ``tokens list`` and in
+    ``tokens add``'s output, so an officer can tell which of a sender's tokens was used and find it
+    in the tokens file; it is useless for anything else (the token has 256 random bits; the id is 64
+    bits of its hash). The token itself is never stored, logged or written anywhere.
+    """
+    return digest[:TOKEN_ID_HEX]
+
+
 def new_token() -> str:
     """A fresh bearer token: 32 random bytes, URL-safe base64 (43 characters)."""
     return secrets.token_urlsafe(32)
@@ -117,6 +131,11 @@ class TokenStore:
         self._tokens = dict(tokens)
 
     def authenticate(self, token: str | None) -> Sender | None:
+        found = self.identify(token)
+        return None if found is None else found[0]
+
+    def identify(self, token: str | None) -> tuple[Sender, str] | None:
+        """The token's sender and :func:`token_id`, or None for a missing or unknown token."""
         if not token:
             return None
         digest = hash_token(token)
@@ -125,7 +144,7 @@ class TokenStore:
         expected = digest if sender is not None else "0" * 64
         if sender is None or not hmac.compare_digest(expected.encode(), digest.encode()):
             return None
-        return sender
+        return sender, token_id(digest)
 
 
 # -- the file ------------------------------------------------------------------------------------
@@ -179,6 +198,14 @@ def add_token(path: Path, sender: Sender) -> str:
     tokens[hash_token(token)] = sender
     write_token_file(path, tokens)
     return token
+
+
+def token_ids(tokens: Mapping[str, Sender]) -> dict[Sender, list[str]]:
+    """Each sender's token ids (sorted), for ``tokens list``."""
+    out: dict[Sender, list[str]] = {}
+    for digest, sender in tokens.items():
+        out.setdefault(sender, []).append(token_id(digest))
+    return {sender: sorted(ids) for sender, ids in out.items()}
 
 
 def revoke_sender(path: Path, sender: Sender) -> int:

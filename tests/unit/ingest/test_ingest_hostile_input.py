@@ -184,7 +184,7 @@ def test_http_huge_message_id_is_400_not_503_forever() -> None:
 
 def test_http_writer_refusal_of_a_record_is_413_not_503() -> None:
     class RefusingWriter(FakeWriter):
-        async def write(self, records: Any) -> None:
+        async def write(self, records: Any, audit: Any = None) -> None:
             from services.ingest.kafka import RecordRefused
 
             raise RecordRefused("Kafka refused a record of this request as too large", 0)

@@ -33,6 +33,8 @@ class FakeWriter:
         self.available = True
         self.fail = False
         self.writes: list[list[Record]] = []
+        self.audits: list[Record | None] = []
+        """The access record written with each request's records (same index as ``writes``)."""
 
     async def start(self) -> None:
         return None
@@ -40,10 +42,11 @@ class FakeWriter:
     async def close(self) -> None:
         return None
 
-    async def write(self, records: Sequence[Record]) -> None:
+    async def write(self, records: Sequence[Record], audit: Record | None = None) -> None:
         if self.fail:
             raise KafkaUnavailable("fake outage")
         self.writes.append(list(records))
+        self.audits.append(audit)
 
     async def probe(self) -> bool:
         return self.available

@@ -56,7 +56,8 @@ class FakeProducer:
         if any(len(k) + len(v) > TOPIC_LIMIT for k, v in batch.records):
             future.set_exception(MessageSizeTooLargeError())
         else:
-            self.current.extend(key for key, _ in batch.records)
+            mark = b"" if topic == "raw" else topic.encode() + b"/"
+            self.current.extend(mark + key for key, _ in batch.records)
             future.set_result(None)
         return future
 
@@ -66,7 +67,7 @@ class FakeProducer:
 
 class FakeWriter(RawWriter):
     def __init__(self, settings: IngestSettings) -> None:
-        super().__init__(settings, new_metrics(), "raw")
+        super().__init__(settings.model_copy(update={"create_topics": False}), new_metrics(), "raw", "audit")
         self.committed: list[list[bytes]] = []
         self.connects = 0
 
@@ -122,5 +123,45 @@ def test_a_record_over_the_configured_limit_never_joins_a_group() -> None:
         assert writer.committed == [] and writer._queue.empty()
         with pytest.raises(KafkaUnavailable):  # not started: no producer
             await writer.write([record("ok")])
+
+    asyncio.run(main())
+
+
+def test_access_records_commit_with_their_requests_records_and_never_without_them() -> None:
+    """An accepted post's access record is in its request's transaction (docs/privacy.md, Audit):
+    committed exactly when the request's messages are, also when a group fails and is retried."""
+
+    async def main() -> None:
+        writer = FakeWriter(IngestSettings(ingest_producers=1, ingest_kafka_write_timeout_s=5))
+        await writer.start()
+        try:
+            while not writer.available:
+                await asyncio.sleep(0.01)
+            requests = {
+                "a": [record("a1"), record("a2")],
+                "big": [record("big1", 5000)],
+                "c": [record("c1")],
+            }
+            results = await asyncio.gather(
+                *(writer.write(records, record(f"access-{name}")) for name, records in requests.items()),
+                return_exceptions=True,
+            )
+            outcome = dict(zip(requests, results, strict=True))
+            assert isinstance(outcome.pop("big"), RecordRefused)
+            assert all(result is None for result in outcome.values()), outcome
+            for txn in writer.committed:
+                raw = {key.decode()[0] for key in txn if not key.startswith(b"audit/")}
+                audits = {
+                    key.decode().removeprefix("audit/access-")[0] for key in txn if key.startswith(b"audit/")
+                }
+                assert raw == audits, txn  # each transaction: the requests' messages and their records
+            committed = [key for txn in writer.committed for key in txn]
+            assert sorted(k for k in committed if k.startswith(b"audit/")) == [
+                b"audit/access-a",
+                b"audit/access-c",
+            ]
+            assert b"big1" not in committed and b"audit/access-big" not in committed
+        finally:
+            await writer.close()
 
     asyncio.run(main())
