@@ -113,6 +113,7 @@ COMMAND_MODULES = (
     "services.deploy.commands",
     "services.regulator.figures_commands",
     "services.regulator.report_commands",
+    "services.regulator.history_commands",
 )
 
 

@@ -27,6 +27,7 @@ SERVICE_COMMANDS = {
     "deploy",
     "figures",
     "report",
+    "history",
 }
 
 
