@@ -29,6 +29,22 @@ if ! command -v prometheus >/dev/null; then
     echo "bootstrap: prometheus not found and not root: apt-get install --no-install-recommends prometheus (the Prometheus tests skip without it)" >&2
   fi
 fi
+# Chromium and its WebDriver for the report's browser test (tests/integration/test_report_browser.py):
+# Debian's chromium and chromium-driver, installed only for the tests (`bootstrap.sh --tests`, as
+# scripts/test.sh runs it, or CI=true), never for `make run`. A failed install is not fatal: the test
+# then skips and says why.
+for_tests=${CI:-}
+for arg in "$@"; do if [ "$arg" = "--tests" ]; then for_tests=true; fi; done
+if [ "$for_tests" = "true" ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing chromium and chromium-driver for the report's browser test (apt-get, Debian packages)"
+    rc=0
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || rc=$?
+    [ "$rc" -eq 0 ] || echo "bootstrap: apt-get install chromium chromium-driver failed ($rc): the report's browser test skips" >&2
+  else
+    echo "bootstrap: chromium or chromedriver not found and not root: apt-get install --no-install-recommends chromium chromium-driver (the report's browser test skips without them)" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
   "$PYTHON" -m venv .venv
