@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 from services.regulator.public import public_row
 from services.regulator.report import CHART_FIGURES, Provenance, ReportInput, render_report
 from services.regulator.targets import TARGETS, evaluate, figure
+from tests.unit.regulator.report_support import Tree, parse
 
 DATES = [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30)]
 BASELINE = date(2024, 12, 31)
@@ -28,7 +27,6 @@ COUNT_FIGURES = [
     *(k for k in FIGURE_KEYS[1:] if k not in (RATE, MEDIAN, "restrictive_measures_12m")),
     *(f"restrictive_measures_12m.{kind}" for kind in RESTRICTIVE_MEASURE_KINDS),
 ]
-VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "wbr", "source", "track"}
 
 
 def row(region: str, seed: int) -> dict[str, Any]:
@@ -80,70 +78,6 @@ def make(public: bool = False, baseline: bool = True) -> str:
             "month",
         )
     )
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    parent: Node | None = None
-    children: list[Node] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
-
-    def walk(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-    def all_text(self) -> str:
-        return "".join(self.text) + "".join(child.all_text() for child in self.children)
-
-    def find(self, tag: str, **attrs: str) -> list[Node]:
-        return [
-            n
-            for n in self.walk()
-            if n.tag == tag and all(n.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())
-        ]
-
-
-class Tree(HTMLParser):
-    """A strict tree builder: every non-void element must be closed, in order (a page that only
-    renders because browsers forgive would fail here)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-        self.doctype = ""
-
-    def handle_decl(self, decl: str) -> None:
-        self.doctype = decl
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs}, self.stack[-1])
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}, self.stack[-1]))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in VOID:
-            return
-        open_tag = self.stack.pop().tag
-        assert open_tag == tag, f"</{tag}> closes <{open_tag}>"
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].text.append(data)
-
-
-def parse(page: str) -> Tree:
-    tree = Tree()
-    tree.feed(page)
-    tree.close()
-    assert tree.stack == [tree.root], f"unclosed elements: {[n.tag for n in tree.stack[1:]]}"
-    return tree
 
 
 @pytest.fixture(scope="module")
