@@ -98,6 +98,10 @@ def _json_to_avro(type_: Any, value: Any, path: str) -> Any:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ContractError(path, f"must be a number, got {_json_type(value)}")
         return float(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ContractError(path, f"must be a boolean, got {_json_type(value)}")
+        return value
     if kind == "bytes":
         if not isinstance(value, bytes):
             raise ContractError(path, f"must be bytes, got {_json_type(value)}")
