@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.cli import COMMAND_ERROR, reads_settings
+from services.cli import COMMAND_ERROR, KAFKA_ERROR, reads_settings
 
 if TYPE_CHECKING:
     from services.regulator.series import Every
@@ -137,9 +137,15 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(gathered, str):
             return _fail(gathered)
     else:
-        gathered = _from_topic(
-            settings.kafka_bootstrap, settings.topic_prefix, dates, baseline, regions.region_codes
-        )
+        from services.regulator.topic_reader import TopicMissingError
+
+        try:
+            gathered = _from_topic(
+                settings.kafka_bootstrap, settings.topic_prefix, dates, baseline, regions.region_codes
+            )
+        except TopicMissingError as exc:  # Kafka not reachable is a KafkaError, which cli.main explains
+            print(f"jeugdhub report: {exc}", file=sys.stderr)
+            return KAFKA_ERROR
         if not gathered.documents:
             return _fail(
                 f"the daily topic holds no figures for the {args.every} dates in [{args.first}, {args.last}]"
