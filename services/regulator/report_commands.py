@@ -13,6 +13,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,22 +154,16 @@ def run(args: argparse.Namespace) -> int:
     return _write(args, gathered, dict(regions.region_names), baseline)
 
 
+@dataclass(frozen=True)
 class Gathered:
     """What a source gives the page: documents, the baseline's, and the provenance it knows."""
 
-    def __init__(
-        self,
-        documents: list[dict[str, Any]],
-        baseline_document: dict[str, Any] | None,
-        source: str,
-        counts: tuple[int | None, int | None, int | None],
-        notes: Sequence[str],
-    ) -> None:
-        self.documents = documents
-        self.baseline_document = baseline_document
-        self.source = source
-        self.counts = counts
-        self.notes = tuple(notes)
+    documents: list[dict[str, Any]]
+    baseline_document: dict[str, Any] | None
+    source: str
+    counts: tuple[int | None, int | None, int | None]
+    """Accepted, rejected and duplicate messages (None where the source does not know)."""
+    notes: Sequence[str]
 
 
 def _write(args: argparse.Namespace, gathered: Gathered, names: dict[str, str], baseline: date | None) -> int:
@@ -182,7 +177,7 @@ def _write(args: argparse.Namespace, gathered: Gathered, names: dict[str, str], 
         accepted=accepted,
         rejected=rejected,
         duplicates=duplicates,
-        notes=gathered.notes,
+        notes=tuple(gathered.notes),
     )
     page = render_report(
         ReportInput(
@@ -197,8 +192,11 @@ def _write(args: argparse.Namespace, gathered: Gathered, names: dict[str, str], 
     )
     output = Path(args.output)
     partial = output.with_name(f".{output.name}.partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, output)  # a reader never sees half a report
+    try:
+        partial.write_text(page, encoding="utf-8")
+        os.replace(partial, output)  # a reader never sees half a report
+    finally:
+        partial.unlink(missing_ok=True)
     print(
         f"jeugdhub report: wrote {output} ({len(gathered.documents)} dates, "
         f"{len(gathered.documents[0]['regions'])} regions, {'public' if args.public else 'exact'} form, "
@@ -227,10 +225,9 @@ def _from_feed(
     path: Path, dates: list[date], baseline: date | None, regions: Any, settings: Any
 ) -> Gathered | str:
     """The restated figures of every date (and the baseline) from a feed file: replay's judging,
-    then the history's one pass over each youth's facts (:func:`figure_series`)."""
-    from services.aggregate.facts import build_youth_facts
+    then the history's documents (one pass over each youth's facts for all of them)."""
     from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
-    from services.regulator.series import figure_series
+    from services.regulator.history import HistorySource, series_documents
     from services.replay.offline import judge_lines, read_lines
 
     try:
@@ -241,25 +238,16 @@ def _from_feed(
     with path.open("rb") as handle:
         lines = read_lines(handle, path.stat().st_size, sys.stderr.isatty())
         result = judge_lines(_hashed(lines, digest), keyring, regions)
-    facts = (build_youth_facts(messages, regions) for messages in result.by_youth.values())
-    every_date = sorted({*dates, *([baseline] if baseline is not None else [])})
-    rows = {point.as_of: point.rows for point in figure_series(facts, every_date, regions)}
-
-    def document(on: date) -> dict[str, Any]:
-        return {
-            "as_of": on.isoformat(),
-            "accepted": result.accepted,
-            "rejected": result.rejected,
-            "duplicates": result.duplicates,
-            "regions": rows[on],
-        }
-
+    wanted = [*dates, *([baseline] if baseline is not None else [])]
+    by_date = {
+        doc["as_of"]: doc for doc in series_documents(HistorySource.from_replay(result), wanted, regions)
+    }
     notes = [f"{path.name}: {path.stat().st_size:,} bytes, sha256 {digest.hexdigest()}".replace(",", " ")]
     if result.bad_lines:
         notes.append(f"{len(result.bad_lines)} input lines are not JSON messages (counted as rejected)")
     return Gathered(
-        [document(on) for on in dates],
-        document(baseline) if baseline is not None else None,
+        [by_date[on.isoformat()] for on in dates],
+        by_date[baseline.isoformat()] if baseline is not None else None,
         f"feed file {path.name} (restated history)",
         (result.accepted, result.rejected, result.duplicates),
         notes,
