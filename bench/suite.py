@@ -22,7 +22,8 @@ ports and measures, each stage under its own topic prefix:
    ``aggregate_bench.latency``: each message is a new youth in closed care, +1 national occupancy),
    open loop at 100, 500 and 2,000 messages/s. Achieved rates are reported as measured.
 5. ``jeugdhub replay`` messages/s and peak memory per 100,000 tracked youth
-   (``replay_bench.run_replay``).
+   (``replay_bench.run_replay``); and ``jeugdhub history --every day`` over a simulated national
+   year against one replay of the same feed (``history_bench.measure``: the ratio, target ≤ 3).
 6. Recovery: one aggregate worker applies a large state (1,000,000 validated messages; 100,000 with
    ``--quick``) and is SIGKILLed; a few new messages are written; the time from the restart until
    the aggregates topic shows figures that include both the old state and the new messages.
@@ -53,7 +54,16 @@ from typing import Any
 
 import orjson
 
-from bench import aggregate_bench, feedgen, harness, ingest_bench, kafka_tools, replay_bench, validate_bench
+from bench import (
+    aggregate_bench,
+    feedgen,
+    harness,
+    history_bench,
+    ingest_bench,
+    kafka_tools,
+    replay_bench,
+    validate_bench,
+)
 from hubdev.localkafka.broker import Broker, set_parent_death_signal
 from hubdev.localkafka.jars import kafka_version
 from hubdev.paths import REPO
@@ -448,6 +458,14 @@ def stage_replay(sizes: Sizes, seed: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+def stage_history(seed: int, workdir: Path, repeat: int) -> dict[str, Any]:
+    """One national year by day against one replay of it (both pinned to one CPU)."""
+    result = history_bench.measure(workdir / "history", seed=seed, repeat=repeat)
+    for line in history_bench.summary_lines(result):
+        harness.log(f"  {line}")
+    return result
+
+
 def stage_recovery(
     cleanup: harness.Cleanup, broker: Broker, workdir: Path, sizes: Sizes, seed: int
 ) -> dict[str, Any]:
@@ -645,6 +663,17 @@ def markdown(doc: dict[str, Any]) -> str:
         rows.append(("replay peak memory", f"{_fmt(r['rss_mib_per_100k_youth'])} MiB per 100,000 youth", "",
                      f"peak {r['peak_rss_mib']} MiB − baseline {r['baseline_rss_mib']} MiB, "
                      f"{r['tracked_youth']:,} youth"))  # fmt: skip
+    h = stages.get("history", {})
+    if err("history"):
+        rows.append(("jeugdhub history --every day", "–", "", err("history") or ""))
+    elif h:
+        rows.append((
+            "jeugdhub history --every day ÷ replay (1 CPU)",
+            f"{h['ratio_cpu']:.2f}× CPU, {h['ratio_wall']:.2f}× wall (target ≤ {h['target_ratio']:g})",
+            "",
+            f"national {h['year']}: {h['lines']:,} lines, {h['rows']:,} rows; history {h['history']['cpu_s']} s CPU, "
+            f"replay {h['replay']['cpu_s']} s CPU",
+        ))  # fmt: skip
     rc = stages.get("recovery", {})
     if err("recovery"):
         rows.append(("recovery after SIGKILL", "–", "", err("recovery") or ""))
@@ -682,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument(
         "--only", nargs="*", default=None,
-        choices=["kafka_tools", "validate", "aggregate", "pipeline", "latency", "replay", "recovery"],
+        choices=["kafka_tools", "validate", "aggregate", "pipeline", "latency", "replay", "history", "recovery"],
         help="run only these stages (the result files are still written)",
     )  # fmt: skip
     parser.add_argument(
@@ -760,6 +789,8 @@ def main(argv: list[str] | None = None) -> int:
             run("latency", lambda: stage_latency(cleanup, broker, workdir, env_of, sizes, args.seed))
         if want("replay"):
             run("replay", lambda: stage_replay(sizes, args.seed, workdir))
+        if want("history"):
+            run("history", lambda: stage_history(args.seed, workdir, 1 if args.quick else 2))
         if want("recovery"):
             run("recovery", lambda: stage_recovery(cleanup, broker, workdir, sizes, args.seed))
 
