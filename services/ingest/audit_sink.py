@@ -204,6 +204,9 @@ class KafkaAuditSink:
                 except _FAILURES:
                     self._broken.set()
                     return
+                except asyncio.CancelledError:  # closing while this record was being handed over
+                    self._lost("shutdown")
+                    raise
         finally:
             broken.cancel()
 

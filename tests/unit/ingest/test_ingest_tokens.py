@@ -23,6 +23,7 @@ from services.ingest.tokens import (
     parse_token_map,
     read_token_file,
     revoke_sender,
+    token_id,
 )
 
 PROVIDER = Sender("provider", "12345678")
@@ -177,3 +178,24 @@ def test_check_sender_enforces_the_code_formats(kind: str, code: str, ok: bool) 
     else:
         with pytest.raises(ValueError, match=r"must be (an 8-digit AGB code|a 4-digit gemeentecode|one of)"):
             check_sender(kind, code)
+
+
+def test_tokens_add_and_list_show_token_ids_never_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The id the access records name a token by is what an officer finds with ``tokens list``."""
+    from services.cli import main
+
+    path = tmp_path / "tokens.json"
+    tokens = []
+    for _ in range(2):
+        assert main(["tokens", "add", "--kind", "provider", "--code", "12345678", "--file", str(path)]) == 0
+        out, err = capsys.readouterr()
+        token = out.strip()
+        tokens.append(token)
+        assert f"(token id {token_id(hash_token(token))})" in err and token not in err
+    assert main(["tokens", "list", "--file", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    ids = sorted(token_id(hash_token(t)) for t in tokens)
+    assert out.split() == ["provider", "12345678", "2", "token(s):", f"{ids[0]},", ids[1]]
+    assert all(t not in out and hash_token(t) not in out for t in tokens)
