@@ -88,9 +88,12 @@ def test_history_from_the_validated_topic_equals_history_from_the_file(
 def test_a_missing_validated_topic_is_an_error_not_an_empty_history(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
-    env = service_env(kafka_bootstrap, unique_prefix)  # no topics created under this prefix
+    # The options win over the settings (these point nowhere); no topics exist under this prefix.
+    env = service_env("127.0.0.1:1", "not-this-prefix.")
     out = tmp_path / "h.csv"
-    done = _history_from_topic(env, "--output", str(out))
+    done = _history_from_topic(
+        env, "--bootstrap", kafka_bootstrap, "--prefix", unique_prefix, "--output", str(out)
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"jeugdhub history: topic {VALIDATED.full_name(unique_prefix)} does not exist on {kafka_bootstrap} "
