@@ -29,6 +29,7 @@ class AggregateMetrics:
     publisher_takeovers: Counter
     snapshots_held_back: Counter
     daily_written: Counter
+    public_snapshots_published: Counter
 
     def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
@@ -96,6 +97,12 @@ def new_metrics() -> AggregateMetrics:
         snapshots_held_back=Counter(
             "jeugdhub_aggregate_snapshots_held_back",
             "Publish rounds held back because the figures state is behind what is already published",
+            registry=registry,
+        ),
+        public_snapshots_published=Counter(
+            "jeugdhub_aggregate_public_snapshots_published",
+            "Public forms of region snapshots written to the public aggregates topic (with the exact "
+            "ones, only when the public form changed)",
             registry=registry,
         ),
         daily_written=Counter(

@@ -24,6 +24,16 @@ the holder can commit, so committed snapshots form a chain of positions, each co
 before, across rebalances, restarts and two workers that both think they are the publisher (each
 take-over fences the other, and each re-reads the tail). Readers must consume with
 ``isolation_level=read_committed``: a fenced publisher's aborted records are on the log too.
+
+The same producer, so the same fencing, writes two more topics:
+
+- the **public aggregates topic**: in each round's transaction, the public form of the exact rows
+  (``services/regulator/public.py``), when it changed (:func:`snapshots.public_due`); a new
+  publisher takes the public form of the exact tail's last row per region as what is there;
+- the **daily topic** (provisional history): the days it lacks, in transactions of their own
+  (:meth:`SnapshotPublisher.write_daily`). At take-over, after fencing, its keys are read: every
+  key committed before this epoch is then known and nobody else can commit one, and a key counts as
+  written only after its commit succeeded, so each key is committed once (``history.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaConsumer
@@ -48,22 +58,21 @@ from services.aggregate.history import (
 )
 from services.aggregate.metrics import AggregateMetrics
 from services.aggregate.ordering import POSITION_HEADER, Position, may_follow, position_of
-from services.aggregate.snapshots import SnapshotThrottle, snapshot
+from services.aggregate.snapshots import Latest, SnapshotThrottle, public_due, snapshot
 from services.contracts.canonical import record_from_json, record_to_json
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
+from services.regulator.public import public_row
 from services.settings import DEFAULT_FETCH_MAX_WAIT_MS
 
 log = logging.getLogger("jeugdhub.aggregate")
+_T = TypeVar("_T")
 
 TRANSACTION_TIMEOUT_MS = 10_000
 """A publisher killed inside a transaction leaves the aggregates partition's last stable offset
 (what read_committed consumers see) stuck until the next take-over aborts it, or this long."""
 ROUND_TIMEOUT_S = 15.0
 """A take-over or a round that takes longer fails; the role is given up and taken again."""
-
-Latest = dict[str, tuple[str, dict[str, Any]]]
-"""region -> (as_of, figures row) of the last snapshot per region on the topic."""
 
 
 def partition_ids(bootstrap: str, topic: str, timeout_s: float = 60.0) -> set[int]:
@@ -166,11 +175,13 @@ class SnapshotPublisher:
         min_interval_s: float = 1.0,
         fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
         *,
+        public_topic: str | None = None,
         daily_topic: str | None = None,
         history_late_days: int = DEFAULT_MAX_LATE_DAYS,
     ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._public_topic = public_topic
         self._daily_topic = daily_topic
         self._history_late_days = history_late_days
         self._transactional_id = transactional_id
@@ -183,6 +194,8 @@ class SnapshotPublisher:
         """The join of every position on the topic when this publisher took over, advanced by each
         committed round: what the next snapshot's position must cover."""
         self.throttle = SnapshotThrottle(min_interval_s)
+        self.public_latest: Latest = {}
+        """region -> (as_of, public row) of the last record per region on the public topic."""
         self.ledger: DailyLedger | None = None
         """The keys on the daily topic (read after fencing, then kept with each commit); None
         while not the publisher or without a daily topic."""
@@ -220,21 +233,24 @@ class SnapshotPublisher:
                 # id's epoch (fencing the previous holder) and completed its open transaction.
                 await producer.begin_transaction()
                 await producer.commit_transaction()
-                snapshots_read = read_published(self._bootstrap, self._topic, self._fetch_max_wait_ms)
-                if self._daily_topic is None:
-                    published, latest, read = await snapshots_read
-                    ledger, daily_read = None, 0
-                else:
-                    since = today - timedelta(days=self._history_late_days)
-                    (published, latest, read), (ledger, daily_read) = await asyncio.gather(
-                        snapshots_read,
-                        read_daily(self._bootstrap, self._daily_topic, since, self._fetch_max_wait_ms),
-                    )
+                # Both topics are read at once; only keys are kept of the daily one.
+                since = today - timedelta(days=self._history_late_days)
+                daily_read_ = (
+                    read_daily(self._bootstrap, self._daily_topic, since, self._fetch_max_wait_ms)
+                    if self._daily_topic is not None
+                    else _nothing((None, 0))
+                )
+                (published, latest, read), (ledger, daily_read) = await asyncio.gather(
+                    read_published(self._bootstrap, self._topic, self._fetch_max_wait_ms), daily_read_
+                )
         except BaseException:
             await _discard(producer)
             raise
         self._producer = producer
         self.published = published
+        # Each round writes a region's public form with its exact row whenever the form changed,
+        # so the last public record of a region is the public form of its last exact one.
+        self.public_latest = {region: (as_of, public_row(row)) for region, (as_of, row) in latest.items()}
         self.ledger = ledger
         self.throttle = SnapshotThrottle(self._min_interval_s)
         self.throttle.seed(latest)
@@ -293,22 +309,17 @@ class SnapshotPublisher:
             return 0
         self._held_back_since = None
         due = self.throttle.due(rows, position.as_of, now)
-        if due:
-            headers = [(POSITION_HEADER, position.to_header())]
+        public = (
+            public_due(rows, due, position.as_of, self.throttle, self.public_latest)
+            if self._public_topic is not None
+            else []
+        )
+        if due or public:
             try:
                 async with asyncio.timeout(ROUND_TIMEOUT_S):
                     await producer.begin_transaction()
-                    sent = []
-                    for row in due:
-                        value = encode(
-                            "RegionSnapshot",
-                            record_from_json("RegionSnapshot", snapshot(row, position.as_of, computed_at)),
-                        )
-                        sent.append(
-                            await producer.send(
-                                self._topic, key=row["region"].encode(), value=value, headers=headers
-                            )
-                        )
+                    sent = await self._send_snapshots(producer, due, position, computed_at)
+                    sent += await self._send_public(producer, public, position.as_of, computed_at)
                     await asyncio.gather(*sent)
                     await producer.commit_transaction()
             except BaseException as exc:
@@ -316,10 +327,48 @@ class SnapshotPublisher:
                 raise
             for row in due:
                 self.throttle.published(row, position.as_of, now)
-            self.published = position if self.published is None else self.published.join(position)
+            for form in public:
+                self.public_latest[form["region"]] = (position.as_of.isoformat(), form)
+            if due:
+                self.published = position if self.published is None else self.published.join(position)
             self._metrics.snapshots_published.inc(len(due))
+            self._metrics.public_snapshots_published.inc(len(public))
         self.throttle.pending = self.throttle.has_unpublished(rows, position.as_of)
         return len(due)
+
+    async def _send_snapshots(
+        self,
+        producer: AIOKafkaProducer,
+        rows: Sequence[dict[str, Any]],
+        position: Position,
+        computed_at: datetime,
+    ) -> list[Any]:
+        headers = [(POSITION_HEADER, position.to_header())]
+        sent = []
+        for row in rows:
+            value = encode(
+                "RegionSnapshot",
+                record_from_json("RegionSnapshot", snapshot(row, position.as_of, computed_at)),
+            )
+            sent.append(
+                await producer.send(self._topic, key=row["region"].encode(), value=value, headers=headers)
+            )
+        return sent
+
+    async def _send_public(
+        self, producer: AIOKafkaProducer, rows: Sequence[dict[str, Any]], as_of: date, computed_at: datetime
+    ) -> list[Any]:
+        """The public forms, without the position header: its offsets and accepted-message count
+        are exact figures of their own, not for the public reader."""
+        sent = []
+        for row in rows:
+            value = encode(
+                "PublicRegionSnapshot",
+                record_from_json("PublicRegionSnapshot", snapshot(row, as_of, computed_at)),
+            )
+            assert self._public_topic is not None
+            sent.append(await producer.send(self._public_topic, key=row["region"].encode(), value=value))
+        return sent
 
     async def write_daily(self, rows: Sequence[DailyRow]) -> int:
         """Write the daily records whose keys are not on the daily topic, in one transaction;
@@ -372,6 +421,11 @@ def _describe(position: Position | None) -> dict[str, Any] | None:
     if position is None:
         return None
     return {"as_of": position.as_of.isoformat(), "facts": list(position.facts), "accepted": position.accepted}
+
+
+async def _nothing(value: _T) -> _T:
+    """An awaitable of ``value`` (a topic this publisher does not write is not read)."""
+    return value
 
 
 async def _discard(producer: AIOKafkaProducer) -> None:

@@ -9,7 +9,9 @@ Two stages, both upserts, so a replayed or duplicated message cannot change a fi
    something changed or the date moved and sets the Prometheus gauges. One worker at a time, the
    owner of validated partition 0, publishes changed region snapshots (each region at most once per
    interval) through :class:`SnapshotPublisher`, which fences earlier publishers and never
-   publishes figures older than those already on the aggregates topic.
+   publishes figures older than those already on the aggregates topic; with them their public
+   form (public aggregates topic), and at the end of every day each region's figures as of that
+   day (the daily topic, once per key).
 
 The agent, task and timer here only move bytes; what they decide is in plain modules, unit-tested
 without a broker: ``apply.py`` (a batch into the table and the facts records), ``follow.py`` (a
@@ -36,7 +38,7 @@ from services.aggregate.publishing import PublishRound
 from services.aggregate.settings import AggregateSettings
 from services.aggregate.state import FiguresState
 from services.contracts.regions import RegionTable
-from services.contracts.topics import AGGREGATES, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
+from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
 from services.streaming.batches import send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
@@ -108,6 +110,7 @@ def create_app(
         metrics,
         settings.publish_interval_s,
         settings.fetch_max_wait_ms,
+        public_topic=AGGREGATES_PUBLIC.full_name(prefix),
         daily_topic=FIGURES_DAILY.full_name(prefix),
         history_late_days=settings.history_late_days,
     )

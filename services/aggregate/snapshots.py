@@ -1,4 +1,5 @@
-"""Which region snapshots to publish: only changed rows, each region at most once per interval."""
+"""Which region snapshots to publish: only changed rows, each region at most once per interval; and
+which public forms go with them (``services/regulator/public.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from datetime import date, datetime
 from typing import Any
 
 from services.contracts.canonical import format_timestamp
+from services.regulator.public import public_row
+
+Latest = dict[str, tuple[str, dict[str, Any]]]
+"""region -> (as_of, row) of the last record per region on a topic."""
 
 
 def snapshot(row: dict[str, Any], as_of: date, computed_at: datetime) -> dict[str, Any]:
@@ -38,6 +43,10 @@ class SnapshotThrottle:
             out.append(row)
         return out
 
+    def is_published(self, row: dict[str, Any], as_of: date) -> bool:
+        """``row`` as of ``as_of`` is the last one published for its region."""
+        return self._last_row.get(row["region"]) == (as_of.isoformat(), row)
+
     def has_unpublished(self, rows: Sequence[dict[str, Any]], as_of: date) -> bool:
         return any(self._last_row.get(row["region"]) != (as_of.isoformat(), row) for row in rows)
 
@@ -49,3 +58,26 @@ class SnapshotThrottle:
     def published(self, row: dict[str, Any], as_of: date, now: float) -> None:
         self._last_row[row["region"]] = (as_of.isoformat(), row)
         self._last_time[row["region"]] = now
+
+
+def public_due(
+    rows: Sequence[dict[str, Any]],
+    due: Sequence[dict[str, Any]],
+    as_of: date,
+    throttle: SnapshotThrottle,
+    latest_public: Latest,
+) -> list[dict[str, Any]]:
+    """The public forms to write in the round that writes ``due``: for each region whose exact row
+    goes out now or is already the last one on the exact topic (so every public record is the
+    public form of the exact record its region has then), when its public form or as-of date
+    differs from the last public record. An exact change that leaves the public form as it was
+    writes no public record: the public topic does not tell when a suppressed count moved."""
+    going = {row["region"] for row in due}
+    out = []
+    for row in rows:
+        if row["region"] not in going and not throttle.is_published(row, as_of):
+            continue
+        public = public_row(row)
+        if latest_public.get(row["region"]) != (as_of.isoformat(), public):
+            out.append(public)
+    return out
