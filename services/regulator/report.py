@@ -29,7 +29,15 @@ from services.aggregate.figures import FIGURE_KEYS
 from services.contracts.regions import NATIONAL
 from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
 from services.regulator.public import public_document
-from services.regulator.targets import TARGETS, TargetResult, TargetSpec, evaluate, figure, target_level
+from services.regulator.targets import (
+    PATH_END,
+    TARGETS,
+    TargetResult,
+    TargetSpec,
+    evaluate,
+    figure,
+    target_level,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,8 +45,10 @@ if TYPE_CHECKING:
 MEASURES_KEY = "restrictive_measures_12m"
 RATE_KEY = "perspective_in_time_rate"
 MEDIAN_KEY = "median_length_of_stay_days_12m"
-CHART_FIGURES = FIGURE_KEYS[1:]
-"""One chart per figure of metrics.md's table, in its order (the restrictive kinds share one)."""
+SEPARATIONS_KEY = "restrictive_measures_12m.separatie"
+CHART_FIGURES = (*FIGURE_KEYS[1:], SEPARATIONS_KEY)
+"""One chart per figure of metrics.md's table, in its order (the four restrictive kinds share one),
+then separations alone: a target of their own, and a count far below the other kinds' scale."""
 
 FIGURE_LABELS: Mapping[str, str] = {
     "occupancy": "Youth in closed care on the date",
@@ -55,6 +65,7 @@ FIGURE_LABELS: Mapping[str, str] = {
     "episodes_ended_12m": "Closed-care episodes ended, last 12 months",
     "median_length_of_stay_days_12m": "Median length of stay in days, episodes ended in the last 12 months",
     "restrictive_measures_12m": "Restrictive measures started, last 12 months",
+    SEPARATIONS_KEY: "Separations (separatie) started, last 12 months",
 }
 KIND_LABELS: Mapping[str, str] = {
     "afzondering": "afzondering (seclusion)",
@@ -374,7 +385,7 @@ def _figures_table(
         else ""
     )
     rows = []
-    for key in CHART_FIGURES:
+    for key in FIGURE_KEYS[1:]:
         keys = [f"{key}.{kind}" for kind in RESTRICTIVE_MEASURE_KINDS] if key == MEASURES_KEY else [key]
         for full in keys:
             label = (
@@ -424,7 +435,7 @@ def _chart(
             series.append((KIND_LABELS[kind], [_float(_get(row, f"{key}.{kind}")) for row in region.rows]))
     else:
         series.append((FIGURE_LABELS[key], [_float(_get(row, key)) for row in region.rows]))
-    spec = next((t for t in TARGETS if t.figure.partition(".")[0] == key), None)
+    spec = next((t for t in TARGETS if t.figure == key), None)
     target_line: list[float] | None = None
     baseline_value: float | None = None
     if spec is not None and results_over_time and report.baseline is not None:
@@ -445,8 +456,7 @@ def _chart(
         target_line,
         baseline_value,
         report.baseline if spec is not None else None,
-        spec.kind if spec is not None else None,
-        (spec.figure.partition(".")[2] or None) if spec is not None else None,
+        spec,
         public_counts=report.public and counts,
         rate=key == RATE_KEY,
     )
@@ -479,8 +489,7 @@ def _plot_svg(
     target_line: list[float] | None,
     baseline_value: float | None,
     baseline: date | None,
-    target_kind: str | None,
-    target_of: str | None,
+    target: TargetSpec | None,
     *,
     public_counts: bool,
     rate: bool,
@@ -513,13 +522,13 @@ def _plot_svg(
             if not all(math.isnan(v) for v in values):
                 ax.plot(x, values, label=label, color=colour, linewidth=1.6, marker=marker, markersize=3)
                 drawn = True
-        of = f" of {target_of}" if target_of else ""
-        if target_line is not None and not all(math.isnan(v) for v in target_line):
-            label = "target: path to 0 in 2030" if target_kind == "path" else f"target{of}"
-            ax.plot(x, target_line, label=label, color="#15803d", linestyle="--", linewidth=1.4)
+        if target is not None and target_line is not None and not all(math.isnan(v) for v in target_line):
+            ax.plot(
+                x, target_line, label=_target_label(target), color="#15803d", linestyle="--", linewidth=1.4
+            )
         if baseline_value is not None and baseline is not None:
             ax.axhline(
-                baseline_value, color=_GREY, linestyle=":", linewidth=1.2, label=f"baseline{of} ({baseline})"
+                baseline_value, color=_GREY, linestyle=":", linewidth=1.2, label=f"baseline ({baseline})"
             )
         if baseline is not None and dates[0] <= baseline <= dates[-1]:
             at = float(mdates.date2num(baseline))  # type: ignore[no-untyped-call]
@@ -550,6 +559,17 @@ def _plot_svg(
 
 
 _GREY = "#6b7280"
+
+
+def _target_label(spec: TargetSpec) -> str:
+    """The legend of a target line, in the words of the target's kind and bound."""
+    percent = f"{float(spec.threshold * 100):g} %" if spec.threshold is not None else ""
+    return {
+        "ratio_below": f"target: below {percent} of the baseline",
+        "ratio_at_most": f"target: at most {percent} of the baseline",
+        "rate_one": "target: every youth (1)",
+        "path": f"target: straight path to 0 on {PATH_END}",
+    }[spec.kind]
 
 
 def _y_axis(ax: Axes, *, public_counts: bool, rate: bool) -> None:
