@@ -244,7 +244,10 @@ def _from_feed(
     }
     notes = [f"{path.name}: {path.stat().st_size:,} bytes, sha256 {digest.hexdigest()}".replace(",", " ")]
     if result.bad_lines:
-        notes.append(f"{len(result.bad_lines)} input lines are not JSON messages (counted as rejected)")
+        bad = len(result.bad_lines)
+        notes.append(
+            f"{bad} input {'line is' if bad == 1 else 'lines are'} not a JSON message (counted as rejected)"
+        )
     return Gathered(
         [by_date[on.isoformat()] for on in dates],
         by_date[baseline.isoformat()] if baseline is not None else None,
@@ -306,7 +309,10 @@ def _from_topic(
     ]
     if len(documents) < len(dates):
         missing = [day.isoformat() for day in dates if day.isoformat() not in by_date]
-        notes.append(f"{len(missing)} requested dates have no records on the topic: {_few(missing)}")
+        notes.append(
+            f"{len(missing)} requested {'date has' if len(missing) == 1 else 'dates have'} no records on the "
+            f"topic: {_few(missing)}"
+        )
     if baseline is not None and baseline_document is None:
         notes.append(f"the topic holds no figures as of the baseline {baseline}: targets not evaluated")
     return Gathered(

@@ -126,7 +126,7 @@ def test_the_topic_makes_the_feeds_page_and_says_what_it_lacks(
         f"{5 * regions} daily records of 5 dates read from {daily_topic}; {regions} of them written late"
         in text
     )
-    assert f"1 requested dates have no records on the topic: {MISSING}" in text
+    assert f"1 requested date has no records on the topic: {MISSING}" in text
     assert "2025-10-31 to 2026-03-31, 5 dates (every month)" in text  # the mid-month day is not a month end
 
 
