@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.cli import main
 from services.regulator.report import CHART_FIGURES
 from services.regulator.targets import TARGETS
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+EXAMPLES = SPEC_EXAMPLES
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 REGIONS = ("T01", "T02", "T03", "T04", "T05", "NL")

@@ -14,6 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from hubdev.localkafka.broker import free_port
+from hubdev.paths import SPEC_EXAMPLES
 from services.cli import main
 from services.contracts.canonical import record_from_json
 from services.contracts.codec import encode
@@ -33,7 +34,7 @@ from tests.unit.regulator.report_support import (
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
+EXAMPLES = SPEC_EXAMPLES
 REGIONS = str(EXAMPLES / "regions.csv")
 BASELINE = date(2025, 6, 30)
 MONTH_ENDS = [date(2025, 10, 31), date(2025, 11, 30), date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hubdev.paths import SPEC_EXAMPLES
 from services.cli import main
 from services.regulator.public import public_row
 from services.regulator.report_commands import EVERY_CHOICES
@@ -23,7 +24,7 @@ from tests.unit.regulator.report_support import (
     target_statuses,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples"
+EXAMPLES = SPEC_EXAMPLES
 pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason=f"worked example not found at {EXAMPLES}")
 FEED, REGIONS = str(EXAMPLES / "feed.jsonl"), str(EXAMPLES / "regions.csv")
 BASELINE = "2025-06-30"
