@@ -8,7 +8,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: Python 3.11+ is needed, $("$PYTHON" --version 2>&1) found" >&2
   exit 1
 fi
-command -v java >/dev/null || { echo "bootstrap: a JDK (17+) is needed for the local Kafka broker: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+command -v java >/dev/null || { echo "bootstrap: a JDK (17+) is needed for the local Kafka broker: apt-get install openjdk-17-jdk-headless (javac too: the consumer-docs test compiles a Java Avro reader)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "bootstrap: Maven is needed to fetch the Kafka jars: apt-get install maven" >&2; exit 1; }
 # Prometheus and promtool for the monitoring tests (tests/unit/deploy, tests/integration/
 # test_prometheus_scrape.py): Debian's package. Its system service is not started (a temporary
