@@ -1,16 +1,19 @@
 """Prometheus metrics of the aggregate worker: the figures as gauges (label ``region``, and ``kind``
-for measures) plus service health. Never a pseudonym in a label."""
+for measures), progress against the national targets (labels ``region`` and ``target``) plus
+service health. Never a pseudonym in a label."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.aggregate.figures import FIGURE_KEYS
+from services.regulator.targets import evaluate
 
 _SCALAR = [k for k in FIGURE_KEYS if k not in ("region", "restrictive_measures_12m")]
 
@@ -30,6 +33,11 @@ class AggregateMetrics:
     snapshots_held_back: Counter
     daily_written: Counter
     public_snapshots_published: Counter
+    full_recompute_seconds: Histogram
+    target_value: Gauge
+    target_met: Gauge
+    target_baseline: Gauge
+    target_path: Gauge
 
     def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
@@ -39,6 +47,34 @@ class AggregateMetrics:
                 self.figures[key].labels(region=region).set(math.nan if value is None else float(value))
             for kind, count in row["restrictive_measures_12m"].items():
                 self.measures.labels(region=region, kind=kind).set(count)
+
+    def set_targets(
+        self,
+        rows: Sequence[dict[str, Any]],
+        baseline_rows: Sequence[dict[str, Any]],
+        as_of: date,
+        baseline: date,
+    ) -> None:
+        """The four targets of metrics.md per region (``regulator/targets.py``): the value shown,
+        met (1/0) and figure(B); NaN where the spec's value is null (no baseline figure, an empty
+        cohort), met NaN then too."""
+        by_region = {row["region"]: row for row in baseline_rows}
+        for row in rows:
+            region = row["region"]
+            row_b = by_region.get(region)
+            if row_b is None:
+                continue
+            for result in evaluate(row, row_b, as_of, baseline):
+                labels = {"region": region, "target": result.name}
+                self.target_value.labels(**labels).set(_number(result.value))
+                self.target_met.labels(**labels).set(math.nan if result.met is None else float(result.met))
+                self.target_baseline.labels(**labels).set(_number(result.baseline_value))
+                if result.name == "closed_placements":
+                    self.target_path.labels(region=region).set(_number(result.path))
+
+
+def _number(value: float | int | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def new_metrics() -> AggregateMetrics:
@@ -103,6 +139,39 @@ def new_metrics() -> AggregateMetrics:
             "jeugdhub_aggregate_public_snapshots_published",
             "Public forms of region snapshots written to the public aggregates topic (with the exact "
             "ones, only when the public form changed)",
+            registry=registry,
+        ),
+        full_recompute_seconds=Histogram(
+            "jeugdhub_aggregate_full_recompute_seconds",
+            "Time to recompute every youth's contribution for another date (the targets' baseline, "
+            "a late day of the history)",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=registry,
+        ),
+        target_value=Gauge(
+            "jeugdhub_aggregate_target_value",
+            "metrics.md target value per region and target: ratio figure(D)/figure(B) "
+            "(transfers_between_providers, separations), the rate (perspective_in_time), figure(D) "
+            "(closed_placements); NaN when null",
+            ["region", "target"],
+            registry=registry,
+        ),
+        target_met=Gauge(
+            "jeugdhub_aggregate_target_met",
+            "1 when the target is met, 0 when not, NaN when unknown (null value)",
+            ["region", "target"],
+            registry=registry,
+        ),
+        target_baseline=Gauge(
+            "jeugdhub_aggregate_target_baseline",
+            "The target's figure as of the baseline date JEUGDHUB_BASELINE_DATE (figure(B))",
+            ["region", "target"],
+            registry=registry,
+        ),
+        target_path=Gauge(
+            "jeugdhub_aggregate_target_path",
+            "closed_placements: the straight path from figure(B) on B to 0 on 2030-12-31, at D",
+            ["region"],
             registry=registry,
         ),
         daily_written=Counter(

@@ -38,6 +38,9 @@ log = logging.getLogger("jeugdhub.aggregate")
 
 RETRY_AFTER_S = 1.0
 """After a failed take-over or publish round, wait this long before taking over again."""
+BASELINE_INTERVAL_S = 10.0
+"""The targets' baseline rows (a full recomputation as of the baseline date) are recomputed after a
+change of the state, but at most this often."""
 
 
 class Publisher(Protocol):
@@ -77,6 +80,8 @@ class PublishRound:
         as_of: Today,
         clock: Callable[[], float] = time.monotonic,
         history_late_days: int = DEFAULT_MAX_LATE_DAYS,
+        baseline: date | None = None,
+        baseline_interval_s: float = BASELINE_INTERVAL_S,
     ) -> None:
         self._state = state
         self._publisher = publisher
@@ -85,23 +90,42 @@ class PublishRound:
         self._clock = clock
         self._history_late_days = history_late_days
         self.captures = DayCaptures(history_late_days)
+        self._baseline = baseline
+        self._baseline_interval_s = baseline_interval_s
+        self._baseline_due = float("-inf")
+        self.baseline_rows: list[dict[str, Any]] = []
+        self.baseline_version = -1
+        """The state's version the baseline rows were computed from (-1: not yet)."""
         self.rows: list[dict[str, Any]] = []
         self.computed_version = -1
         self.published_version = -1
         self.retry_at = 0.0
 
     def recompute(self) -> None:
-        """Rows and gauges for the state's current version (synchronous: no upsert in between)."""
+        """Rows and gauges for the state's current version (synchronous: no upsert in between);
+        the targets' gauges too, with baseline rows at most :data:`BASELINE_INTERVAL_S` old."""
         state = self._state
-        if state.version == self.computed_version:
+        changed = state.version != self.computed_version
+        if changed:
+            started = time.perf_counter()
+            version = state.version
+            self.rows = state.rows()
+            self._metrics.recompute_seconds.observe(time.perf_counter() - started)
+            self._metrics.set_figures(self.rows)
+            self._metrics.youth_tracked.set(state.youth_count)
+            self.computed_version = version
+        if self._baseline is None:
             return
-        started = time.perf_counter()
-        version = state.version
-        self.rows = state.rows()
-        self._metrics.recompute_seconds.observe(time.perf_counter() - started)
-        self._metrics.set_figures(self.rows)
-        self._metrics.youth_tracked.set(state.youth_count)
-        self.computed_version = version
+        now = self._clock()
+        if self.baseline_version != state.version and now >= self._baseline_due:
+            started = time.perf_counter()
+            self.baseline_rows = state.rows_as_of(self._baseline)
+            self._metrics.full_recompute_seconds.observe(time.perf_counter() - started)
+            self.baseline_version = state.version
+            self._baseline_due = now + self._baseline_interval_s
+            changed = True
+        if changed:
+            self._metrics.set_targets(self.rows, self.baseline_rows, state.as_of, self._baseline)
 
     def move_day(self, today: date) -> None:
         """Set the state's as-of date; when it moves forward, first capture the rows as of the day
@@ -129,7 +153,7 @@ class PublishRound:
         def late_rows(day: date) -> list[dict[str, Any]]:
             started = time.perf_counter()
             rows = state.rows_as_of(day)
-            self._metrics.recompute_seconds.observe(time.perf_counter() - started)
+            self._metrics.full_recompute_seconds.observe(time.perf_counter() - started)
             return rows
 
         rows = rows_to_write(due, late_rows, _now(), position, publisher.may_publish(position))

@@ -116,7 +116,14 @@ def create_app(
     )
     # The publisher is whoever faust assigned partition 0 of the validated topic (docs/aggregate.md).
     publisher_partition = TP(validated_topic.get_topic_name(), 0)
-    rounds = PublishRound(state, publisher, metrics, as_of, history_late_days=settings.history_late_days)
+    rounds = PublishRound(
+        state,
+        publisher,
+        metrics,
+        as_of,
+        history_late_days=settings.history_late_days,
+        baseline=settings.baseline_date,
+    )
 
     def elected() -> bool:
         try:

@@ -4,6 +4,7 @@ fake publisher and a hand-driven clock: caught up? elected? take over? retry lat
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from services.aggregate.metrics import new_metrics
 from services.aggregate.ordering import Position, may_follow
 from services.aggregate.publishing import PublishRound
 from services.aggregate.state import FiguresState
+from services.regulator.targets import evaluate
 from tests.unit.aggregate.aggregate_support import TABLE, Feed, facts_of
 
 DAY = date(2026, 3, 31)
@@ -276,3 +278,83 @@ def test_a_failed_daily_write_is_retried_after_a_take_over_and_written_once() ->
     s.tick()
     assert s.publisher.calls == ["take_over", "take_over", "publish"]
     assert len(_written(s)) == 4
+
+
+# Targets: gauges per region and target, against baseline rows recomputed at most every 10 s.
+
+
+def _gauges(s: Setup, name: str) -> dict[tuple[str, ...], float]:
+    out = {}
+    for family in s.metrics.registry.collect():
+        for sample in family.samples:
+            if sample.name == name:
+                out[tuple(sorted(sample.labels.items()))] = sample.value
+    return {tuple(v for _, v in k): value for k, value in out.items()}
+
+
+def _with_baseline(baseline: date) -> Setup:
+    s = Setup()
+    s.round = PublishRound(
+        s.state,
+        s.publisher,
+        s.metrics,
+        lambda: s.day,
+        lambda: s.now,
+        baseline=baseline,
+        baseline_interval_s=10,
+    )
+    return s
+
+
+def test_target_gauges_evaluate_todays_rows_against_the_baseline_rows() -> None:
+    baseline = date(2025, 12, 31)
+    s = _with_baseline(baseline)
+    for n, start in enumerate(["2025-06-01", "2025-07-01", "2026-01-05"]):  # two started before B
+        [facts] = facts_of([Feed(f"y{n}").start("11111111", "P1", start)])
+        s.state.upsert(f"y{n}", facts, 1)
+    s.tick()
+    values, met = _gauges(s, "jeugdhub_aggregate_target_value"), _gauges(s, "jeugdhub_aggregate_target_met")
+    expected = {
+        row_d["region"]: evaluate(row_d, row_b, DAY, baseline)
+        for row_d, row_b in zip(s.state.rows(), s.state.rows_as_of(baseline), strict=True)
+    }
+    for region, results in expected.items():
+        for result in results:
+            value = values[(region, result.name)]
+            assert value == result.value or (result.value is None and math.isnan(value)), (region, result)
+            shown = met[(region, result.name)]
+            assert shown == result.met or (result.met is None and math.isnan(shown)), (region, result)
+    # NL: 3 closed placements started in the window as of D, 2 as of B; the path from 2 is below 3.
+    assert values[("NL", "closed_placements")] == 3
+    assert met[("NL", "closed_placements")] == 0
+    assert _gauges(s, "jeugdhub_aggregate_target_baseline")[("NL", "closed_placements")] == 2
+    assert math.isnan(values[("NL", "transfers_between_providers")])  # figure(B) = 0: null
+
+
+def test_the_baseline_is_recomputed_after_a_change_but_at_most_every_interval() -> None:
+    s = _with_baseline(date(2026, 1, 31))
+    s.add_youth("y1")
+    s.tick()
+    first = s.round.baseline_version
+    assert first == s.state.version
+    s.add_youth("y2")
+    s.now = 9.9
+    s.tick()
+    assert s.round.baseline_version == first  # too soon: today's rows move, the baseline waits
+    assert _gauges(s, "jeugdhub_aggregate_target_value")[("NL", "closed_placements")] == 2
+    s.now = 10.0
+    s.tick()
+    assert s.round.baseline_version == s.state.version
+    assert s.round.baseline_rows == s.state.rows_as_of(date(2026, 1, 31))
+    recomputations = _gauges(s, "jeugdhub_aggregate_full_recompute_seconds_count")
+    s.now = 30.0
+    s.tick()  # nothing changed: no recomputation
+    assert _gauges(s, "jeugdhub_aggregate_full_recompute_seconds_count") == recomputations
+
+
+def test_without_a_baseline_there_are_no_target_series() -> None:
+    s = Setup()
+    s.add_youth("y1")
+    s.tick()
+    assert _gauges(s, "jeugdhub_aggregate_target_value") == {}
+    assert s.round.baseline_version == -1
