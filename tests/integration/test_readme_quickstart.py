@@ -208,6 +208,64 @@ def test_readme_quickstart_token_post_and_retour_work_against_run(hub: Hub) -> N
     assert mine["status"] == "accepted", mine
 
 
+def regulator_hub_block() -> str:
+    """The README's ``sh`` block of regulator commands against a running hub."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(r"```sh\n(.*?)```", text, re.S)
+    matching = [b for b in blocks if "jeugdhub figures" in b and "history --from-topic" in b]
+    assert len(matching) == 1, "the README's regulator example against a running hub is gone or doubled"
+    return matching[0]
+
+
+def test_readme_regulator_commands_read_the_running_hub(hub: Hub) -> None:
+    """``figures``, ``figures --public`` and ``history --from-topic`` as written, against the hub
+    ``jeugdhub run`` started (its Kafka and topic prefix given by the two variables the README names)."""
+    hub.first.wait_for(r"simulator posting", 240)
+    prefix = hub.args[hub.args.index("--topic-prefix") + 1]
+    bootstrap = hub.args[hub.args.index("--kafka-bootstrap") + 1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEUGDHUB_")}
+    env |= {"JEUGDHUB_KAFKA_BOOTSTRAP": bootstrap, "JEUGDHUB_TOPIC_PREFIX": prefix}
+    lines = [line for line in regulator_hub_block().splitlines() if line.strip()]
+    assert len(lines) == 3, lines
+
+    def run(line: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", line],
+            cwd=hub.checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    # The aggregate publishes its first snapshots once it has read the simulated feed's start.
+    deadline = time.monotonic() + 120
+    while True:
+        table = run(lines[0])
+        if table.returncode == 0 and re.search(r"^\s*NL\b", table.stdout, re.M):
+            break
+        assert time.monotonic() < deadline, table.stdout + table.stderr
+        time.sleep(2)
+    regions = set(re.findall(r"^\s*(VB\d\d)\b", table.stdout, re.M))
+    assert len(regions) == 6, table.stdout
+
+    public = run(lines[1])
+    assert public.returncode == 0, public.stderr
+    objects = [json.loads(line) for line in public.stdout.splitlines()]
+    assert {o["region"] for o in objects} == regions | {"NL"}
+    for obj in objects:
+        assert isinstance(obj["suppressed"], list)
+        counts = [obj["occupancy"], obj["transfers_12m"], *obj["restrictive_measures_12m"].values()]
+        assert all(c is None or ((c == 0 or c >= 5) and c % 5 == 0) for c in counts), obj
+
+    history = run(lines[2])
+    assert history.returncode == 0, history.stderr
+    written = (hub.checkout / "history-topic.csv").read_text(encoding="utf-8").splitlines()
+    assert written[0].startswith("as_of,region,occupancy,")
+    assert len(written) - 1 == 52 * 7  # the Sundays of 2026, six regions and NL
+
+
 def test_a_second_run_gets_the_same_ports_continues_the_feed_and_adds_no_tokens(hub: Hub) -> None:
     first = hub.first
     first.wait_for(r"simulator posting", 240)
