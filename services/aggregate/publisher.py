@@ -235,22 +235,27 @@ class SnapshotPublisher:
                 await producer.commit_transaction()
                 # Both topics are read at once; only keys are kept of the daily one.
                 since = today - timedelta(days=self._history_late_days)
-                daily_read_ = (
+                keys_read = (
                     read_daily(self._bootstrap, self._daily_topic, since, self._fetch_max_wait_ms)
                     if self._daily_topic is not None
                     else _nothing((None, 0))
                 )
-                (published, latest, read), (ledger, daily_read) = await asyncio.gather(
-                    read_published(self._bootstrap, self._topic, self._fetch_max_wait_ms), daily_read_
-                )
+                async with asyncio.TaskGroup() as reads:  # one failing cancels the other
+                    snapshots_task = reads.create_task(
+                        read_published(self._bootstrap, self._topic, self._fetch_max_wait_ms)
+                    )
+                    keys_task = reads.create_task(keys_read)
+                (published, latest, read), (ledger, daily_read) = snapshots_task.result(), keys_task.result()
+                # Each round writes a region's public form with its exact row whenever the form
+                # changed, so the last public record of a region is the public form of its last
+                # exact one.
+                public_latest = {region: (as_of, public_row(row)) for region, (as_of, row) in latest.items()}
         except BaseException:
             await _discard(producer)
             raise
         self._producer = producer
         self.published = published
-        # Each round writes a region's public form with its exact row whenever the form changed,
-        # so the last public record of a region is the public form of its last exact one.
-        self.public_latest = {region: (as_of, public_row(row)) for region, (as_of, row) in latest.items()}
+        self.public_latest = public_latest
         self.ledger = ledger
         self.throttle = SnapshotThrottle(self._min_interval_s)
         self.throttle.seed(latest)
