@@ -35,6 +35,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 # package data, so it is copied here and named by JEUGDHUB_SCHEMA_DIR.
 COPY schemas/avro /opt/jeugdhub/schemas/avro
 ENV JEUGDHUB_SCHEMA_DIR=/opt/jeugdhub/schemas/avro
+# `jeugdhub report` draws with matplotlib, which wants a writable cache directory (the root
+# filesystem is read-only and HOME is not writable for uid 10001).
+ENV MPLCONFIGDIR=/tmp/matplotlib
 # faust writes "<app id>-data" into the working directory: in Kubernetes an emptyDir is mounted
 # here because the root filesystem is read-only.
 WORKDIR /var/lib/jeugdhub
