@@ -18,6 +18,7 @@ from services.aggregate.records import facts_record, message_key
 from services.contracts.canonical import validated_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable
+from services.privacy.rotation import as_one_youth
 from services.streaming.batches import Record, Routed
 from services.streaming.changelog import StateTable
 from services.streaming.offsets import highest_offsets
@@ -71,7 +72,7 @@ def merge_messages(messages_of: StateTable, records: Iterable[ValidatedRecord]) 
     for record in records:
         try:
             message = validated_to_json(decode("ValidatedMessage", record.value))
-            youth = message["youth_pseudonym"]
+            youth = youth_of(record, message)
             stored: dict[str, Any] = dict(messages_of.get(youth) or {})
             key = message_key(message)
         except Exception as exc:
@@ -87,6 +88,17 @@ def merge_messages(messages_of: StateTable, records: Iterable[ValidatedRecord]) 
     return touched
 
 
+def youth_of(record: ValidatedRecord, message: dict[str, Any]) -> str:
+    """The youth's identity in the state: the record's key, the anchor (services/privacy/rotation.py).
+
+    Outside a key rotation it equals the message's ``youth_pseudonym``; during one it is the youth's
+    pseudonym under the previous key, so its old and new messages stay one youth. A record without a
+    key (never written by validate) falls back to the pseudonym.
+    """
+    key = getattr(record, "key", None)
+    return key.decode() if isinstance(key, bytes) and key else str(message["youth_pseudonym"])
+
+
 def facts_records(messages_of: StateTable, youths: Iterable[str], regions: RegionTable) -> list[Record]:
     """(youth, YouthFactsRecord) for each youth, from all of its stored messages.
 
@@ -95,7 +107,7 @@ def facts_records(messages_of: StateTable, youths: Iterable[str], regions: Regio
     """
     out: list[Record] = []
     for youth in youths:
-        messages = list(messages_of.get(youth).values())
+        messages = as_one_youth(youth, messages_of.get(youth).values())
         try:
             facts = build_youth_facts(messages, regions)
         except Exception:

@@ -6,17 +6,23 @@ made it.
 
 Key rotation: the pseudonym is the only thing that ties the messages about one youth together in
 the streaming state (placements, episodes, measures). A new key gives every youth a new pseudonym,
-so messages pseudonymised before and after a rotation would look like different youth: an open
-placement would never be closed, a youth would count twice. Rotation therefore means rebuilding all
-derived state from the raw input with the new key active (e.g. ``jeugdhub replay`` of the full
-history, or reprocessing the raw topic into fresh state). A service whose stored state was built
-with another key refuses to start (``ensure_key_matches_state``). Older keys may stay in the keyring
-so pseudonyms made under them can still be recomputed (``pseudonymise(..., key_id=...)``); only the
-active key makes new pseudonyms.
+and HMAC pseudonyms are one-way: an old pseudonym can be linked to the new one only while a message
+with the youth's clear BSN passes validate with both keys at hand. So a rotation is a *migration*
+(:mod:`services.privacy.rotation`, docs/privacy.md "Key rotation"): the keyring names the new
+``active`` key and the ``previous`` one; validate writes new pseudonyms with the active key and
+keys each validated record by the youth's *anchor*, its pseudonym under the previous key, so a
+youth's old and new messages stay in one partition and one state entry. A service whose stored
+state was built with another key than ``active`` or ``previous`` refuses to start
+(:func:`services.privacy.rotation.check_start`). Older keys may stay in the keyring so pseudonyms
+made under them can still be recomputed (``pseudonymise(..., key_id=...)``); only the active key
+makes new pseudonyms.
 
 Keyring format (a file, or the same JSON in an environment setting)::
 
     {"active": "k1", "keys": {"k1": "<secret>", "k0": "<older secret>"}}
+    {"active": "k1", "previous": "k0", "keys": {"k1": "<secret>", "k0": "<older secret>"}}
+
+The second form is a rotation in progress: ``previous`` must be another key of the keyring.
 
 A secret is hex or base64 (standard or URL-safe alphabet), optionally prefixed ``hex:`` or
 ``base64:`` to say which; unprefixed, a string of an even number of hex digits is read as hex. It
@@ -52,15 +58,22 @@ class KeyringError(ValueError):
 
 
 class KeyRotationError(RuntimeError):
-    """The active key differs from the key the stored state was built with (see module docstring)."""
+    """The keyring does not fit the key the stored state was built with (see module docstring)."""
 
 
 class Keyring:
     """Pseudonymisation keys by key id, one of them active. The secrets are never shown."""
 
-    __slots__ = ("_active", "_keys", "_pads")
+    __slots__ = ("_active", "_keys", "_pads", "_previous")
 
-    def __init__(self, active: str, keys: Mapping[str, bytes], *, source: str = "keyring") -> None:
+    def __init__(
+        self,
+        active: str,
+        keys: Mapping[str, bytes],
+        *,
+        previous: str | None = None,
+        source: str = "keyring",
+    ) -> None:
         if not keys:
             raise KeyringError(f"{source}: no keys")
         for key_id, secret in keys.items():
@@ -74,13 +87,29 @@ class Keyring:
                 )
         if active not in keys:
             raise KeyringError(f"{source}: active key {active!r} is not among the keys {sorted(keys)}")
+        if previous is not None and previous not in keys:
+            raise KeyringError(f"{source}: previous key {previous!r} is not among the keys {sorted(keys)}")
+        if previous == active:
+            raise KeyringError(f"{source}: previous key {previous!r} must differ from the active key")
         self._active = active
+        self._previous = previous
         self._keys: Mapping[str, bytes] = MappingProxyType(dict(keys))
         self._pads = {key_id: _hmac_pads(secret) for key_id, secret in self._keys.items()}
 
     @property
     def active_key_id(self) -> str:
         return self._active
+
+    @property
+    def previous_key_id(self) -> str | None:
+        """The key being rotated away from (a migration in progress), else ``None``."""
+        return self._previous
+
+    @property
+    def anchor_key_id(self) -> str:
+        """The key of a youth's identity in the hub's state: ``previous`` during a migration, so a
+        youth's messages from before and after the switch share one key; else the active key."""
+        return self._active if self._previous is None else self._previous
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -99,7 +128,8 @@ class Keyring:
         return pseudonym
 
     def __repr__(self) -> str:
-        return f"Keyring(active={self._active!r}, key_ids={list(self.key_ids)!r})"
+        previous = "" if self._previous is None else f", previous={self._previous!r}"
+        return f"Keyring(active={self._active!r}{previous}, key_ids={list(self.key_ids)!r})"
 
     __str__ = __repr__
 
@@ -108,20 +138,26 @@ class Keyring:
 
     @classmethod
     def from_mapping(cls, data: object, *, source: str = "keyring") -> Keyring:
-        """Build from the parsed JSON form ``{"active": ..., "keys": {...}}``."""
+        """Build from the parsed JSON form ``{"active": ..., "keys": {...}}`` (``"previous"``
+        optional: a rotation in progress)."""
         if not isinstance(data, Mapping):
             raise KeyringError(f"{source}: must be a JSON object with 'active' and 'keys'")
-        unknown = sorted(set(data) - {"active", "keys"})
+        unknown = sorted(set(data) - {"active", "keys", "previous"})
         if unknown:
-            raise KeyringError(f"{source}: unknown field(s) {unknown}; expected 'active' and 'keys'")
+            raise KeyringError(
+                f"{source}: unknown field(s) {unknown}; expected 'active', 'keys' and optionally 'previous'"
+            )
         active = data.get("active")
+        previous = data.get("previous")
         raw_keys = data.get("keys")
         if not isinstance(active, str):
             raise KeyringError(f"{source}: 'active' must be a key id (string)")
+        if previous is not None and not isinstance(previous, str):
+            raise KeyringError(f"{source}: 'previous' must be a key id (string) or null")
         if not isinstance(raw_keys, Mapping) or not raw_keys:
             raise KeyringError(f"{source}: 'keys' must be a non-empty object of key id -> secret")
         keys = {key_id: _decode_secret(secret, key_id, source) for key_id, secret in raw_keys.items()}
-        return cls(active, keys, source=source)
+        return cls(active, keys, previous=previous, source=source)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "keyring JSON") -> Keyring:
@@ -223,7 +259,10 @@ def pseudonymise(bsn: str, keyring: Keyring, key_id: str | None = None) -> tuple
 
 
 def ensure_key_matches_state(active_key_id: str, state_key_id: str | None) -> None:
-    """Refuse to run when stored state was built under another key (``None``: fresh state, fine)."""
+    """Refuse to run when stored state was built under another key (``None``: fresh state, fine).
+
+    Without a rotation in progress; :func:`services.privacy.rotation.check_start` decides with one.
+    """
     if state_key_id is not None and state_key_id != active_key_id:
         raise KeyRotationError(
             f"the active pseudonymisation key is {active_key_id!r} but the stored state was built with "
@@ -240,7 +279,20 @@ def to_validated(msg: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
     ``pseudonym_key_id`` and ``birth_year`` (int). Nested objects are copied, so the result shares
     nothing mutable with ``msg``. The caller adds ``received_at``.
     """
+    return to_validated_with_anchor(msg, keyring)[0]
+
+
+def to_validated_with_anchor(msg: Mapping[str, Any], keyring: Keyring) -> tuple[dict[str, Any], str]:
+    """:func:`to_validated` and the youth's anchor: the validated record's key (its partition) and
+    the youth's key in the aggregate's state.
+
+    The anchor is the pseudonym under :attr:`Keyring.anchor_key_id`: the new pseudonym itself
+    outside a rotation, the previous key's pseudonym during one. A record whose anchor differs from
+    its ``youth_pseudonym`` is the link between the youth's old and new pseudonym.
+    """
     pseudonym, key_id = pseudonymise(msg["bsn"], keyring)
+    anchor_key = keyring.anchor_key_id
+    anchor = pseudonym if anchor_key == key_id else pseudonymise(msg["bsn"], keyring, anchor_key)[0]
     out: dict[str, Any] = {}
     for key, value in msg.items():
         if key == "bsn" or key == "birth_date":
@@ -254,4 +306,4 @@ def to_validated(msg: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
     out["youth_pseudonym"] = pseudonym
     out["pseudonym_key_id"] = key_id
     out["birth_year"] = int(msg["birth_date"][:4])
-    return out
+    return out, anchor

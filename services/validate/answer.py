@@ -164,7 +164,8 @@ def _output_records(out: OutputTopics, outcome: Outcome) -> list[tuple[str, byte
     produced: list[tuple[str, bytes, bytes]] = []
     if outcome.validated is not None:
         value = encode("ValidatedMessage", validated_from_json(outcome.validated))
-        produced.append((out.validated, outcome.validated["youth_pseudonym"].encode(), value))
+        youth = outcome.youth_key or outcome.validated["youth_pseudonym"]  # the anchor during a rotation
+        produced.append((out.validated, youth.encode(), value))
     if outcome.rejection is not None:
         sender = outcome.rejection["sender"]
         key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()

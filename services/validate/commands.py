@@ -42,9 +42,7 @@ def run(args: argparse.Namespace) -> int:
             )
         regions = load_region_table(settings.regions_file)
         create_topics_if_asked(settings)
-        check_key_against_validated_topic(
-            settings.kafka_bootstrap, settings.topic_prefix, keyring.active_key_id
-        )
+        check_key_against_validated_topic(settings.kafka_bootstrap, settings.topic_prefix, keyring)
         return create_app(settings, keyring, regions).app
 
     return start_worker(settings, build_app, "validate", (KeyringError, KeyRotationError, RegionTableError))

@@ -1,7 +1,9 @@
-"""Refuse to start under another pseudonymisation key than the one the existing state was built with.
+"""Refuse to start under a keyring that does not fit the key the existing state was built with.
 
-A rotated key gives every youth a new pseudonym; mixing both in the validated topic would split each
-youth's history in the aggregate. The newest record of every validated partition names its key id.
+A new key gives every youth a new pseudonym; mixing both in the validated topic without a rotation
+would split each youth's history in the aggregate. The newest record of every validated partition
+names its key id and, by its key, whether it was written during a rotation (anchored); the decision
+is :func:`services.privacy.rotation.check_start`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from kafka import KafkaConsumer, TopicPartition
 from services.contracts.codec import decode
 from services.contracts.errors import ContractError
 from services.contracts.topics import VALIDATED
-from services.privacy.pseudonym import ensure_key_matches_state
+from services.privacy.pseudonym import Keyring
+from services.privacy.rotation import Tail, check_start, record_is_anchored
 
 
 def key_ids_at_tail(bootstrap: str, topic: str, timeout_s: float = 10.0) -> set[str]:
     """The ``pseudonym_key_id`` of the last record of each partition (empty for an empty topic)."""
+    return {tail.key_id for tail in tails(bootstrap, topic, timeout_s)}
+
+
+def tails(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[Tail]:
+    """The last record of each partition as a :class:`Tail` (none for an empty topic)."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -26,13 +34,13 @@ def key_ids_at_tail(bootstrap: str, topic: str, timeout_s: float = 10.0) -> set[
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
-            return set()
+            return []
         consumer.assign(tps)
         ends = consumer.end_offsets(tps)
         wanted = {tp for tp in tps if ends[tp] > 0}
         for tp in wanted:
             consumer.seek(tp, ends[tp] - 1)
-        found: set[str] = set()
+        found: list[Tail] = []
         pending = set(wanted)
         while pending:
             batch = consumer.poll(timeout_ms=int(timeout_s * 1000))
@@ -41,15 +49,18 @@ def key_ids_at_tail(bootstrap: str, topic: str, timeout_s: float = 10.0) -> set[
             for tp, records in batch.items():
                 for record in records:
                     try:
-                        found.add(str(decode("ValidatedMessage", record.value)["pseudonym_key_id"]))
+                        message = decode("ValidatedMessage", record.value)
                     except ContractError:
                         continue
+                    anchored = record_is_anchored(record.key, str(message["youth_pseudonym"]))
+                    found.append(Tail(str(message["pseudonym_key_id"]), anchored))
                 pending.discard(tp)
         return found
     finally:
         consumer.close()
 
 
-def check_key_against_validated_topic(bootstrap: str, prefix: str, active_key_id: str) -> None:
-    for key_id in sorted(key_ids_at_tail(bootstrap, VALIDATED.full_name(prefix))):
-        ensure_key_matches_state(active_key_id, key_id)
+def check_key_against_validated_topic(bootstrap: str, prefix: str, keyring: Keyring) -> None:
+    """Raise ``KeyRotationError`` when ``keyring`` does not fit the validated topic's tail."""
+    found = sorted(tails(bootstrap, VALIDATED.full_name(prefix)))
+    check_start(keyring.active_key_id, keyring.previous_key_id, found)

@@ -35,7 +35,7 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import dedup_key
 from services.contracts.vocabulary import SENDER_KINDS, SenderKind
 from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
-from services.privacy.pseudonym import Keyring, to_validated
+from services.privacy.pseudonym import Keyring, to_validated_with_anchor
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
 from services.validate.rules import Violation, check_rules
 
@@ -89,6 +89,8 @@ class Outcome(NamedTuple):
     dedup_key: str | None = None
     dedup_entry: DedupEntry | None = None
     dedup_route: str | None = None
+    youth_key: str | None = None
+    """The validated record's key: the youth's anchor (services/privacy/rotation.py)."""
 
 
 class Identity(NamedTuple):
@@ -212,12 +214,19 @@ def _process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regi
     if violations or checked is None:
         entry = DedupEntry(digest, "rejected", raw.source_offset) if store_key else None
         return _rejected(raw, obj, sender, received_at, violations, store_key, entry, route)
-    validated = cast(ValidatedJSON, to_validated(checked, keyring))
+    flat, anchor = to_validated_with_anchor(checked, keyring)  # anchor: see Keyring.anchor_key_id
+    validated = cast(ValidatedJSON, flat)
     validated["received_at"] = cast(str, received_at)  # a checked message has its created_at at least
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
     retour = _retour(message_id, sender, received_at, "accepted", [])
     return Outcome(
-        "accepted", retour, validated=validated, dedup_key=store_key, dedup_entry=entry, dedup_route=route
+        "accepted",
+        retour,
+        validated=validated,
+        dedup_key=store_key,
+        dedup_entry=entry,
+        dedup_route=route,
+        youth_key=anchor,
     )
 
 
