@@ -162,6 +162,20 @@ AUDIT = TopicSpec(
     "answer, from where); never a token or message content. Kept 5 years (docs/privacy.md, Audit).",
 )
 
+ERASURES = TopicSpec(
+    name="jeugdhub.erasures.v1",
+    key="youth_pseudonym (UTF-8): the partition of the youth's validated messages (same count, same partitioner)",
+    value_schema="ErasureRecord",
+    partitions=6,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("validate", "aggregate", "rebuild", "privacy-officer"),
+    holds_bsn=False,
+    doc="Erasures on request and re-admissions, one record per pseudonym of the youth (every key); "
+    "holds pseudonyms only, kept while the hub runs so an erased youth never comes back "
+    "(docs/privacy.md, Erasure).",
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     VALIDATED,
@@ -172,6 +186,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AGGREGATES_PUBLIC,
     FIGURES_DAILY,
     AUDIT,
+    ERASURES,
 )
 
 

@@ -27,6 +27,7 @@ from services.contracts.topics import (
     ALL_TOPICS,
     AUDIT,
     COMPACTED_STATE_CONFIG,
+    ERASURES,
     FIGURES_DAILY,
     RAW,
     REJECTED,
@@ -60,7 +61,7 @@ AGGREGATE_TRANSACTIONAL_ID = f"{AGGREGATE_APP_ID}-snapshots"
 Service = Literal["ingest", "validate", "aggregate"]
 SERVICES: tuple[Service, ...] = ("ingest", "validate", "aggregate")
 
-WRITERS: Mapping[str, Service] = {
+WRITERS: Mapping[str, str] = {
     RAW.name: "ingest",
     VALIDATED.name: "validate",
     REJECTED.name: "validate",
@@ -70,8 +71,9 @@ WRITERS: Mapping[str, Service] = {
     AGGREGATES_PUBLIC.name: "aggregate",
     FIGURES_DAILY.name: "aggregate",
     AUDIT.name: "ingest",
+    ERASURES.name: "privacy-officer",  # `jeugdhub erase`, run by the privacy officer (operations)
 }
-"""The one service that writes each topic (docs/architecture.md, "written by")."""
+"""The one principal that writes each topic (docs/architecture.md, "written by")."""
 
 READER_PRINCIPALS: Mapping[str, str | None] = {
     "ingest": "ingest",
@@ -82,6 +84,7 @@ READER_PRINCIPALS: Mapping[str, str | None] = {
     "jeugdautoriteit": "jeugdautoriteit",
     "public": "public",  # a consumer of the public figures only (metrics.md, Public figures)
     "audit": "audit",  # the data-protection officer and security team: the access records only
+    "privacy-officer": "privacy-officer",  # `jeugdhub erase`: reads and writes the erasures topic only
     "run-view": None,  # the `jeugdhub run` terminal view on a developer's machine, not in a cluster
 }
 """Each ``readers`` name in topics.py -> the KafkaUser it reads as (None: no user in a cluster)."""
