@@ -53,7 +53,10 @@ class ListWriter:
     async def close(self) -> None:
         return None
 
-    async def write(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def write(
+        self, records: Sequence[tuple[bytes, bytes]], audit: tuple[bytes, bytes] | None = None
+    ) -> None:
+        """The raw records (the access record, ingest's audit of the request, is not looked at here)."""
         self.records.extend(records)
 
     async def probe(self) -> bool:
