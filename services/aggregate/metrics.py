@@ -38,6 +38,8 @@ class AggregateMetrics:
     target_met: Gauge
     target_baseline: Gauge
     target_path: Gauge
+    youth_expired: Counter
+    retention_sweep_seconds: Histogram
 
     def set_figures(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
@@ -172,6 +174,18 @@ def new_metrics() -> AggregateMetrics:
             "jeugdhub_aggregate_target_path",
             "closed_placements: the straight path from figure(B) on B to 0 on 2030-12-31, at D",
             ["region"],
+            registry=registry,
+        ),
+        youth_expired=Counter(
+            "jeugdhub_aggregate_youth_expired",
+            "Youth whose state this worker dropped because they left every figure more than the "
+            "retention horizon ago (table entry deleted, facts tombstoned; docs/privacy.md, Retention)",
+            registry=registry,
+        ),
+        retention_sweep_seconds=Histogram(
+            "jeugdhub_aggregate_retention_sweep_seconds",
+            "Time of a retention sweep's search for expired youth (once a day, on the event loop)",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=registry,
         ),
         daily_written=Counter(

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,19 +33,24 @@ from faust.types import TP
 
 from services.aggregate.apply import apply_batch
 from services.aggregate.clock import Today, from_file, pinned, today_in
+from services.aggregate.erasures import ErasureSweep, install_erasure_sweep
 from services.aggregate.follow import FactsFollower
+from services.aggregate.forget import forget_youths, tombstones
 from services.aggregate.metrics import AggregateMetrics, new_metrics
 from services.aggregate.publisher import SnapshotPublisher, partition_ids
 from services.aggregate.publishing import PublishRound
+from services.aggregate.retention import plan_sweep
 from services.aggregate.settings import AggregateSettings
 from services.aggregate.state import FiguresState
 from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
-from services.streaming.batches import send_record_batches, send_routed_batches
+from services.privacy.erasure_topic import ErasureFollower
+from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
+from services.streaming.partitioner import partition_for
 from services.streaming.producer import kafka_producer
 from services.streaming.web import add_service_routes, faust_is_ready
 
@@ -56,6 +63,7 @@ class AggregateService:
     metrics: AggregateMetrics
     state: FiguresState
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    erasures: ErasureSweep | None = None
 
 
 def create_app(
@@ -78,9 +86,17 @@ def create_app(
     # youth pseudonym -> {"<sender>:<message_id>": validated message}, keyed and partitioned like the
     # validated topic; one changelog record per youth per batch, sent and awaited with the facts.
     messages_of = state_table(app, "youth-messages", VALIDATED.partitions)
+    # The erasure topic, whole, on every worker (services/aggregate/erasures.py): read to its end
+    # before the first batch is applied, so no erased youth's message is applied again.
+    erasure_follower = ErasureFollower(
+        settings.kafka_bootstrap, prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms
+    )
 
     async def handle(events: list[Any]) -> None:
-        batch = apply_batch(messages_of, [event.message for event in events], regions)
+        await erasure_follower.loaded.wait()
+        batch = apply_batch(
+            messages_of, [event.message for event in events], regions, erasure_follower.erasures
+        )
 
         # One record batch per topic-partition through the app's producer (not faust's Topic.send
         # machinery); the changelog and the facts are acknowledged before the batch's offsets can
@@ -95,9 +111,24 @@ def create_app(
         metrics.events_applied.inc(len(events))
         update_lag(app, metrics.lag, validated_topic.get_topic_name(), batch.highest)
 
+    # A batch's apply and the retention sweep never interleave: both read and write the table and
+    # send its changelog records, whose order per key decides what a restored table holds.
+    table_lock = asyncio.Lock()
+
+    async def handle_locked(events: list[Any]) -> None:
+        async with table_lock:
+            await handle(events)
+
     @app.agent(validated_topic, concurrency=1)
     async def apply(stream: Any) -> None:
-        await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle, "aggregate")
+        await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle_locked, "aggregate")
+
+    service.erasures = install_erasure_sweep(app, erasure_follower, prefix, table_lock)
+    sweep = RetentionSweep(app, service, settings, regions, validated_topic.get_topic_name(), table_lock)
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def retention_sweep() -> None:
+        await sweep.tick(as_of())
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_facts() -> None:
@@ -139,8 +170,99 @@ def create_app(
     async def stop_publishing(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await publisher.resign("the worker stops")
 
-    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and service.caught_up.is_set())
+    add_service_routes(
+        app,
+        metrics.registry,
+        lambda: faust_is_ready(app) and service.caught_up.is_set() and erasure_follower.loaded.is_set(),
+    )
     return service
+
+
+class RetentionSweep:
+    """Drops expired youth (services/aggregate/retention.py) of the validated partitions this worker
+    owns: once per as-of date, the first time after the worker has loaded the figures state and its
+    table, so at start (after catching up) and whenever the date moves. Deletes the youth's table
+    entry and writes the tombstones ``forget.py`` gives: the facts' first, acknowledged, then the
+    changelog's; every worker's ``FactsFollower`` then removes the youth from its figures."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        service: AggregateService,
+        settings: AggregateSettings,
+        regions: RegionTable,
+        validated_topic: str,
+        lock: asyncio.Lock,
+    ) -> None:
+        self.app, self.service, self.settings, self.regions = app, service, settings, regions
+        self.validated_topic = validated_topic
+        self.lock = lock
+        self.swept: date | None = None
+
+    def owned_partitions(self) -> set[int]:
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # the consumer is not running (yet, or any more)
+            return set()
+        return {tp.partition for tp in assignment if tp.topic == self.validated_topic}
+
+    async def tick(self, day: date) -> None:
+        if day == self.swept or not (self.service.caught_up.is_set() and faust_is_ready(self.app)):
+            return
+        owned = self.owned_partitions()
+        if not owned:
+            return  # not (yet) in the group: sweep once partitions are assigned
+        await self.sweep(day, owned)
+        self.swept = day
+
+    async def sweep(self, day: date, owned: set[int]) -> None:
+        settings, metrics = self.settings, self.service.metrics
+        table: Any = self.app.tables["youth-messages"]
+        store = table.data  # the store faust recovers into; ChangelogWriter reads and writes it too
+        partitions = VALIDATED.partitions
+        async with self.lock:
+            started = time.perf_counter()
+            plan = plan_sweep(
+                self.service.state.facts_items(),
+                store.get,
+                lambda youth: partition_for(youth.encode(), partitions) in owned,
+                self.regions,
+                day,
+                settings.retention_horizon_days,
+                settings.baseline_date,
+            )
+            forgotten = forget_youths(store, plan.held)
+            metrics.retention_sweep_seconds.observe(time.perf_counter() - started)
+            facts = cast(list[Record], forgotten.facts + tombstones(plan.orphans).facts)
+            changelog = cast(list[Routed], forgotten.changelog)
+            if not facts:
+                return
+            producer = kafka_producer(self.app)
+            facts_topic = YOUTH_FACTS.full_name(settings.topic_prefix)
+            changelog_topic = str(table.changelog_topic.get_topic_name())
+
+            async def send_facts() -> list[Any]:
+                return await send_record_batches(producer, facts_topic, facts)
+
+            async def send_changelog() -> list[Any]:
+                return await send_routed_batches(producer, changelog_topic, changelog)
+
+            # Facts first: a crash before the changelog's tombstones leaves the youth in the table,
+            # and the next sweep forgets it again (services/aggregate/forget.py).
+            await deliver(send_facts, "aggregate retention")
+            if changelog:
+                await deliver(send_changelog, "aggregate retention")
+        metrics.youth_expired.inc(len(facts))
+        log.info(
+            "expired youth dropped",
+            extra={
+                "as_of": day.isoformat(),
+                "youth": len(forgotten.youths),
+                "messages": forgotten.messages,
+                "facts_only": len(plan.orphans),
+                "horizon_days": settings.retention_horizon_days,
+            },
+        )
 
 
 def _today(settings: AggregateSettings, today: Today | None) -> Today:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from services.contracts.topics import RETENTION_HORIZON_DAYS
 from services.settings import WorkerSettings
 
 
@@ -32,6 +33,20 @@ class AggregateSettings(WorkerSettings):
         description="JEUGDHUB_HISTORY_LATE_DAYS: a publisher that finds days missing on the daily "
         "topic writes at most this many days back, marked written_late",
     )
+    retention_horizon_days: int = Field(
+        RETENTION_HORIZON_DAYS,
+        ge=1,
+        description="JEUGDHUB_RETENTION_HORIZON_DAYS: a youth's state is dropped (table entry and facts "
+        "tombstoned) once it has been in no figure for this many days (docs/privacy.md, Retention); "
+        "at least JEUGDHUB_HISTORY_LATE_DAYS",
+    )
+
+    @model_validator(mode="after")
+    def _horizon_covers_late_days(self) -> AggregateSettings:
+        # Late daily rows are recomputed from the state as of up to history_late_days ago.
+        if self.retention_horizon_days < self.history_late_days:
+            raise ValueError("JEUGDHUB_RETENTION_HORIZON_DAYS must be at least JEUGDHUB_HISTORY_LATE_DAYS")
+        return self
 
     @model_validator(mode="after")
     def _one_as_of(self) -> AggregateSettings:

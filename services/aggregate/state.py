@@ -84,8 +84,12 @@ class FiguresState:
         self.version += 1
         return True
 
+    def facts_items(self) -> list[tuple[str, YouthFacts]]:
+        """(youth, facts) of every youth held: what the retention sweep looks through."""
+        return list(self._facts.items())
+
     def remove(self, youth: str) -> None:
-        """A tombstone on the facts topic: the youth no longer has accepted messages."""
+        """A tombstone on the facts topic: the youth was erased or expired (services/aggregate/retention.py)."""
         old = self._contributions.pop(youth, None)
         self._facts.pop(youth, None)
         self._accepted -= self._messages.pop(youth, 0)

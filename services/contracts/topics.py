@@ -18,6 +18,15 @@ DAY_MS = 24 * 60 * 60 * 1000
 FOREVER = -1
 AUDIT_RETENTION_DAYS = 5 * 365 + 2
 """How long access records are kept: five years, whatever leap days they hold (docs/privacy.md, Audit)."""
+RETENTION_HORIZON_DAYS = 3 * 365 + 1
+"""Default ``JEUGDHUB_RETENTION_HORIZON_DAYS``: a youth's state is dropped once it has been in no
+figure for this long (services/aggregate/retention.py; docs/privacy.md, Retention)."""
+VALIDATED_RETENTION_DAYS = RETENTION_HORIZON_DAYS + 365 + 184
+"""The validated topic: the horizon, plus a 12-month window and a perspective deadline (6 months)
+before it, so the topic holds every message dated in the windows of the served dates (docs/privacy.md)."""
+SHORT_SEGMENT_MS = DAY_MS
+"""Segments of short-lived topics roll daily: Kafka deletes whole segments, so with its default
+(a week) a raw record with a BSN could live two weeks instead of one."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class TopicSpec:
     readers: tuple[str, ...]
     holds_bsn: bool
     doc: str
+    segment_ms: int | None = None
+    """``segment.ms`` when the broker's default roll (7 days) would keep records too long past retention."""
 
     def full_name(self, prefix: str = "") -> str:
         return f"{prefix}{self.name}"
@@ -40,6 +51,8 @@ class TopicSpec:
         cfg = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
         if self.cleanup_policy == "compact":
             cfg.update(COMPACTED_STATE_CONFIG)
+        if self.segment_ms is not None:
+            cfg["segment.ms"] = str(self.segment_ms)
         if min_insync_replicas is not None:
             cfg["min.insync.replicas"] = str(min_insync_replicas)
         return cfg
@@ -54,6 +67,9 @@ COMPACTED_STATE_CONFIG: dict[str, str] = {
     "segment.bytes": str(16 * 1024 * 1024),
     "segment.ms": str(60 * 60 * 1000),
     "min.cleanable.dirty.ratio": "0.3",
+    # A tombstone (a youth expired or erased) stays 7 days before the cleaner removes it, so a
+    # reader that is behind (a worker down over a weekend) still sees the deletion (broker: 1 day).
+    "delete.retention.ms": str(7 * DAY_MS),
 }
 """Configuration of every compacted topic that holds state to be read back from its beginning."""
 
@@ -67,6 +83,7 @@ RAW = TopicSpec(
     cleanup_policy="delete",
     readers=("validate",),
     holds_bsn=True,
+    segment_ms=SHORT_SEGMENT_MS,
     doc="Messages as senders sent them, written by ingest in one transaction per request.",
 )
 VALIDATED = TopicSpec(
@@ -74,11 +91,12 @@ VALIDATED = TopicSpec(
     key="youth_pseudonym (UTF-8): all messages about one youth in one partition, in order",
     value_schema="ValidatedMessage",
     partitions=6,
-    retention_ms=FOREVER,
+    retention_ms=VALIDATED_RETENTION_DAYS * DAY_MS,
     cleanup_policy="delete",
     readers=("aggregate", "rebuild"),
     holds_bsn=False,
-    doc="Accepted, pseudonymised messages; kept forever so the aggregate can be rebuilt.",
+    doc="Accepted, pseudonymised messages; kept the retention horizon plus 18 months (docs/privacy.md, "
+    "Retention); the aggregate's youth-messages changelog holds every message a figure still needs.",
 )
 REJECTED = TopicSpec(
     name="jeugdhub.rejected.v1",
@@ -89,6 +107,7 @@ REJECTED = TopicSpec(
     cleanup_policy="delete",
     readers=("operations",),
     holds_bsn=False,
+    segment_ms=SHORT_SEGMENT_MS,
     doc="Dead letters: rejected messages with every broken rule, BSN masked, birth date removed.",
 )
 RETOUR = TopicSpec(
@@ -100,6 +119,7 @@ RETOUR = TopicSpec(
     cleanup_policy="delete",
     readers=("ingest",),
     holds_bsn=False,
+    segment_ms=SHORT_SEGMENT_MS,
     doc="One retour record per message: accepted, rejected (with errors) or duplicate.",
 )
 YOUTH_FACTS = TopicSpec(
@@ -111,7 +131,8 @@ YOUTH_FACTS = TopicSpec(
     cleanup_policy="compact",
     readers=("aggregate",),
     holds_bsn=False,
-    doc="Each youth's current derived facts as an upsert; figures are computed from the latest per youth.",
+    doc="Each youth's current derived facts as an upsert; figures are computed from the latest per youth. "
+    "A tombstone when the youth expires (retention horizon) or is erased.",
 )
 AGGREGATES = TopicSpec(
     name="jeugdhub.aggregates.v1",
@@ -188,6 +209,39 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     ERASURES,
 )
+
+
+@dataclass(frozen=True)
+class StateStore:
+    """A worker's state (a faust table in memory, its changelog ``<prefix><app id>-<table>-changelog``
+    compacted with :data:`COMPACTED_STATE_CONFIG`): what it keeps and for how long."""
+
+    app_id: str
+    table: str
+    key: str
+    retention: str
+
+    def changelog(self, prefix: str = "") -> str:
+        return f"{prefix}{self.app_id}-{self.table}-changelog"
+
+
+STATE_STORES: tuple[StateStore, ...] = (
+    StateStore(
+        "jeugdhub-validate",
+        "dedup",
+        "'<sender code>:<message_id>' -> content hash, outcome, raw offset",
+        "while the hub runs: a re-send of any message, however old, must stay a duplicate (JH030), "
+        "or an expired youth's old message would count again; holds no youth data",
+    ),
+    StateStore(
+        "jeugdhub-aggregate",
+        "youth-messages",
+        "youth_pseudonym -> the youth's accepted messages",
+        "until the youth expires (JEUGDHUB_RETENTION_HORIZON_DAYS after it left every figure) or is "
+        "erased: the table entry is deleted and its changelog gets a tombstone",
+    ),
+)
+"""Every changelog-backed state of the workers (docs/privacy.md, Retention)."""
 
 
 def dedup_key(sender_code: str, message_id: str) -> str:
