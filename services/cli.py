@@ -114,6 +114,7 @@ COMMAND_MODULES = (
     "services.regulator.figures_commands",
     "services.regulator.report_commands",
     "services.regulator.history_commands",
+    "services.privacy.keys_commands",
 )
 
 

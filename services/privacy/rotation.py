@@ -98,12 +98,43 @@ class LinkStatus:
         else:
             self.unlinked += 1
 
+    def merge(self, other: LinkStatus) -> None:
+        """Add another count (e.g. one youth's) to this one."""
+        self.youth += other.youth
+        self.linked += other.linked
+        self.unlinked += other.unlinked
+        for key_id, count in other.key_ids.items():
+            self.key_ids[key_id] = self.key_ids.get(key_id, 0) + count
+
+    @property
+    def rotating(self) -> bool:
+        """Whether the state holds messages written during a rotation (some youth is linked)."""
+        return self.linked > 0
+
+    def verdict(self) -> str:
+        """What the operator may do with the old key, in one sentence."""
+        if not self.rotating:
+            if len(self.key_ids) > 1:
+                return (
+                    "no linked youth, yet messages under several key ids: a rotation has not linked "
+                    "anyone yet, or the state predates this check; keep every key"
+                )
+            return "no rotation in progress"
+        return (
+            f"keep the old key as 'previous': {self.unlinked} youth are known only under it (they link "
+            "when validate sees their BSN again, or leave the state at the retention horizon) and "
+            f"{self.linked} linked youth are still keyed by it; re-keying them is not built yet "
+            "(docs/privacy.md, Key rotation)"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "youth": self.youth,
             "linked": self.linked,
             "unlinked": self.unlinked,
             "messages_by_key_id": dict(sorted(self.key_ids.items())),
+            "old_key_retirable": not self.rotating and len(self.key_ids) <= 1,
+            "verdict": self.verdict(),
         }
 
 

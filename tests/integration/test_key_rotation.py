@@ -99,6 +99,10 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
         with running("validate", old_env, tmp_path / "validate-k0.log"):
             assert _wait_for(kafka_bootstrap, unique_prefix, expected_first) == expected_first
 
+        before = _keys_status(old_env)
+        assert (before["linked"], before["old_key_retirable"]) == (0, True)
+        assert before["verdict"] == "no rotation in progress"
+
         # An unexplained key change (k1 active, no 'previous') is still refused: the data-loss case.
         flipped = {**old_env, "JEUGDHUB_KEYRING_FILE": str(_keyring_file(tmp_path / "flip.json", "k1"))}
         assert b"split" in _validate_refuses(flipped)
@@ -123,7 +127,8 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
     }
     ring = Keyring.from_mapping({"active": "k1", "keys": SECRETS})
     by_key_id: dict[str, int] = {}
-    for record in read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix)):
+    validated = read_all(kafka_bootstrap, VALIDATED.full_name(unique_prefix))
+    for record in validated:
         message = decode("ValidatedMessage", record.value)
         key_id = message["pseudonym_key_id"]
         by_key_id[key_id] = by_key_id.get(key_id, 0) + 1
@@ -142,6 +147,25 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
         load_region_table(EXAMPLES / "regions.csv"),
     )
     assert {k.decode() for k, v in facts.items() if v is not None} == set(replay.by_youth)
+
+    # jeugdhub keys status: every youth whose messages continued after the switch is linked, the
+    # others are known only under k0, and the old key may not be retired yet.
+    linked = {r.key for r in validated if decode("ValidatedMessage", r.value)["pseudonym_key_id"] == "k1"}
+    status = _keys_status(old_env)
+    assert status["youth"] == len(replay.by_youth)
+    assert status["linked"] == len(linked) > 0
+    assert status["unlinked"] == len(replay.by_youth) - len(linked) > 0
+    assert status["messages_by_key_id"] == by_key_id
+    assert status["old_key_retirable"] is False and "keep the old key" in status["verdict"]
+
+
+def _keys_status(env: dict[str, str]) -> dict[str, Any]:
+    result = subprocess.run(
+        [JEUGDHUB, "keys", "status"], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    status: dict[str, Any] = json.loads(result.stdout)
+    return status
 
 
 def _json_or_none(line: bytes) -> Any:

@@ -28,6 +28,7 @@ SERVICE_COMMANDS = {
     "figures",
     "report",
     "history",
+    "keys",
 }
 
 

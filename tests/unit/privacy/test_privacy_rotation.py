@@ -156,7 +156,7 @@ def test_link_status_counts_youth_with_a_new_pseudonym_as_linked() -> None:
         ("c0", {"s:4": {"youth_pseudonym": "c1", "pseudonym_key_id": "k1"}}),
     ]  # fmt: skip
     status = link_status(table)
-    assert status.to_dict() == {
+    assert {k: v for k, v in status.to_dict().items() if k not in ("old_key_retirable", "verdict")} == {
         "youth": 3,
         "linked": 2,
         "unlinked": 1,
@@ -215,3 +215,18 @@ def test_a_rotation_halfway_through_the_worked_example_counts_no_youth_twice() -
     assert (
         region_figures(facts.values(), as_of, regions) == figures_document(replay, as_of, regions)["regions"]
     )
+
+
+def test_the_verdict_keeps_the_old_key_while_any_youth_is_anchored_on_it() -> None:
+    plain = link_status([("a0", {"s:1": {"youth_pseudonym": "a0", "pseudonym_key_id": "k0"}})])
+    assert plain.to_dict()["old_key_retirable"] is True
+    assert plain.verdict() == "no rotation in progress"
+    rotating = link_status([("b0", {"s:2": {"youth_pseudonym": "b1", "pseudonym_key_id": "k1"}})])
+    rotating.merge(plain)
+    assert (rotating.youth, rotating.linked, rotating.unlinked) == (2, 1, 1)
+    assert rotating.to_dict()["old_key_retirable"] is False
+    assert "1 youth are known only under it" in rotating.verdict()
+    assert "1 linked youth are still keyed by it" in rotating.verdict()
+    mixed = link_status([("c0", {"s:3": {"youth_pseudonym": "c0", "pseudonym_key_id": "k0"},
+                                 "s:4": {"youth_pseudonym": "c0", "pseudonym_key_id": "k9"}})])  # fmt: skip
+    assert mixed.to_dict()["old_key_retirable"] is False
