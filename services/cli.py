@@ -110,6 +110,7 @@ COMMAND_MODULES = (
     "services.ingest.commands",
     "services.aggregate.commands",
     "services.replay.commands",
+    "services.privacy.erase_commands",
     "services.deploy.commands",
     "services.regulator.figures_commands",
     "services.regulator.report_commands",

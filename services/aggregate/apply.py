@@ -50,15 +50,23 @@ class AppliedBatch:
 
 
 def apply_batch(
-    messages_of: StateTable, records: Sequence[ValidatedRecord], regions: RegionTable
+    messages_of: StateTable,
+    records: Sequence[ValidatedRecord],
+    regions: RegionTable,
+    erasures: LeavesOut | None = None,
 ) -> AppliedBatch:
-    """Store each record's message under its youth, derive the touched youths' facts, drain the table."""
-    touched = merge_messages(messages_of, records)
+    """Store each record's message under its youth, derive the touched youths' facts, drain the table.
+
+    ``erasures`` (the erasure topic as read so far): messages of an erased youth are left out.
+    """
+    touched = merge_messages(messages_of, records, erasures)
     facts = facts_records(messages_of, touched, regions)
     return AppliedBatch(messages_of.drain(), facts, highest_offsets(records))
 
 
-def merge_messages(messages_of: StateTable, records: Iterable[ValidatedRecord]) -> set[str]:
+def merge_messages(
+    messages_of: StateTable, records: Iterable[ValidatedRecord], erasures: LeavesOut | None = None
+) -> set[str]:
     """Add each record's message to its youth's stored messages; returns the youths touched.
 
     A youth's entry is written only when a message is new or differs from the stored one. Every
@@ -81,11 +89,29 @@ def merge_messages(messages_of: StateTable, records: Iterable[ValidatedRecord]) 
                 extra={"error": f"{type(exc).__name__}: {exc}"[:300], "offset": record.offset},
             )
             continue
+        if erasures is not None and is_left_out(erasures, youth, message):
+            continue  # erased on request: as if never accepted (services/privacy/erasure.py)
         if stored.get(key) != message:
             stored[key] = message
             messages_of.set(youth, stored)
         touched.add(youth)
     return touched
+
+
+class LeavesOut(Protocol):
+    """What the apply stage asks of the erasures (:class:`services.privacy.erasure.ErasureSet`)."""
+
+    def leaves_out(self, pseudonym: str, received_at: str) -> bool: ...
+
+
+def is_left_out(erasures: LeavesOut, youth: str, message: dict[str, Any]) -> bool:
+    """Whether an accepted message is erased: its youth identity (the record key, the anchor during
+    a key rotation) or its own pseudonym is erased; the erasure topic holds both."""
+    received_at = str(message["received_at"])
+    pseudonym = str(message["youth_pseudonym"])
+    return erasures.leaves_out(youth, received_at) or (
+        pseudonym != youth and erasures.leaves_out(pseudonym, received_at)
+    )
 
 
 def youth_of(record: ValidatedRecord, message: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.aggregate.apply import is_left_out
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.figures import region_figures
 from services.aggregate.records import facts_record, message_key
@@ -23,6 +24,7 @@ from services.contracts.canonical import validated_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import RegionTable
 from services.contracts.topics import VALIDATED, YOUTH_FACTS
+from services.privacy.erasure_topic import read_erasures
 
 Progress = Callable[[int], None]
 
@@ -30,7 +32,12 @@ Progress = Callable[[int], None]
 def read_validated(
     bootstrap: str, prefix: str, progress: Progress | None = None
 ) -> dict[str, dict[str, Any]]:
-    """youth -> {message key -> message}, the accepted messages up to the topic's current end."""
+    """youth -> {message key -> message}, the accepted messages up to the topic's current end.
+
+    Messages of a youth erased on request are left out, as the aggregate does (the erasure topic
+    is read first, to its end; services/privacy/erasure.py).
+    """
+    erasures = read_erasures(bootstrap, prefix)
     topic = VALIDATED.full_name(prefix)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
@@ -47,6 +54,9 @@ def read_validated(
             for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
                 for record in records:
                     message = validated_to_json(decode("ValidatedMessage", record.value))
+                    youth = record.key.decode() if record.key else message["youth_pseudonym"]
+                    if is_left_out(erasures, youth, message):
+                        continue
                     by_youth[message["youth_pseudonym"]][message_key(message)] = message
                 read += len(records)
             if progress is not None:

@@ -70,11 +70,19 @@ def clean_reference(text: str | None) -> str | None:
     be a BSN or a date masked, cut to :data:`REFERENCE_LIMIT`; None for nothing but whitespace."""
     if text is None:
         return None
-    cleaned = "".join("\ufffd" if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
+    cleaned = "".join(_safe_char(c) for c in text)
     cleaned = _SPACED_DIGITS.sub(lambda m: mask_bsn(re.sub(r"\D", "", m.group())), cleaned).strip()
     if not cleaned:
         return None
     return safe_text(cleaned, REFERENCE_LIMIT)
+
+
+def _safe_char(char: str) -> str:
+    """Every kind of space becomes ' ' and control or invisible characters U+FFFD."""
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return " "
+    return "\ufffd" if category in _UNSAFE_CATEGORIES else char
 
 
 def erasure_record(

@@ -24,6 +24,7 @@ from services.streaming.batches import Record, check_record_size
 from services.streaming.changelog import StateTable
 from services.streaming.offsets import highest_offsets
 from services.validate.dedup import DedupEntry
+from services.validate.erasures import Refusals
 from services.validate.metrics import ValidateMetrics
 from services.validate.pipeline import Outcome, RawInput, process, unprocessable, unreadable_raw
 
@@ -70,12 +71,20 @@ def answer_batch(
     dedup: StateTable,
     keyring: Keyring,
     regions: RegionTable,
+    erasures: Refusals | None = None,
 ) -> AnsweredBatch:
-    """Answer every record in order; the duplicate table's writes wait in ``dedup`` for its drain."""
+    """Answer every record in order; the duplicate table's writes wait in ``dedup`` for its drain.
+
+    ``erasures``: the erasure topic as read so far (services/validate/erasures.py); None checks none.
+    """
     records = out.new_batch()
     counts = BatchCounts()
     for raw in raw_records:
-        counts.add(answer_record(out, records, raw.value, raw.partition, raw.offset, dedup, keyring, regions))
+        counts.add(
+            answer_record(
+                out, records, raw.value, raw.partition, raw.offset, dedup, keyring, regions, erasures
+            )
+        )
     return AnsweredBatch(records, counts, highest_offsets(raw_records))
 
 
@@ -84,7 +93,13 @@ _received_at_text = lru_cache(maxsize=4096)(format_timestamp)
 
 
 def _judge(
-    value: bytes, partition: int, offset: int, dedup: StateTable, keyring: Keyring, regions: RegionTable
+    value: bytes,
+    partition: int,
+    offset: int,
+    dedup: StateTable,
+    keyring: Keyring,
+    regions: RegionTable,
+    erasures: Refusals | None = None,
 ) -> Outcome:
     try:
         raw = decode("RawMessage", value)
@@ -103,7 +118,7 @@ def _judge(
         stored = dedup.get(key)
         return DedupEntry.from_dict(stored) if stored is not None else None
 
-    return process(raw_input, lookup, keyring, regions)
+    return process(raw_input, lookup, keyring, regions, erasures)
 
 
 def answer_record(
@@ -115,6 +130,7 @@ def answer_record(
     dedup: StateTable,
     keyring: Keyring,
     regions: RegionTable,
+    erasures: Refusals | None = None,
 ) -> Outcome:
     """One raw record's outcome, its output records added to ``records``; never raises for the record.
 
@@ -122,7 +138,7 @@ def answer_record(
     ``UNPROCESSABLE`` rejection; nothing of the failed attempt is kept (no table entry, no record).
     """
     try:
-        outcome = _judge(value, partition, offset, dedup, keyring, regions)
+        outcome = _judge(value, partition, offset, dedup, keyring, regions, erasures)
         produced = _output_records(out, outcome)
     except Exception as exc:
         log.exception(

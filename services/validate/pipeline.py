@@ -37,6 +37,7 @@ from services.contracts.vocabulary import SENDER_KINDS, SenderKind
 from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
 from services.privacy.pseudonym import Keyring, to_validated_with_anchor
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
+from services.validate.erasures import Refusals, erased_violation
 from services.validate.rules import Violation, check_rules
 
 log = logging.getLogger("jeugdhub.validate")
@@ -155,13 +156,19 @@ def nests_deeper_than(obj: Any, limit: int) -> bool:
 DedupLookup = Callable[[str], DedupEntry | None]
 
 
-def process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: RegionTable) -> Outcome:
+def process(
+    raw: RawInput,
+    lookup: DedupLookup,
+    keyring: Keyring,
+    regions: RegionTable,
+    erasures: Refusals | None = None,
+) -> Outcome:
     """Judge one raw message; ``lookup`` reads the duplicate table (the caller stores the result).
 
     Never raises: a message the rules cannot judge (a bug) gets an ``UNPROCESSABLE`` rejection.
     """
     try:
-        return _process(raw, lookup, keyring, regions)
+        return _process(raw, lookup, keyring, regions, erasures)
     except Exception as exc:  # every message gets an outcome, whatever a rule does with it
         log.exception(
             "message could not be judged; rejected as UNPROCESSABLE",
@@ -170,7 +177,13 @@ def process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regio
         return unprocessable(raw, type(exc).__name__)
 
 
-def _process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: RegionTable) -> Outcome:
+def _process(
+    raw: RawInput,
+    lookup: DedupLookup,
+    keyring: Keyring,
+    regions: RegionTable,
+    erasures: Refusals | None = None,
+) -> Outcome:
     found = identity(raw)
     obj, key, sender = found.obj, found.key, found.sender
     received_at = raw.received_at
@@ -216,6 +229,9 @@ def _process(raw: RawInput, lookup: DedupLookup, keyring: Keyring, regions: Regi
         return _rejected(raw, obj, sender, received_at, violations, store_key, entry, route)
     flat, anchor = to_validated_with_anchor(checked, keyring)  # anchor: see Keyring.anchor_key_id
     validated = cast(ValidatedJSON, flat)
+    erased = erased_violation(erasures, validated["youth_pseudonym"], anchor)
+    if erased is not None:  # nothing stored: a re-send after a re-admission is judged anew
+        return _rejected(raw, obj, sender, received_at, [erased], None, None, None)
     validated["received_at"] = cast(str, received_at)  # a checked message has its created_at at least
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
     retour = _retour(message_id, sender, received_at, "accepted", [])

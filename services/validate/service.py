@@ -19,6 +19,7 @@ import faust
 
 from services.contracts.regions import RegionTable
 from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.privacy.erasure_topic import ErasureFollower
 from services.privacy.pseudonym import Keyring
 from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
@@ -52,9 +53,19 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     # "<sender>:<message_id>" -> DedupEntry, keyed and partitioned like the raw topic; its changelog
     # records go out with the batch's outputs and are awaited with them.
     dedup = state_table(app, "dedup", RAW.partitions)
+    # The erasure topic, read to its end before the first message is judged and followed after
+    # (services/privacy/erasure_topic.py): an erased youth's messages are refused (JH050).
+    erasures = ErasureFollower(settings.kafka_bootstrap, prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_erasures() -> None:
+        await erasures.run()
 
     async def handle(events: list[Any]) -> None:
-        batch = answer_batch(out, [event.message for event in events], dedup, keyring, regions)
+        await erasures.loaded.wait()
+        batch = answer_batch(
+            out, [event.message for event in events], dedup, keyring, regions, erasures.erasures
+        )
         changelog = dedup.drain()
         await deliver(lambda: send_outputs(app, batch.records, (dedup.topic, changelog)), "validate")
         try:
@@ -74,7 +85,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     async def validate(stream: Any) -> None:
         await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle, "validate")
 
-    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app))
+    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and erasures.loaded.is_set())
     return ValidateService(app, metrics)
 
 

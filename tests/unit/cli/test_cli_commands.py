@@ -24,6 +24,7 @@ SERVICE_COMMANDS = {
     "aggregate",
     "rebuild",
     "replay",
+    "erase",
     "deploy",
     "figures",
     "report",

@@ -1,0 +1,149 @@
+"""The aggregate's part of the erasure on request: forget an erased youth where this worker holds it.
+
+Every aggregate worker reads the whole erasure topic (:class:`ErasureFollower`, no consumer group)
+rather than co-partitioning it with the validated topic. Why: a youth's pseudonym differs per key,
+and during a key rotation its validated records are keyed (and partitioned) by its *anchor*, the
+old key's pseudonym (services/privacy/rotation.py), so the records of one erasure land in several
+partitions and only one of them matches the youth's validated partition; a consumer group would
+also commit the erasure offsets, and a restarted worker would then not know the erasures it must
+keep applying to re-read validated messages. The topic is small (a few records per erased youth),
+so every worker holds it whole, like the figures state holds the youth-facts topic.
+
+What each worker does with it:
+
+* the apply stage leaves out every validated message of an erased youth (``apply.py``,
+  ``is_left_out``), so a message re-read after a rebalance, or accepted just before validate read
+  the erasure, never brings the youth back;
+* :class:`ErasureSweep` forgets the youth where this worker's ``youth-messages`` store holds it
+  (the owner of its partition, or a worker with a stale copy): ``forget.py`` removes it and gives
+  the tombstones, written facts first (acknowledged), then the changelog. Each worker's
+  ``FactsFollower`` then takes the youth out of the figures. It runs under the table lock the
+  apply stage holds for a batch, so no batch's records for the youth can be queued after the
+  tombstones (the agent's send awaits between building and queueing its records).
+
+It sweeps every pseudonym of a new record as it arrives, and all of them again after each
+partition assignment (a restarted or rebalanced worker may have restored a youth whose forgetting
+it did not finish). A re-admitted youth is forgotten only when every message it holds predates the
+re-admission (the others are new, accepted after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+import faust
+
+from services.aggregate.forget import forget_youths
+from services.contracts.topics import YOUTH_FACTS
+from services.privacy.erasure import ErasureEntry
+from services.privacy.erasure_topic import ErasureFollower
+from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
+from services.streaming.delivery import deliver
+from services.streaming.producer import kafka_producer
+from services.streaming.web import faust_is_ready
+
+log = logging.getLogger("jeugdhub.aggregate")
+
+TABLE = "youth-messages"
+
+
+class ErasureSweep:
+    """Forgets erased youth held by this worker's table; :meth:`tick` from a frequent timer."""
+
+    def __init__(self, app: faust.App, follower: ErasureFollower, prefix: str, lock: asyncio.Lock) -> None:
+        self.app = app
+        self.follower = follower
+        self.lock = lock
+        self.facts_topic = YOUTH_FACTS.full_name(prefix)
+        self._pending: set[str] = set()
+        self._rescan = True
+        self.forgotten = 0
+        """Youth forgotten by this worker since it started (for tests and logs)."""
+        self.last_forgotten_at: float | None = None
+
+    def on_record(self, pseudonym: str, entry: ErasureEntry | None) -> None:
+        """The follower's callback: a new erasure record, to be swept at the next tick."""
+        if entry is not None:
+            self._pending.add(pseudonym)
+
+    def on_partitions_assigned(self) -> None:
+        self._rescan = True
+
+    def _candidates(self) -> set[str]:
+        if self._rescan:
+            self._rescan = False
+            self._pending.clear()
+            return set(self.follower.erasures.entries)
+        chosen, self._pending = self._pending, set()
+        return chosen
+
+    async def tick(self) -> None:
+        if not (self.follower.loaded.is_set() and faust_is_ready(self.app)):
+            return
+        if not self._pending and not self._rescan:
+            return
+        await self.sweep(self._candidates())
+
+    async def sweep(self, candidates: set[str]) -> None:
+        table: Any = self.app.tables[TABLE]
+        store = table.data  # the store faust recovers into; ChangelogWriter reads and writes it too
+        erasures = self.follower.erasures
+        async with self.lock:
+            chosen = []
+            for pseudonym in sorted(candidates):
+                stored = store.get(pseudonym)
+                if stored is None:
+                    continue
+                if erasures.refuses(pseudonym) or all(
+                    erasures.leaves_out(pseudonym, str(m.get("received_at"))) for m in stored.values()
+                ):
+                    chosen.append(pseudonym)
+            forgotten = forget_youths(store, chosen)
+            if not forgotten:
+                return
+            producer = kafka_producer(self.app)
+            changelog_topic = str(table.changelog_topic.get_topic_name())
+            facts = cast(list[Record], forgotten.facts)
+            changelog = cast(list[Routed], forgotten.changelog)
+
+            async def send_facts() -> list[Any]:
+                return await send_record_batches(producer, self.facts_topic, facts)
+
+            async def send_changelog() -> list[Any]:
+                return await send_routed_batches(producer, changelog_topic, changelog)
+
+            # Facts first: a crash before the changelog's tombstones leaves the youth in the table,
+            # and the rescan after the restart forgets it again (services/aggregate/forget.py).
+            await deliver(send_facts, "aggregate erasure")
+            await deliver(send_changelog, "aggregate erasure")
+        self.forgotten += len(forgotten.youths)
+        self.last_forgotten_at = time.time()
+        log.info(
+            "erased youth forgotten", extra={"youth": len(forgotten.youths), "messages": forgotten.messages}
+        )
+
+
+def install_erasure_sweep(
+    app: faust.App, follower: ErasureFollower, prefix: str, lock: asyncio.Lock
+) -> ErasureSweep:
+    """Run *follower* as a task of *app* and sweep what it reads (every 0.25 s, and all of it after
+    each partition assignment) under the table *lock*."""
+    sweep = ErasureSweep(app, follower, prefix, lock)
+    follower.on_record = sweep.on_record
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_erasures() -> None:
+        await follower.run()
+
+    @app.timer(interval=0.25)  # type: ignore[untyped-decorator]
+    async def forget_erased() -> None:
+        await sweep.tick()
+
+    def rescan(_sender: Any, /, *_args: Any, **_kwargs: Any) -> None:
+        sweep.on_partitions_assigned()
+
+    app.on_partitions_assigned.connect(rescan)
+    return sweep
