@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.contracts.topics import ALL_TOPICS, AUDIT, RAW, VALIDATED
+from services.contracts.topics import ALL_TOPICS, AUDIT, ERASURES, RAW, VALIDATED
 from services.deploy.manifests import USERS_FILE, kafka_users, reads_by_principal
 from tests.unit.deploy.deploy_support import REPO, load_documents
 
@@ -29,6 +29,21 @@ OUTSIDE_READERS = {
 }
 """The users of people outside the hub's services and exactly the topics they may read."""
 WORKERS = {"validate", "aggregate"}
+PRIVACY_OFFICER = "privacy-officer"
+"""Runs ``jeugdhub erase``: reads and writes the erasures topic, and nothing else."""
+YOUTH_LINKS = "jeugdhub.youth-links.v1"
+"""Another engineer's planned topic (pseudonym links); probed by name so that it stays unreadable by
+outside users and the privacy officer whether or not it exists in topics.py yet."""
+
+
+def _probes(prefix: str) -> list[str]:
+    """Every hub topic, the names of topics that are no one's business outside the workers."""
+    hub_topics = [spec.full_name(prefix) for spec in ALL_TOPICS]
+    internal = [
+        f"{prefix}jeugdhub-validate-dedup-changelog",
+        f"{prefix}jeugdhub-aggregate-youth-messages-changelog",
+    ]
+    return sorted({*hub_topics, *internal, prefix + YOUTH_LINKS, f"{prefix}anything-else"})
 
 
 def _users(documents: list[dict[str, Any]], prefix: str = "") -> dict[str, list[dict[str, Any]]]:
@@ -64,8 +79,7 @@ def _topics_with(acls: list[dict[str, Any]], operation: str, topics: list[str]) 
 def test_outside_users_read_exactly_their_topics_and_write_nothing(prefix: str) -> None:
     documents = load_documents(REPO / USERS_FILE) if not prefix else kafka_users(prefix)
     users = _users(documents, prefix)
-    hub_topics = [spec.full_name(prefix) for spec in ALL_TOPICS]
-    probes = [*hub_topics, f"{prefix}jeugdhub-validate-dedup-changelog", f"{prefix}anything-else"]
+    probes = _probes(prefix)
     for principal, expected in OUTSIDE_READERS.items():
         acls = users[principal]
         assert _topics_with(acls, "Read", probes) == {prefix + name for name in expected}, principal
@@ -74,6 +88,22 @@ def test_outside_users_read_exactly_their_topics_and_write_nothing(prefix: str) 
         assert not [acl for acl in acls if acl["resource"]["type"] == "transactionalId"], principal
         assert all(acl["resource"]["type"] in ("topic", "group") for acl in acls), principal
         assert all(acl["resource"]["name"] != "*" for acl in acls), principal
+
+
+@pytest.mark.parametrize("prefix", ["", "acc."])
+def test_the_privacy_officer_reads_and_writes_only_the_erasures_topic(prefix: str) -> None:
+    documents = load_documents(REPO / USERS_FILE) if not prefix else kafka_users(prefix)
+    acls = _users(documents, prefix)[PRIVACY_OFFICER]
+    probes = _probes(prefix)
+    erasures = {ERASURES.full_name(prefix)}
+    assert _topics_with(acls, "Read", probes) == erasures
+    assert _topics_with(acls, "Write", probes) == erasures
+    assert prefix + YOUTH_LINKS not in _topics_with(acls, "Describe", probes)
+    for operation in ("Create", "Delete", "Alter", "All"):
+        assert not _topics_with(acls, operation, probes), operation
+    assert all(acl["resource"]["type"] == "topic" for acl in acls)
+    assert all(acl["resource"]["name"] != "*" for acl in acls)
+    assert all(acl["resource"]["patternType"] == "literal" for acl in acls)
 
 
 @pytest.mark.parametrize("prefix", ["", "acc."])
