@@ -1,4 +1,4 @@
-"""``jeugdhub aggregate`` (the worker) and ``jeugdhub rebuild`` (from the validated topic's history)."""
+"""``jeugdhub aggregate`` (the worker) and ``jeugdhub rebuild`` (from the aggregate's complete state)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from services.cli import reads_settings
 
 if TYPE_CHECKING:
     import faust
+
+    from services.aggregate.state_source import StateRead
 
 
 def register(sub: Any) -> None:
@@ -25,14 +27,17 @@ def register(sub: Any) -> None:
     worker.set_defaults(func=run)
     rebuild = sub.add_parser(
         "rebuild",
-        help="recompute all youth facts and the figures from the validated topic",
-        description="Read the validated topic from its start, recompute every youth's facts and "
-        "print the figures as of --as-of (with --publish also republish the facts).",
+        help="recompute all youth facts and the figures from the aggregate's state",
+        description="Read every accepted message the hub holds — the aggregate's youth-messages "
+        "changelog (complete, unlike the retention-bounded validated topic) plus the validated "
+        "records after the aggregate's committed offsets — recompute every youth's facts and print "
+        "the figures as of --as-of (with --publish also republish the facts). Without a changelog "
+        "(the aggregate never ran) the validated topic alone is read. Runs as the aggregate's user.",
     )
     reads_settings(
         rebuild,
         "services.aggregate.settings:AggregateSettings",
-        ("kafka_bootstrap", "topic_prefix", "regions_file", "as_of", "timezone"),
+        ("kafka_bootstrap", "topic_prefix", "app_id", "regions_file", "as_of", "timezone"),
     )
     rebuild.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)")
     rebuild.add_argument("--publish", action="store_true", help="republish every youth's facts (upserts)")
@@ -57,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
     return start_worker(settings, build_app, "aggregate", (RegionTableError, AsOfFileError))
 
 
+def state_summary(state: StateRead) -> str:
+    """Where the messages came from, in one line (also ``history --from-topic``'s)."""
+    if not state.changelog_found:
+        return (
+            f"no youth-messages changelog (the aggregate has not run): {state.tail_messages} validated "
+            "records read, complete only within the validated topic's retention"
+        )
+    return (
+        f"{state.from_changelog} youth from the youth-messages changelog, "
+        f"{state.tail_messages} validated records not yet applied by the aggregate"
+    )
+
+
 def run_rebuild(args: argparse.Namespace) -> int:
     from services.aggregate.clock import today_in
     from services.aggregate.rebuild import rebuild
@@ -75,15 +93,17 @@ def run_rebuild(args: argparse.Namespace) -> int:
         return 2
 
     def progress(read: int) -> None:
-        print(f"rebuild: {read} validated messages read", file=sys.stderr, flush=True)
+        print(f"rebuild: {read} records read", file=sys.stderr, flush=True)
 
-    document = rebuild(
+    document, state = rebuild(
         settings.kafka_bootstrap,
         settings.topic_prefix,
+        settings.app_id,
         regions,
         as_of,
         args.publish,
         progress,
     )
+    print(f"rebuild: {state_summary(state)}", file=sys.stderr, flush=True)
     write_json_document(document, args.output)
     return 0

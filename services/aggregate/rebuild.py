@@ -1,93 +1,59 @@
-"""``jeugdhub rebuild``: recompute every youth's facts from the validated topic's whole history.
+"""``jeugdhub rebuild``: recompute every youth's facts from the aggregate's complete state.
 
-The validated topic keeps its history (it holds no BSNs) precisely so that, after a definition is
-corrected (``FACTS_VERSION`` bumped), the figures can be rebuilt from the beginning. This reads the
-topic to its current end, derives facts per youth with the same functions as the worker and
-replay, optionally republishes them as upserts on the youth-facts topic (the running aggregate
-picks them up), and returns the figures document.
+After a definition is corrected (``FACTS_VERSION`` bumped) or the region table changes, every
+youth's facts must be derived again. The input is every accepted message of every youth the hub
+still holds: the youth-messages changelog plus the validated records the aggregate has not applied
+yet (:mod:`services.aggregate.state_source`; the validated topic alone is bounded by retention and
+misses the early messages of long stays). Facts are derived per youth (its anchor, one identity
+during a key rotation) with the same functions as the worker and replay, optionally republished as
+upserts on the youth-facts topic (the running aggregate picks them up), and the figures document is
+returned.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from services.aggregate.apply import is_left_out
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.figures import region_figures
-from services.aggregate.records import facts_record, message_key
-from services.contracts.canonical import validated_to_json
-from services.contracts.codec import decode
+from services.aggregate.records import facts_record
+from services.aggregate.state_source import Progress, StateRead, read_state
 from services.contracts.regions import RegionTable
-from services.contracts.topics import VALIDATED, YOUTH_FACTS
-from services.privacy.erasure_topic import read_erasures
-
-Progress = Callable[[int], None]
-
-
-def read_validated(
-    bootstrap: str, prefix: str, progress: Progress | None = None
-) -> dict[str, dict[str, Any]]:
-    """youth -> {message key -> message}, the accepted messages up to the topic's current end.
-
-    Messages of a youth erased on request are left out, as the aggregate does (the erasure topic
-    is read first, to its end; services/privacy/erasure.py).
-    """
-    erasures = read_erasures(bootstrap, prefix)
-    topic = VALIDATED.full_name(prefix)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    by_youth: dict[str, dict[str, Any]] = defaultdict(dict)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        read = 0
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
-                for record in records:
-                    message = validated_to_json(decode("ValidatedMessage", record.value))
-                    youth = record.key.decode() if record.key else message["youth_pseudonym"]
-                    if is_left_out(erasures, youth, message):
-                        continue
-                    by_youth[message["youth_pseudonym"]][message_key(message)] = message
-                read += len(records)
-            if progress is not None:
-                progress(read)
-        return by_youth
-    finally:
-        consumer.close()
+from services.contracts.topics import YOUTH_FACTS
+from services.privacy.rotation import as_one_youth
 
 
 def rebuild(
     bootstrap: str,
     prefix: str,
+    app_id: str,
     regions: RegionTable,
     as_of: date,
     publish: bool,
     progress: Progress | None = None,
-) -> dict[str, Any]:
-    by_youth = read_validated(bootstrap, prefix, progress)
-    facts = {youth: build_youth_facts(messages.values(), regions) for youth, messages in by_youth.items()}
+) -> tuple[dict[str, Any], StateRead]:
+    """The figures document as of ``as_of`` and the state it was computed from."""
+    state = read_state(bootstrap, prefix, app_id, progress)
+    facts = {
+        youth: build_youth_facts(as_one_youth(youth, messages.values()), regions)
+        for youth, messages in state.by_youth.items()
+    }
     if publish:
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
         try:
             for youth, youth_facts in facts.items():
-                value = facts_record(youth, youth_facts, len(by_youth[youth]))
+                value = facts_record(youth, youth_facts, len(state.by_youth[youth]))
                 producer.send(YOUTH_FACTS.full_name(prefix), key=youth.encode(), value=value)
             producer.flush()
         finally:
             producer.close()
-    return {
+    document = {
         "as_of": as_of.isoformat(),
-        "accepted": sum(len(messages) for messages in by_youth.values()),
+        "accepted": state.accepted,
         "youth": len(facts),
         "regions": region_figures(facts.values(), as_of, regions),
     }
+    return document, state

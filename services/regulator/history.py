@@ -1,8 +1,8 @@
 """Restated history (metrics.md, "History (v1.1)"): the figures as of many dates from every accepted
 message known now, as replay-shaped documents or as the spec's CSV. No Kafka and no files here:
-the command (``history_commands``) reads a feed file with replay's ``judge_lines`` or the validated
-topic with rebuild's ``read_validated`` and hands the accepted messages over as a
-:class:`HistorySource`.
+the command (``history_commands``) reads a feed file with replay's ``judge_lines`` or the hub's state
+with rebuild's :func:`services.aggregate.state_source.read_state` and hands the accepted messages
+over as a :class:`HistorySource`.
 
 For other code (``jeugdhub report``) the entry points are :func:`history_documents` (the documents
 ``history --format json`` writes: public form and targets applied) and :func:`series_documents`
@@ -26,6 +26,7 @@ from services.aggregate.figures import FIGURE_KEYS
 from services.aggregate.timeline import Message
 from services.contracts.regions import RegionTable
 from services.contracts.vocabulary import RESTRICTIVE_MEASURE_KINDS
+from services.privacy.rotation import as_one_youth
 from services.regulator.public import public_row
 from services.regulator.series import Progress, figure_series
 from services.regulator.targets import (
@@ -49,7 +50,7 @@ SUPPRESSED_SEPARATOR = ";"
 class HistorySource:
     """The accepted messages per youth and what the documents say they were computed from.
 
-    ``rejected`` and ``duplicates`` are ``None`` when unknown: the validated topic holds only
+    ``rejected`` and ``duplicates`` are ``None`` when unknown: the hub's state holds only
     accepted messages (rejections are kept 90 days on their own topic, duplicates nowhere).
     """
 
@@ -64,9 +65,13 @@ class HistorySource:
         return cls(result.by_youth, result.accepted, result.rejected, result.duplicates)
 
     @classmethod
-    def from_topic(cls, by_youth: Mapping[str, Mapping[str, Message]]) -> HistorySource:
-        """What :func:`services.aggregate.rebuild.read_validated` returns (youth → key → message)."""
-        messages = {youth: list(by_key.values()) for youth, by_key in by_youth.items()}
+    def from_topic(cls, by_youth: Mapping[str, Mapping[str, dict[str, Any]]]) -> HistorySource:
+        """What :func:`services.aggregate.state_source.read_state` reads (anchor → key → message).
+
+        A youth is its anchor: during a key rotation its messages under the old and the new
+        pseudonym are one youth, with facts derived under the anchor as the aggregate does
+        (:func:`services.privacy.rotation.as_one_youth`)."""
+        messages = {youth: as_one_youth(youth, by_key.values()) for youth, by_key in by_youth.items()}
         return cls(messages, sum(len(m) for m in messages.values()), None, None)
 
     def _document(self, as_of: date, rows: list[dict[str, Any]]) -> dict[str, Any]:

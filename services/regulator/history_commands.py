@@ -1,5 +1,6 @@
 """``jeugdhub history``: the restated history (metrics.md, History) as CSV or JSON, from a feed file
-(judged like ``replay``) or from the validated topic (read like ``rebuild``).
+(judged like ``replay``) or from the hub's state on Kafka (read like ``rebuild``:
+:mod:`services.aggregate.state_source`).
 
 Imports nothing heavy at module level (``jeugdhub --help`` stays instant); the work is in
 :mod:`services.regulator.history` and :mod:`services.regulator.series`.
@@ -39,7 +40,9 @@ def register(sub: Any) -> None:
         help="the restated history: figures as of every day, Sunday or month end in a period",
         description="Write the figures as of every date of [--from, --to] (every day, every Sunday or "
         "every month's last day), per region and NL, from every accepted message known now: a feed "
-        "file (validated like replay) or, with --from-topic, the validated topic (like rebuild). The "
+        "file (validated like replay) or, with --from-topic, the hub's state on Kafka (like rebuild: "
+        "the aggregate's youth-messages changelog plus the validated records it has not applied "
+        "yet; run as the aggregate's user). The "
         "row for (D, R) equals `jeugdhub replay --as-of D`'s figures for R. CSV (the spec's columns) "
         "or JSON (a list of replay-shaped documents). docs/regulator.md.",
     )
@@ -47,14 +50,16 @@ def register(sub: Any) -> None:
         history,
         "services.settings:ReplaySettings",
         ("regions_file", "keyring_file", "keyring_json", "baseline_date", "kafka_bootstrap", "topic_prefix"),
-        note="JEUGDHUB_KAFKA_BOOTSTRAP and JEUGDHUB_TOPIC_PREFIX are read only with --from-topic, the "
-        "keyring only for a feed file.",
+        note="JEUGDHUB_KAFKA_BOOTSTRAP and JEUGDHUB_TOPIC_PREFIX (and JEUGDHUB_APP_ID, the aggregate's, "
+        "default jeugdhub-aggregate) are read only with --from-topic, the keyring only for a feed file.",
     )
     history.add_argument("input", nargs="?", help="canonical-JSON messages, one per line (or --from-topic)")
     history.add_argument(
         "--from-topic",
         action="store_true",
-        help="read the accepted messages from the validated topic (jeugdhub.validated.v1) instead",
+        help="read the accepted messages from Kafka instead: the aggregate's youth-messages changelog "
+        "(complete; the validated topic is bounded by retention) plus the validated records after "
+        "the aggregate's committed offsets; the validated topic alone if the aggregate never ran",
     )
     history.add_argument(
         "--bootstrap", help="with --from-topic: broker host:port (default: JEUGDHUB_KAFKA_BOOTSTRAP)"
@@ -160,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         bootstrap = args.bootstrap or settings.kafka_bootstrap
         prefix = settings.topic_prefix if args.prefix is None else args.prefix
-        source = _from_topic(bootstrap, prefix)
+        source = _from_topic(bootstrap, prefix, _app_id())
         if isinstance(source, str):
             return _fail(source, KAFKA_ERROR)
     return _write(args, source, dates, regions, baseline)
@@ -186,12 +191,20 @@ def _from_file(path: Path, regions: RegionTable, settings: ReplaySettings) -> Hi
     return HistorySource.from_replay(result)
 
 
-def _from_topic(bootstrap: str, prefix: str) -> HistorySource | str:
-    """The validated topic up to its current end (``rebuild``'s reader); a missing topic is an error,
-    not an empty history."""
+def _app_id() -> str:
+    """The aggregate's app id (``JEUGDHUB_APP_ID``, as the aggregate reads it): its changelog and group."""
+    from services.aggregate.settings import AggregateSettings
+
+    return os.environ.get("JEUGDHUB_APP_ID") or str(AggregateSettings.model_fields["app_id"].default)
+
+
+def _from_topic(bootstrap: str, prefix: str, app_id: str) -> HistorySource | str:
+    """The aggregate's state up to the validated topic's current end (``rebuild``'s reader); a
+    missing validated topic is an error, not an empty history."""
     from kafka import KafkaConsumer
 
-    from services.aggregate.rebuild import read_validated
+    from services.aggregate.commands import state_summary
+    from services.aggregate.state_source import read_state
     from services.contracts.topics import VALIDATED
     from services.regulator.history import HistorySource
 
@@ -207,12 +220,13 @@ def _from_topic(bootstrap: str, prefix: str) -> HistorySource | str:
 
     def progress(read: int) -> None:
         if interactive:
-            print(f"\rhistory: {read:,} validated messages read", end="", file=sys.stderr, flush=True)
+            print(f"\rhistory: {read:,} records read", end="", file=sys.stderr, flush=True)
 
-    by_youth = read_validated(bootstrap, prefix, progress)
+    state = read_state(bootstrap, prefix, app_id, progress)
     if interactive:
         print(file=sys.stderr)
-    return HistorySource.from_topic(by_youth)
+    print(f"jeugdhub history: {state_summary(state)}", file=sys.stderr)
+    return HistorySource.from_topic(state.by_youth)
 
 
 def _write(

@@ -144,9 +144,11 @@ def _topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str
     return {topic: {key: str(entry["value"]) for key, entry in by_topic[topic].items()} for topic in topics}
 
 
-def test_rebuild_from_the_validated_topic_equals_replay(
+def test_rebuild_without_the_aggregate_reads_the_validated_topic_and_equals_replay(
     kafka_bootstrap: str, unique_prefix: str, tmp_path: Path
 ) -> None:
+    """No aggregate has run, so no youth-messages changelog: rebuild falls back to the whole
+    validated topic (the state-and-topic case is in test_history_from_topic.py)."""
     from services.aggregate.rebuild import rebuild
 
     create_hub_topics(kafka_bootstrap, unique_prefix)
@@ -163,7 +165,10 @@ def test_rebuild_from_the_validated_topic_equals_replay(
     with running("validate", env, tmp_path / "validate.log"):
         read_all(kafka_bootstrap, f"{unique_prefix}jeugdhub.retour.v1", expect=len(lines))
     regions = load_region_table(EXAMPLES / "regions.csv")
-    document = rebuild(kafka_bootstrap, unique_prefix, regions, date.fromisoformat(AS_OF), publish=True)
+    document, state = rebuild(
+        kafka_bootstrap, unique_prefix, "jeugdhub-aggregate", regions, date.fromisoformat(AS_OF), publish=True
+    )
+    assert not state.changelog_found and state.tail_messages == document["accepted"]
     expected = json.loads((EXAMPLES / "expected-figures.json").read_text())
     assert document["accepted"] == expected["accepted"]
     assert document["regions"] == _replay_rows(lines)
