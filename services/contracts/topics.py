@@ -197,6 +197,20 @@ ERASURES = TopicSpec(
     "(docs/privacy.md, Erasure).",
 )
 
+LINKS = TopicSpec(
+    name="jeugdhub.youth-links.v1",
+    key="youth_pseudonym under the rotation's new key (UTF-8)",
+    value_schema="YouthLink",
+    partitions=6,
+    retention_ms=FOREVER,
+    cleanup_policy="compact",
+    readers=("validate",),
+    holds_bsn=False,
+    doc="Key rotation: a youth's new pseudonym -> its anchor (the pseudonym its state is kept under), "
+    "written once per youth by validate while it holds both keys; after the old key is retired it "
+    "keeps linked youth on their state. Two pseudonyms, no BSN (docs/privacy.md, Key rotation).",
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW,
     VALIDATED,
@@ -208,6 +222,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     FIGURES_DAILY,
     AUDIT,
     ERASURES,
+    LINKS,
 )
 
 

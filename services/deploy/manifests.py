@@ -29,6 +29,7 @@ from services.contracts.topics import (
     COMPACTED_STATE_CONFIG,
     ERASURES,
     FIGURES_DAILY,
+    LINKS,
     RAW,
     REJECTED,
     RETOUR,
@@ -72,6 +73,7 @@ WRITERS: Mapping[str, str] = {
     FIGURES_DAILY.name: "aggregate",
     AUDIT.name: "ingest",
     ERASURES.name: "privacy-officer",  # `jeugdhub erase`, run by the privacy officer (operations)
+    LINKS.name: "validate",  # the key rotation's links (services/privacy/links.py)
 }
 """The one principal that writes each topic (docs/architecture.md, "written by")."""
 

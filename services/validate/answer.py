@@ -19,7 +19,9 @@ from services.contracts.canonical import format_timestamp, record_from_json, val
 from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.regions import RegionTable
+from services.privacy.links import encode_link
 from services.privacy.pseudonym import Keyring
+from services.privacy.rotation import LinkSet
 from services.streaming.batches import Record, check_record_size
 from services.streaming.changelog import StateTable
 from services.streaming.offsets import highest_offsets
@@ -46,14 +48,18 @@ class RawRecord(Protocol):
 
 @dataclass(frozen=True)
 class OutputTopics:
-    """The output topics' full names."""
+    """The output topics' full names (``links``: the key rotation's links topic)."""
 
     validated: str
     rejected: str
     retour: str
+    links: str = ""
 
     def new_batch(self) -> dict[str, list[Record]]:
-        return {self.validated: [], self.rejected: [], self.retour: []}
+        batch: dict[str, list[Record]] = {self.validated: [], self.rejected: [], self.retour: []}
+        if self.links:
+            batch[self.links] = []
+        return batch
 
 
 @dataclass
@@ -72,17 +78,20 @@ def answer_batch(
     keyring: Keyring,
     regions: RegionTable,
     erasures: Refusals | None = None,
+    links: LinkSet | None = None,
 ) -> AnsweredBatch:
     """Answer every record in order; the duplicate table's writes wait in ``dedup`` for its drain.
 
     ``erasures``: the erasure topic as read so far (services/validate/erasures.py); None checks none.
+    ``links``: the links topic as read so far (services/privacy/links.py); a link written in this
+    batch is added at once, so a youth's second message of the batch writes none. None: no links.
     """
     records = out.new_batch()
     counts = BatchCounts()
     for raw in raw_records:
         counts.add(
             answer_record(
-                out, records, raw.value, raw.partition, raw.offset, dedup, keyring, regions, erasures
+                out, records, raw.value, raw.partition, raw.offset, dedup, keyring, regions, erasures, links
             )
         )
     return AnsweredBatch(records, counts, highest_offsets(raw_records))
@@ -100,6 +109,7 @@ def _judge(
     keyring: Keyring,
     regions: RegionTable,
     erasures: Refusals | None = None,
+    links: LinkSet | None = None,
 ) -> Outcome:
     try:
         raw = decode("RawMessage", value)
@@ -118,7 +128,7 @@ def _judge(
         stored = dedup.get(key)
         return DedupEntry.from_dict(stored) if stored is not None else None
 
-    return process(raw_input, lookup, keyring, regions, erasures)
+    return process(raw_input, lookup, keyring, regions, erasures, links)
 
 
 def answer_record(
@@ -131,6 +141,7 @@ def answer_record(
     keyring: Keyring,
     regions: RegionTable,
     erasures: Refusals | None = None,
+    links: LinkSet | None = None,
 ) -> Outcome:
     """One raw record's outcome, its output records added to ``records``; never raises for the record.
 
@@ -138,7 +149,7 @@ def answer_record(
     ``UNPROCESSABLE`` rejection; nothing of the failed attempt is kept (no table entry, no record).
     """
     try:
-        outcome = _judge(value, partition, offset, dedup, keyring, regions, erasures)
+        outcome = _judge(value, partition, offset, dedup, keyring, regions, erasures, links)
         produced = _output_records(out, outcome)
     except Exception as exc:
         log.exception(
@@ -150,6 +161,8 @@ def answer_record(
     else:
         if outcome.dedup_key is not None and outcome.dedup_entry is not None:
             dedup.set(outcome.dedup_key, outcome.dedup_entry.to_dict(), outcome.dedup_route)
+        if outcome.link is not None and outcome.validated is not None and links is not None:
+            links.apply(outcome.validated["youth_pseudonym"], outcome.link)
     for topic, key, record in produced:
         records[topic].append((key, record))
     return outcome
@@ -182,6 +195,10 @@ def _output_records(out: OutputTopics, outcome: Outcome) -> list[tuple[str, byte
         value = encode("ValidatedMessage", validated_from_json(outcome.validated))
         youth = outcome.youth_key or outcome.validated["youth_pseudonym"]  # the anchor during a rotation
         produced.append((out.validated, youth.encode(), value))
+        if outcome.link is not None and out.links:
+            # The youth's link, sent and acknowledged with its validated record (one batch).
+            pseudonym = outcome.validated["youth_pseudonym"]
+            produced.append((out.links, pseudonym.encode(), encode_link(outcome.link)))
     if outcome.rejection is not None:
         sender = outcome.rejection["sender"]
         key = f"{sender['code'] if sender else 'unknown'}:{outcome.rejection['message_id'] or ''}".encode()

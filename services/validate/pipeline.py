@@ -36,6 +36,7 @@ from services.contracts.topics import dedup_key
 from services.contracts.vocabulary import SENDER_KINDS, SenderKind
 from services.privacy.masking import is_uuid, public_identifier, redact_payload, safe_text
 from services.privacy.pseudonym import Keyring, to_validated_with_anchor
+from services.privacy.rotation import LinkLookup, YouthLink, link_for
 from services.validate.dedup import Decision, DedupEntry, content_hash, decide
 from services.validate.erasures import Refusals, erased_violation
 from services.validate.rules import Violation, check_rules
@@ -92,6 +93,9 @@ class Outcome(NamedTuple):
     dedup_route: str | None = None
     youth_key: str | None = None
     """The validated record's key: the youth's anchor (services/privacy/rotation.py)."""
+    link: YouthLink | None = None
+    """The link to write to the links topic, keyed by the validated ``youth_pseudonym``: the
+    youth's first message during a key rotation (services/privacy/rotation.py, ``link_for``)."""
 
 
 class Identity(NamedTuple):
@@ -162,13 +166,15 @@ def process(
     keyring: Keyring,
     regions: RegionTable,
     erasures: Refusals | None = None,
+    links: LinkLookup | None = None,
 ) -> Outcome:
     """Judge one raw message; ``lookup`` reads the duplicate table (the caller stores the result).
 
-    Never raises: a message the rules cannot judge (a bug) gets an ``UNPROCESSABLE`` rejection.
+    ``links``: the key rotation's links read so far (None: replay, no links topic). Never raises: a
+    message the rules cannot judge (a bug) gets an ``UNPROCESSABLE`` rejection.
     """
     try:
-        return _process(raw, lookup, keyring, regions, erasures)
+        return _process(raw, lookup, keyring, regions, erasures, links)
     except Exception as exc:  # every message gets an outcome, whatever a rule does with it
         log.exception(
             "message could not be judged; rejected as UNPROCESSABLE",
@@ -183,6 +189,7 @@ def _process(
     keyring: Keyring,
     regions: RegionTable,
     erasures: Refusals | None = None,
+    links: LinkLookup | None = None,
 ) -> Outcome:
     found = identity(raw)
     obj, key, sender = found.obj, found.key, found.sender
@@ -229,10 +236,15 @@ def _process(
         return _rejected(raw, obj, sender, received_at, violations, store_key, entry, route)
     flat, anchor = to_validated_with_anchor(checked, keyring)  # anchor: see Keyring.anchor_key_id
     validated = cast(ValidatedJSON, flat)
-    erased = erased_violation(erasures, validated["youth_pseudonym"], anchor)
+    received = cast(str, received_at)  # a checked message has its created_at at least
+    pseudonym = validated["youth_pseudonym"]
+    anchor, link = link_for(
+        pseudonym, validated["pseudonym_key_id"], anchor, keyring.anchor_key_id, received, links
+    )
+    erased = erased_violation(erasures, pseudonym, anchor)
     if erased is not None:  # nothing stored: a re-send after a re-admission is judged anew
         return _rejected(raw, obj, sender, received_at, [erased], None, None, None)
-    validated["received_at"] = cast(str, received_at)  # a checked message has its created_at at least
+    validated["received_at"] = received
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
     retour = _retour(message_id, sender, received_at, "accepted", [])
     return Outcome(
@@ -243,6 +255,7 @@ def _process(
         dedup_entry=entry,
         dedup_route=route,
         youth_key=anchor,
+        link=link,
     )
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import faust
 
 from services.contracts.regions import RegionTable
-from services.contracts.topics import RAW, REJECTED, RETOUR, VALIDATED
+from services.contracts.topics import LINKS, RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.erasure_topic import ErasureFollower
+from services.privacy.links import LinkFollower
 from services.privacy.pseudonym import Keyring
 from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
@@ -49,7 +50,12 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     raw_topic = app.topic(
         RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    out = OutputTopics(VALIDATED.full_name(prefix), REJECTED.full_name(prefix), RETOUR.full_name(prefix))
+    out = OutputTopics(
+        VALIDATED.full_name(prefix),
+        REJECTED.full_name(prefix),
+        RETOUR.full_name(prefix),
+        LINKS.full_name(prefix),
+    )
     # "<sender>:<message_id>" -> DedupEntry, keyed and partitioned like the raw topic; its changelog
     # records go out with the batch's outputs and are awaited with them.
     dedup = state_table(app, "dedup", RAW.partitions)
@@ -57,14 +63,23 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     # (services/privacy/erasure_topic.py): an erased youth's messages are refused (JH050).
     erasures = ErasureFollower(settings.kafka_bootstrap, prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms)
 
+    # The key rotation's links (services/privacy/links.py), read to their end before the first
+    # message is judged: after the old key's retirement they keep linked youth on their anchors.
+    links = LinkFollower(settings.kafka_bootstrap, prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms)
+
     @app.task  # type: ignore[untyped-decorator]
     async def follow_erasures() -> None:
         await erasures.run()
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_links() -> None:
+        await links.run()
+
     async def handle(events: list[Any]) -> None:
         await erasures.loaded.wait()
+        await links.loaded.wait()
         batch = answer_batch(
-            out, [event.message for event in events], dedup, keyring, regions, erasures.erasures
+            out, [event.message for event in events], dedup, keyring, regions, erasures.erasures, links.links
         )
         changelog = dedup.drain()
         await deliver(lambda: send_outputs(app, batch.records, (dedup.topic, changelog)), "validate")
@@ -85,7 +100,11 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     async def validate(stream: Any) -> None:
         await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle, "validate")
 
-    add_service_routes(app, metrics.registry, lambda: faust_is_ready(app) and erasures.loaded.is_set())
+    add_service_routes(
+        app,
+        metrics.registry,
+        lambda: faust_is_ready(app) and erasures.loaded.is_set() and links.loaded.is_set(),
+    )
     return ValidateService(app, metrics)
 
 

@@ -160,6 +160,7 @@ def test_link_status_counts_youth_with_a_new_pseudonym_as_linked() -> None:
         "youth": 3,
         "linked": 2,
         "unlinked": 1,
+        "current": 0,
         "messages_by_key_id": {"k0": 2, "k1": 2},
     }
 
@@ -226,7 +227,8 @@ def test_the_verdict_keeps_the_old_key_while_any_youth_is_anchored_on_it() -> No
     assert (rotating.youth, rotating.linked, rotating.unlinked) == (2, 1, 1)
     assert rotating.to_dict()["old_key_retirable"] is False
     assert "1 youth are known only under it" in rotating.verdict()
-    assert "1 linked youth are still keyed by it" in rotating.verdict()
+    assert "1 youth are linked" in rotating.verdict()
+    assert "counted as a new youth" in rotating.verdict()
     mixed = link_status([("c0", {"s:3": {"youth_pseudonym": "c0", "pseudonym_key_id": "k0"},
                                  "s:4": {"youth_pseudonym": "c0", "pseudonym_key_id": "k9"}})])  # fmt: skip
     assert mixed.to_dict()["old_key_retirable"] is False

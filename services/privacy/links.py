@@ -1,0 +1,153 @@
+"""Reading ``jeugdhub.youth-links.v1``: the Kafka side of the key rotation's links.
+
+Validate writes a youth's link (new pseudonym -> anchor, :class:`services.privacy.rotation.YouthLink`)
+with the youth's first validated record of a rotation, in the same batch, acknowledged before the
+batch's offsets are committed (services/validate/answer.py, service.py). Readers keep the topic in
+a :class:`~services.privacy.rotation.LinkSet`, read like the erasure topic
+(services/privacy/erasure_topic.py): all partitions from the beginning, no consumer group.
+
+* :func:`read_links` (blocking): to the current end, for validate's key check at start and for
+  ``jeugdhub erase`` (which must find the anchor of a youth after the old key is retired);
+* :class:`LinkFollower` (asyncio): validate's background task; :attr:`LinkFollower.loaded` is set at
+  the end seen at start (validate judges nothing before, its ``/readyz`` waits for it), then it
+  follows the links other validate workers write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
+from kafka import TopicPartition as SyncTopicPartition
+
+from services.contracts.codec import decode, encode
+from services.contracts.errors import ContractError
+from services.contracts.topics import LINKS
+from services.privacy.rotation import LinkSet, YouthLink
+
+log = logging.getLogger("jeugdhub.links")
+
+_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def encode_link(link: YouthLink) -> bytes:
+    """The ``YouthLink`` record's value bytes."""
+    linked_at = datetime.strptime(link.linked_at, _TIMESTAMP).replace(tzinfo=UTC)
+    return encode(
+        "YouthLink",
+        {
+            "anchor_pseudonym": link.anchor_pseudonym,
+            "anchor_key_id": link.anchor_key_id,
+            "new_key_id": link.new_key_id,
+            "linked_at": linked_at,
+        },
+    )
+
+
+def decode_link(value: bytes) -> YouthLink:
+    record = decode("YouthLink", value)
+    return YouthLink(
+        str(record["anchor_pseudonym"]),
+        str(record["anchor_key_id"]),
+        str(record["new_key_id"]),
+        record["linked_at"].astimezone(UTC).strftime(_TIMESTAMP),
+    )
+
+
+def apply_record(links: LinkSet, key: bytes | None, value: bytes | None) -> None:
+    """One consumed record into the set; an unusable one is logged and skipped."""
+    if key is None:
+        log.error("link record without a key skipped")
+        return
+    try:
+        links.apply(key.decode("utf-8", "replace"), None if value is None else decode_link(value))
+    except ContractError as exc:
+        log.error("unusable link record skipped", extra={"error": str(exc)[:300]})
+
+
+def read_links(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> LinkSet | None:
+    """The links topic up to its current end; ``None`` when the topic does not exist."""
+    topic = LINKS.full_name(prefix)
+    links = LinkSet()
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            return None
+        tps = [SyncTopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its end within {timeout_s:.0f} s")
+            for records in consumer.poll(timeout_ms=500, max_records=10_000).values():
+                for record in records:
+                    apply_record(links, record.key, record.value)
+        return links
+    finally:
+        consumer.close()
+
+
+class LinkFollower:
+    """Validate's view of the links topic, kept current by :meth:`run` (an ``app.task``)."""
+
+    def __init__(self, bootstrap: str, prefix: str, fetch_max_wait_ms: int = 500) -> None:
+        self.links = LinkSet()
+        self.loaded = asyncio.Event()
+        self._bootstrap = bootstrap
+        self._topic = LINKS.full_name(prefix)
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+
+    async def run(self) -> None:
+        """Read from the beginning, set :attr:`loaded` at the end seen at start, then follow."""
+        partitions = await asyncio.to_thread(self._wait_for_partitions)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            targets = await consumer.end_offsets(tps)
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        apply_record(self.links, record.key, record.value)
+                if not self.loaded.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in tps}
+                    if all(positions[tp] >= targets[tp] for tp in tps):
+                        self.loaded.set()
+                        log.info("links loaded", extra={"linked_youth": len(self.links)})
+        finally:
+            await consumer.stop()
+
+    def _wait_for_partitions(self) -> set[int]:
+        """The topic's partitions; waits (not ready, warning every 30 s) until it exists: after the
+        old key's retirement, judging without the links would give linked youth a second identity."""
+        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap)
+        try:
+            waited = 0.0
+            while True:
+                partitions = consumer.partitions_for_topic(self._topic)
+                if partitions:
+                    return set(partitions)
+                if waited % 30 == 0:
+                    log.warning("links topic missing; waiting for it", extra={"topic": self._topic})
+                time.sleep(0.5)
+                waited += 0.5
+        finally:
+            consumer.close()
