@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from services.cli import COMMAND_ERROR, KAFKA_ERROR, reads_settings
+from services.replay.feed_input import iso_date
 
 if TYPE_CHECKING:
     from services.contracts.regions import RegionTable
@@ -71,12 +72,12 @@ def register(sub: Any) -> None:
         "--from",
         dest="first",
         required=True,
-        type=_date("--from"),
+        type=iso_date("--from"),
         metavar="D1",
         help="first date, YYYY-MM-DD",
     )
     history.add_argument(
-        "--to", dest="last", required=True, type=_date("--to"), metavar="D2", help="last date, YYYY-MM-DD"
+        "--to", dest="last", required=True, type=iso_date("--to"), metavar="D2", help="last date, YYYY-MM-DD"
     )
     history.add_argument(
         "--every",
@@ -95,7 +96,7 @@ def register(sub: Any) -> None:
     )
     history.add_argument(
         "--baseline",
-        type=_date("--baseline"),
+        type=iso_date("--baseline"),
         metavar="B",
         help="baseline date B, YYYY-MM-DD (default: JEUGDHUB_BASELINE_DATE): add the national targets "
         "per row (CSV columns baseline, target.<name>.value/.met; JSON a 'targets' object per region)",
@@ -109,26 +110,16 @@ def register(sub: Any) -> None:
     history.set_defaults(func=run)
 
 
-def _date(option: str) -> Callable[[str], date]:
-    def parse(text: str) -> date:
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{option} must be YYYY-MM-DD, got {text!r}") from exc
-
-    return parse
-
-
 def _fail(text: str, status: int = COMMAND_ERROR) -> int:
     print(f"jeugdhub history: {text}", file=sys.stderr)
     return status
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.contracts.regions import RegionTableError, load_region_table
     from services.output import check_writable
     from services.regulator.series import as_of_dates
     from services.regulator.targets import check_baseline
+    from services.replay.feed_input import load_regions, unreadable
     from services.settings import ReplaySettings
 
     if args.from_topic == bool(args.input):
@@ -138,9 +129,8 @@ def run(args: argparse.Namespace) -> int:
     if args.first > args.last:
         return _fail(f"--from {args.first} is after --to {args.last}")
     input_path = Path(args.input) if args.input else None
-    if input_path is not None and not input_path.is_file():
-        why = "is not a file" if input_path.exists() else "no such file"
-        return _fail(f"cannot read {input_path}: {why}")
+    if input_path is not None and (why := unreadable(input_path)):
+        return _fail(why)
     check_writable(args.output)  # before the work, not after it
     dates = as_of_dates(args.first, args.last, args.every)
     if not dates:
@@ -153,10 +143,9 @@ def run(args: argparse.Namespace) -> int:
             check_baseline(baseline)
         except ValueError as exc:
             return _fail(f"--baseline: {exc}")
-    try:
-        regions = load_region_table(args.regions or settings.regions_file)
-    except (RegionTableError, OSError) as exc:
-        return _fail(str(exc))
+    regions = load_regions(args.regions, settings)
+    if isinstance(regions, str):
+        return _fail(regions)
 
     if input_path is not None:
         source = _from_file(input_path, regions, settings)
@@ -173,21 +162,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _from_file(path: Path, regions: RegionTable, settings: ReplaySettings) -> HistorySource | str:
     """The accepted messages of a feed file, judged exactly as ``replay`` judges them."""
-    from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
     from services.regulator.history import HistorySource
-    from services.replay.offline import judge_lines, read_lines
+    from services.replay.feed_input import judge_feed, load_feed_keyring, note_bad_lines
 
-    try:
-        keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
-    except (KeyringError, OSError) as exc:
-        return str(exc)
-    with path.open("rb") as handle:
-        result = judge_lines(read_lines(handle, path.stat().st_size, sys.stderr.isatty()), keyring, regions)
-    for line_no in result.bad_lines:
-        print(
-            f"jeugdhub history: {path}:{line_no}: not a JSON message, recorded as a SCHEMA rejection",
-            file=sys.stderr,
-        )
+    keyring = load_feed_keyring(settings)
+    if isinstance(keyring, str):
+        return keyring
+    result = judge_feed(path, keyring, regions)
+    note_bad_lines("history", path, result)
     return HistorySource.from_replay(result)
 
 

@@ -12,13 +12,14 @@ import argparse
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from services.cli import COMMAND_ERROR, KAFKA_ERROR, reads_settings
+from services.replay.feed_input import iso_date
 
 if TYPE_CHECKING:
     from services.regulator.series import Every
@@ -54,12 +55,12 @@ def register(sub: Any) -> None:
         "--from",
         dest="first",
         required=True,
-        type=_date("--from"),
+        type=iso_date("--from"),
         metavar="D1",
         help="first date, YYYY-MM-DD",
     )
     report.add_argument(
-        "--to", dest="last", required=True, type=_date("--to"), metavar="D2", help="last date, YYYY-MM-DD"
+        "--to", dest="last", required=True, type=iso_date("--to"), metavar="D2", help="last date, YYYY-MM-DD"
     )
     report.add_argument(
         "--every",
@@ -74,7 +75,7 @@ def register(sub: Any) -> None:
     )
     report.add_argument(
         "--baseline",
-        type=_date("--baseline"),
+        type=iso_date("--baseline"),
         metavar="B",
         help="baseline date B of the national targets, YYYY-MM-DD (default: JEUGDHUB_BASELINE_DATE; "
         "without one the targets are not evaluated)",
@@ -89,25 +90,15 @@ def register(sub: Any) -> None:
     report.set_defaults(func=run)
 
 
-def _date(option: str) -> Callable[[str], date]:
-    def parse(text: str) -> date:
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{option} must be YYYY-MM-DD, got {text!r}") from exc
-
-    return parse
-
-
 def _fail(text: str) -> int:
     print(f"jeugdhub report: {text}", file=sys.stderr)
     return COMMAND_ERROR
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.contracts.regions import RegionTableError, load_region_table
     from services.output import check_writable
     from services.regulator.targets import check_baseline
+    from services.replay.feed_input import load_regions, unreadable
     from services.settings import ReplaySettings
 
     if args.from_topic == bool(args.input):
@@ -115,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if args.first > args.last:
         return _fail(f"--from {args.first} is after --to {args.last}")
     input_path = Path(args.input) if args.input else None
-    if input_path is not None and not input_path.is_file():
-        why = "is not a file" if input_path.exists() else "no such file"
-        return _fail(f"cannot read {input_path}: {why}")
+    if input_path is not None and (why := unreadable(input_path)):
+        return _fail(why)
     check_writable(args.output)  # before the work, not after it
     settings = ReplaySettings()
     baseline: date | None = args.baseline or settings.baseline_date
@@ -129,10 +119,9 @@ def run(args: argparse.Namespace) -> int:
     dates = _as_of_dates(args.first, args.last, args.every)
     if not dates:
         return _fail(f"no {args.every} date falls in [{args.first}, {args.last}]")
-    try:
-        regions = load_region_table(args.regions or settings.regions_file)
-    except (RegionTableError, OSError) as exc:
-        return _fail(str(exc))
+    regions = load_regions(args.regions, settings)
+    if isinstance(regions, str):
+        return _fail(regions)
     if input_path is not None:
         gathered = _from_feed(input_path, dates, baseline, regions, settings)
         if isinstance(gathered, str):
@@ -226,18 +215,14 @@ def _from_feed(
 ) -> Gathered | str:
     """The restated figures of every date (and the baseline) from a feed file: replay's judging,
     then the history's documents (one pass over each youth's facts for all of them)."""
-    from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
     from services.regulator.history import HistorySource, series_documents
-    from services.replay.offline import judge_lines, read_lines
+    from services.replay.feed_input import judge_feed, load_feed_keyring
 
-    try:
-        keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
-    except (KeyringError, OSError) as exc:
-        return str(exc)
+    keyring = load_feed_keyring(settings)
+    if isinstance(keyring, str):
+        return keyring
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        lines = read_lines(handle, path.stat().st_size, sys.stderr.isatty())
-        result = judge_lines(_hashed(lines, digest), keyring, regions)
+    result = judge_feed(path, keyring, regions, digest=digest)
     wanted = [*dates, *([baseline] if baseline is not None else [])]
     by_date = {
         doc["as_of"]: doc for doc in series_documents(HistorySource.from_replay(result), wanted, regions)
@@ -255,12 +240,6 @@ def _from_feed(
         (result.accepted, result.rejected, result.duplicates),
         notes,
     )
-
-
-def _hashed(lines: Any, digest: Any) -> Any:
-    for line in lines:
-        digest.update(line)
-        yield line
 
 
 def _from_topic(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from services.cli import COMMAND_ERROR, reads_settings
 from services.contracts.records import RejectionJSON
 from services.output import check_writable
+from services.replay.feed_input import iso_date
 
 
 def register(sub: Any) -> None:
@@ -27,7 +26,7 @@ def register(sub: Any) -> None:
         ("regions_file", "keyring_file", "keyring_json", "baseline_date"),
     )
     replay.add_argument("input", help="canonical-JSON messages, one per line")
-    replay.add_argument("--as-of", required=True, type=_date("--as-of"), help="as-of date D, YYYY-MM-DD")
+    replay.add_argument("--as-of", required=True, type=iso_date("--as-of"), help="as-of date D, YYYY-MM-DD")
     replay.add_argument(
         "--regions", help="region reference table CSV (default: JEUGDHUB_REGIONS_FILE or the example)"
     )
@@ -41,38 +40,31 @@ def register(sub: Any) -> None:
     )
     replay.add_argument(
         "--baseline",
-        type=_date("--baseline"),
+        type=iso_date("--baseline"),
         help="baseline date B, YYYY-MM-DD (default: JEUGDHUB_BASELINE_DATE): add a 'targets' object "
         "per region (the national targets as of --as-of against B)",
     )
     replay.set_defaults(func=run)
 
 
-def _date(option: str) -> Callable[[str], date]:
-    def parse(text: str) -> date:
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{option} must be YYYY-MM-DD, got {text!r}") from exc
-
-    return parse
-
-
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from services.contracts.regions import RegionTableError, load_region_table
     from services.output import write_json_document
-    from services.privacy.pseudonym import KeyringError, ephemeral_keyring, load_keyring
     from services.regulator.targets import check_baseline
-    from services.replay.offline import judge_lines, read_lines, regulator_document
+    from services.replay.feed_input import (
+        judge_feed,
+        load_feed_keyring,
+        load_regions,
+        note_bad_lines,
+        unreadable,
+    )
+    from services.replay.offline import regulator_document
     from services.settings import ReplaySettings
 
     input_path = Path(args.input)
-    if not input_path.is_file():
-        why = "is not a file" if input_path.exists() else "no such file"
-        print(f"jeugdhub replay: cannot read {input_path}: {why}", file=sys.stderr)
-        return COMMAND_ERROR
+    if why := unreadable(input_path):
+        return _fail(why)
     for output in (args.output, args.rejections):  # before the work, not after it
         if output:
             check_writable(output)
@@ -82,14 +74,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             check_baseline(baseline)
         except ValueError as exc:
-            print(f"jeugdhub replay: --baseline: {exc}", file=sys.stderr)
-            return COMMAND_ERROR
-    try:
-        regions = load_region_table(args.regions or settings.regions_file)
-        keyring = load_keyring(settings.keyring_file, settings.keyring_json_value()) or ephemeral_keyring()
-    except (RegionTableError, KeyringError, OSError) as exc:
-        print(f"jeugdhub replay: {exc}", file=sys.stderr)
-        return COMMAND_ERROR
+            return _fail(f"--baseline: {exc}")
+    regions = load_regions(args.regions, settings)
+    if isinstance(regions, str):
+        return _fail(regions)
+    keyring = load_feed_keyring(settings)
+    if isinstance(keyring, str):
+        return _fail(keyring)
     rejections = open(args.rejections, "wb") if args.rejections else None  # noqa: SIM115
     try:
 
@@ -97,18 +88,16 @@ def run(args: argparse.Namespace) -> int:
             if rejections is not None:
                 rejections.write(orjson.dumps(rejection) + b"\n")
 
-        with input_path.open("rb") as handle:
-            total = input_path.stat().st_size
-            lines = read_lines(handle, total, sys.stderr.isatty())
-            result = judge_lines(lines, keyring, regions, record)
+        result = judge_feed(input_path, keyring, regions, record)
     finally:
         if rejections is not None:
             rejections.close()
-    for line_no in result.bad_lines:
-        print(
-            f"jeugdhub replay: {input_path}:{line_no}: not a JSON message, recorded as a SCHEMA rejection",
-            file=sys.stderr,
-        )
+    note_bad_lines("replay", input_path, result)
     document = regulator_document(result, args.as_of, regions, public=args.public, baseline=baseline)
     write_json_document(document, args.output)
     return 0
+
+
+def _fail(text: str) -> int:
+    print(f"jeugdhub replay: {text}", file=sys.stderr)
+    return COMMAND_ERROR
