@@ -21,6 +21,9 @@ GAP_DAYS = 7
 
 PERSPECTIVE_MONTHS = 6
 
+WINDOW_EXIT = timedelta(days=WINDOW_DAYS + 1)
+"""An item dated x is in the 12-month window up to D = x + 364 and leaves it at D = x + 365."""
+
 _SIX_MONTHS = relativedelta(months=PERSPECTIVE_MONTHS)
 _WINDOW = timedelta(days=WINDOW_DAYS)
 

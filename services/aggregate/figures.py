@@ -62,6 +62,22 @@ class Contribution(NamedTuple):
     """(region, kind) per restrictive measure started in the window."""
 
 
+NO_CONTRIBUTION = Contribution(
+    occupied=False,
+    occupancy_region=None,
+    resident=False,
+    residential_region=None,
+    placements_started=(),
+    transfers=(),
+    cohort=(),
+    overdue=(),
+    ended_stays=(),
+    measures=(),
+)
+"""What a youth in no figure contributes: adding it changes nothing (the history skips it; the
+retention sweep drops a youth only when this is its contribution as of the baseline)."""
+
+
 def contribution(facts: YouthFacts, as_of: date) -> Contribution:
     """One youth's share of the figures as of ``as_of`` (see metrics.md for every rule)."""
     first = window_start(as_of)

@@ -22,29 +22,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from services.aggregate.dates import WINDOW_EXIT
 from services.aggregate.facts import YouthFacts, build_youth_facts
-from services.aggregate.figures import Contribution, contribution
+from services.aggregate.figures import NO_CONTRIBUTION, contribution
 from services.contracts.regions import RegionTable
 from services.contracts.vocabulary import CLOSED_CARE
 from services.privacy.rotation import as_one_youth
 
-WINDOW_EXIT = timedelta(days=365)
-"""An item dated x is in the 12-month window up to D = x + 364 and leaves it at D = x + 365."""
 _ONE_DAY = timedelta(days=1)
-
-NOTHING = Contribution(
-    occupied=False,
-    occupancy_region=None,
-    resident=False,
-    residential_region=None,
-    placements_started=(),
-    transfers=(),
-    cohort=(),
-    overdue=(),
-    ended_stays=(),
-    measures=(),
-)
-"""The contribution of a youth that is in no figure."""
 
 
 def quiet_from(facts: YouthFacts) -> date | None:
@@ -96,7 +81,7 @@ def expired(facts: YouthFacts, today: date, horizon_days: int, baseline: date | 
     quiet = quiet_from(facts)
     if quiet is None or quiet > cutoff(today, horizon_days):
         return False
-    return baseline is None or contribution(facts, baseline) == NOTHING
+    return baseline is None or contribution(facts, baseline) == NO_CONTRIBUTION
 
 
 def expired_youth(

@@ -44,31 +44,16 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any, Literal, NamedTuple
 
+from services.aggregate.dates import WINDOW_EXIT
 from services.aggregate.facts import YouthFacts
-from services.aggregate.figures import Contribution, FigureAccumulator, contribution
+from services.aggregate.figures import NO_CONTRIBUTION, Contribution, FigureAccumulator, contribution
 from services.contracts.regions import RegionTable
 
 Every = Literal["day", "week", "month"]
 EVERY: tuple[Every, ...] = ("day", "week", "month")
 
 _ONE_DAY = timedelta(days=1)
-_WINDOW_END = timedelta(days=365)
-"""An item dated x is in the 12-month window up to D = x + 364 and leaves it at D = x + 365."""
 _SUNDAY = 6  # date.weekday()
-
-EMPTY = Contribution(
-    occupied=False,
-    occupancy_region=None,
-    resident=False,
-    residential_region=None,
-    placements_started=(),
-    transfers=(),
-    cohort=(),
-    overdue=(),
-    ended_stays=(),
-    measures=(),
-)
-"""What a youth with nothing in any figure contributes: adding it changes nothing, so it is skipped."""
 
 Progress = Callable[[int, int], None]
 """``progress(youth done, youth in all)``, called every few thousand youth and at the end."""
@@ -134,7 +119,7 @@ def change_dates(facts: YouthFacts) -> set[date]:
         changes.add(x)
         try:
             changes.add(x + _ONE_DAY)
-            changes.add(x + _WINDOW_END)
+            changes.add(x + WINDOW_EXIT)
         except OverflowError:  # past date.max: no as-of date can lie there
             pass
     return changes
@@ -156,8 +141,8 @@ def youth_deltas(
     facts: YouthFacts, dates: Sequence[date]
 ) -> Iterator[tuple[int, Contribution, Contribution]]:
     """(date index, contribution before, contribution from that date on) wherever it changes; the
-    first is (0, :data:`EMPTY`, contribution as of ``dates[0]``) unless that is empty."""
-    previous = EMPTY
+    first is (0, :data:`~services.aggregate.figures.NO_CONTRIBUTION`, contribution as of ``dates[0]``) unless that is empty."""
+    previous = NO_CONTRIBUTION
     for index in segment_starts(facts, dates):
         current = contribution(facts, dates[index])
         if current != previous:
@@ -188,9 +173,9 @@ def figure_series(
     done = 0
     for youth_facts in facts:
         for index, old, new in youth_deltas(youth_facts, dates):
-            if new != EMPTY:
+            if new != NO_CONTRIBUTION:
                 added[index].append(new)
-            if old != EMPTY:
+            if old != NO_CONTRIBUTION:
                 removed[index].append(old)
         done += 1
         if progress is not None and done % _PROGRESS_EVERY == 0:

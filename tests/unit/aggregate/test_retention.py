@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.aggregate.facts import YouthFacts, derive_episodes, derive_transfers
-from services.aggregate.figures import contribution, region_figures
-from services.aggregate.retention import NOTHING, cutoff, expired, expired_youth, plan_sweep, quiet_from
+from services.aggregate.figures import NO_CONTRIBUTION, contribution, region_figures
+from services.aggregate.retention import cutoff, expired, expired_youth, plan_sweep, quiet_from
 from services.aggregate.state import FiguresState
 from services.aggregate.timeline import Placement
 from services.contracts.regions import load_region_table
@@ -58,8 +58,8 @@ def test_a_closed_stay_is_quiet_a_window_after_its_deadline() -> None:
     # looks at, so the youth leaves every figure on 2020-07-10 + 365 days.
     facts = _facts(_placement(date(2020, 1, 10), date(2020, 3, 1)))
     assert quiet_from(facts) == date(2021, 7, 10)
-    assert contribution(facts, date(2021, 7, 9)) != NOTHING
-    assert contribution(facts, date(2021, 7, 10)) == NOTHING
+    assert contribution(facts, date(2021, 7, 9)) != NO_CONTRIBUTION
+    assert contribution(facts, date(2021, 7, 10)) == NO_CONTRIBUTION
 
 
 def test_expiry_waits_the_horizon_after_the_quiet_date() -> None:
@@ -84,8 +84,8 @@ def test_a_youth_in_the_baseline_row_is_kept() -> None:
 def test_a_non_closed_stay_counts_only_while_open() -> None:
     facts = _facts(_placement(date(2020, 1, 1), date(2020, 5, 1), care_type="open_residentieel"))
     assert quiet_from(facts) == date(2020, 5, 2)
-    assert contribution(facts, date(2020, 4, 30)) != NOTHING
-    assert contribution(facts, date(2020, 5, 1)) == NOTHING
+    assert contribution(facts, date(2020, 4, 30)) != NO_CONTRIBUTION
+    assert contribution(facts, date(2020, 5, 1)) == NO_CONTRIBUTION
 
 
 @PROPERTY_SETTINGS
@@ -99,7 +99,7 @@ def test_no_contribution_from_the_quiet_date_on(data: st.DataObject) -> None:
     if quiet is None:
         return
     for offset in range(0, 800):
-        assert contribution(facts, quiet + timedelta(days=offset)) == NOTHING, offset
+        assert contribution(facts, quiet + timedelta(days=offset)) == NO_CONTRIBUTION, offset
 
 
 # --- dropping expired youth changes no served figure ------------------------------------------------

@@ -27,12 +27,11 @@ from services.aggregate.facts import (
     derive_episodes,
     derive_transfers,
 )
-from services.aggregate.figures import contribution, region_figures
+from services.aggregate.figures import NO_CONTRIBUTION, contribution, region_figures
 from services.aggregate.timeline import Placement
 from services.contracts.regions import RegionTable, load_region_table
 from services.privacy.pseudonym import ephemeral_keyring
 from services.regulator.series import (
-    EMPTY,
     EVERY,
     Every,
     as_of_dates,
@@ -225,7 +224,7 @@ def test_segment_starts_are_the_first_requested_date_at_or_after_each_change() -
 def test_an_empty_contribution_is_never_added() -> None:
     late = Placement("10000001", "P1", date(2030, 1, 1), "L1", "gesloten", "jw", "R1", None, None, None)
     facts = YouthFacts("y", (late,), (), (), (), ())
-    assert contribution(facts, date(2029, 12, 31)) == EMPTY
+    assert contribution(facts, date(2029, 12, 31)) == NO_CONTRIBUTION
     series = figure_series([facts], [date(2029, 12, 30), date(2029, 12, 31), date(2030, 1, 1)], TABLE)
     assert [point.rows[-1]["occupancy"] for point in series] == [0, 0, 1]
 
