@@ -14,10 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from services.cli import reads_settings
-
-ERROR = 2
-KAFKA_ERROR = 1
+from services.cli import COMMAND_ERROR, KAFKA_ERROR, reads_settings
 
 
 def register(sub: Any) -> None:
@@ -66,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         pseudonyms = pseudonyms_of(bsn, keyring)
     except (ErasureError, KeyringError) as exc:
         print(f"jeugdhub erase: {exc}", file=sys.stderr)
-        return ERROR
+        return COMMAND_ERROR
     finally:
         bsn = ""
     action: ErasureAction = "readmit" if args.readmit else "erase"
