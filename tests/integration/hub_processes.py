@@ -15,7 +15,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hubdev.localkafka.broker import free_port
+from hubdev.paths import SPEC_EXAMPLES
 from hubdev.processes import JEUGDHUB, Child
+from services.contracts.canonical import record_to_json
+from services.contracts.codec import decode
+from services.contracts.topics import AGGREGATES
 
 
 def write_keyring(path: Path, key_id: str = "k1") -> Path:
@@ -43,6 +47,24 @@ def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = N
     )
     env.update(extra or {})
     return env
+
+
+def day_file_env(
+    bootstrap: str, prefix: str, keyring_file: Path, as_of_file: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The services' environment for the worked example with the worker's day read from
+    ``as_of_file`` (moved by the test) and small batches, so the test sees each step's figures."""
+    return service_env(
+        bootstrap,
+        prefix,
+        {
+            "JEUGDHUB_KEYRING_FILE": str(keyring_file),
+            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
+            "JEUGDHUB_AS_OF_FILE": str(as_of_file),
+            "JEUGDHUB_BATCH_SIZE": "50",
+            **(extra or {}),
+        },
+    )
 
 
 @contextmanager
@@ -102,3 +124,35 @@ def topic_names(bootstrap: str) -> set[str]:
         return set(consumer.topics())
     finally:
         consumer.close()
+
+
+def published_rows(bootstrap: str, prefix: str, as_of: str | None = None) -> list[dict[str, Any]]:
+    """The aggregates topic's latest snapshot per region, in replay's order (regions sorted, then
+    NL), without ``as_of`` and ``computed_at``; with ``as_of``, every snapshot read must be of it."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in read_all(bootstrap, AGGREGATES.full_name(prefix), timeout_s=10):
+        snapshot = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
+        if as_of is not None:
+            assert snapshot["as_of"] == as_of
+        latest[record.key.decode()] = {k: v for k, v in snapshot.items() if k not in ("as_of", "computed_at")}
+    return [latest[k] for k in sorted(k for k in latest if k != "NL")] + (
+        [latest["NL"]] if "NL" in latest else []
+    )
+
+
+def wait_for_published(
+    bootstrap: str,
+    prefix: str,
+    expected: list[dict[str, Any]],
+    as_of: str | None = None,
+    timeout_s: float = 120,
+) -> list[dict[str, Any]]:
+    """:func:`published_rows` once they equal ``expected``, or the last ones read at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = published_rows(bootstrap, prefix, as_of)
+        if rows == expected:
+            return rows
+        time.sleep(1)
+    return rows

@@ -14,10 +14,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from hubdev.localkafka.broker import free_port
-from services.contracts.canonical import record_to_json
-from services.contracts.codec import decode
 from services.contracts.regions import load_region_table
-from services.contracts.topics import AGGREGATES, COMPACTED_STATE_CONFIG, RAW, YOUTH_FACTS
+from services.contracts.topics import COMPACTED_STATE_CONFIG, RAW, YOUTH_FACTS
 from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
@@ -27,6 +25,7 @@ from tests.integration.hub_processes import (
     running,
     service_env,
     service_process,
+    wait_for_published,
     write_keyring,
 )
 from tests.integration.messages_support import expand_feed, raw_records
@@ -43,30 +42,6 @@ def _replay_rows(lines: list[bytes]) -> list[dict[str, Any]]:
     regions = load_region_table(EXAMPLES / "regions.csv")
     result = judge_lines(lines, ephemeral_keyring(), regions)
     rows: list[dict[str, Any]] = figures_document(result, date.fromisoformat(AS_OF), regions)["regions"]
-    return rows
-
-
-def _published_rows(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for record in read_all(bootstrap, AGGREGATES.full_name(prefix), timeout_s=10):
-        snapshot = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
-        assert snapshot["as_of"] == AS_OF
-        latest[record.key.decode()] = {k: v for k, v in snapshot.items() if k not in ("as_of", "computed_at")}
-    return [latest[k] for k in sorted(k for k in latest if k != "NL")] + (
-        [latest["NL"]] if "NL" in latest else []
-    )
-
-
-def _wait_for(
-    bootstrap: str, prefix: str, expected: list[dict[str, Any]], timeout_s: float = 120
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = _published_rows(bootstrap, prefix)
-        if rows == expected:
-            return rows
-        time.sleep(1)
     return rows
 
 
@@ -91,7 +66,7 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
     with running("validate", env, tmp_path / "validate.log"):
         with running("aggregate", env, tmp_path / "aggregate-1.log") as aggregate:
             expected_first = _replay_rows(first)
-            assert _wait_for(kafka_bootstrap, unique_prefix, expected_first) == expected_first
+            assert wait_for_published(kafka_bootstrap, unique_prefix, expected_first, AS_OF) == expected_first
             status, metrics = aggregate.get("/metrics")
             assert status == 200 and b'jeugdhub_aggregate_occupancy{region="NL"}' in metrics
 
@@ -116,7 +91,7 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
             restarted.wait_ready(90)
             expected_all = _replay_rows(lines)
             assert expected_all != expected_first
-            assert _wait_for(kafka_bootstrap, unique_prefix, expected_all) == expected_all
+            assert wait_for_published(kafka_bootstrap, unique_prefix, expected_all, AS_OF) == expected_all
         finally:
             restarted.stop()
     # Every state topic read back from its beginning at a restart is compacted with small segments,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,20 @@ import orjson
 import pytest
 
 from hubdev.processes import JEUGDHUB
-from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
 from services.contracts.regions import load_region_table
-from services.contracts.topics import AGGREGATES, RAW, RETOUR, VALIDATED, YOUTH_FACTS
+from services.contracts.topics import RAW, RETOUR, VALIDATED, YOUTH_FACTS
 from services.privacy.pseudonym import Keyring, pseudonymise
 from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running, service_env
+from tests.integration.hub_processes import (
+    produce,
+    published_rows,
+    read_all,
+    running,
+    service_env,
+    wait_for_published,
+)
 from tests.integration.messages_support import raw_records
 
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "examples"
@@ -51,25 +56,9 @@ def _replay_rows(lines: list[bytes]) -> list[dict[str, Any]]:
     return rows
 
 
-def _published_rows(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for record in read_all(bootstrap, AGGREGATES.full_name(prefix), timeout_s=10):
-        snapshot = record_to_json("RegionSnapshot", decode("RegionSnapshot", record.value))
-        latest[record.key.decode()] = {k: v for k, v in snapshot.items() if k not in ("as_of", "computed_at")}
-    return [latest[k] for k in sorted(k for k in latest if k != "NL")] + (
-        [latest["NL"]] if "NL" in latest else []
-    )
-
-
-def _wait_for(bootstrap: str, prefix: str, expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 120
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = _published_rows(bootstrap, prefix)
-        if rows == expected:
-            return rows
-        time.sleep(1)
-    return rows
+# test_key_retirement imports the helpers under these names.
+_published_rows = published_rows
+_wait_for = wait_for_published
 
 
 def _validate_refuses(env: dict[str, str]) -> bytes:
@@ -97,7 +86,7 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
     produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(first))
     with running("aggregate", old_env, tmp_path / "aggregate.log"):
         with running("validate", old_env, tmp_path / "validate-k0.log"):
-            assert _wait_for(kafka_bootstrap, unique_prefix, expected_first) == expected_first
+            assert wait_for_published(kafka_bootstrap, unique_prefix, expected_first) == expected_first
 
         before = _keys_status(old_env)
         assert (before["linked"], before["old_key_retirable"]) == (0, True)
@@ -108,10 +97,10 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
         assert b"split" in _validate_refuses(flipped)
 
         with running("validate", rotating, tmp_path / "validate-k1.log"):
-            assert _published_rows(kafka_bootstrap, unique_prefix) == expected_first  # at the switch
+            assert published_rows(kafka_bootstrap, unique_prefix) == expected_first  # at the switch
             produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(second))
             read_all(kafka_bootstrap, RETOUR.full_name(unique_prefix), expect=len(lines))
-            assert _wait_for(kafka_bootstrap, unique_prefix, expected_all) == expected_all
+            assert wait_for_published(kafka_bootstrap, unique_prefix, expected_all) == expected_all
 
         # Dropping 'previous' is the old key's retirement (test_key_retirement), allowed since the
         # links topic holds links k0 -> k1; a keyring whose active key no link leads to is refused.
@@ -120,7 +109,7 @@ def test_a_key_rotation_keeps_every_figure_and_every_youth_once(
         assert b"Keep 'previous'" in _validate_refuses({**old_env, "JEUGDHUB_KEYRING_FILE": str(k2)})
         # ... and the rotation continues after a restart.
         with running("validate", rotating, tmp_path / "validate-k1-again.log"):
-            assert _published_rows(kafka_bootstrap, unique_prefix) == expected_all
+            assert published_rows(kafka_bootstrap, unique_prefix) == expected_all
 
     # The records written after the switch: the new pseudonym (k1) in the message, keyed by the
     # youth's pseudonym under k0, computed from the BSN the feed sent.
