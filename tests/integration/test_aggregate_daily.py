@@ -25,10 +25,10 @@ from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
 from tests.integration.hub_processes import (
+    day_file_env,
     produce,
     read_all,
     running,
-    service_env,
     service_process,
     write_keyring,
 )
@@ -157,16 +157,7 @@ def test_one_record_per_region_and_day_on_time_late_and_across_a_restart(
     first, second = lines[: len(lines) // 2], lines[len(lines) // 2 :]
     as_of_file = tmp_path / "as-of"
     set_day(as_of_file, FIRST)
-    env = service_env(
-        kafka_bootstrap,
-        unique_prefix,
-        {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
-            "JEUGDHUB_AS_OF_FILE": str(as_of_file),
-            "JEUGDHUB_BATCH_SIZE": "50",
-        },
-    )
+    env = day_file_env(kafka_bootstrap, unique_prefix, write_keyring(tmp_path / "keyring.json"), as_of_file)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
     with running("validate", env, tmp_path / "validate.log"):
         worker = aggregate_process(env, tmp_path, "aggregate-1")

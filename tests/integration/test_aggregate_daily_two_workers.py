@@ -17,7 +17,7 @@ from hubdev.processes import Child
 from hubdev.waiting import wait_until
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, running, service_env, write_keyring
+from tests.integration.hub_processes import day_file_env, produce, running, write_keyring
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import (
     aggregate_process,
@@ -57,16 +57,7 @@ def test_one_record_per_key_with_two_workers_and_the_publisher_killed_at_midnigh
     lines = (SPEC_EXAMPLES / "feed.jsonl").read_bytes().splitlines()
     as_of_file = tmp_path / "as-of"
     set_day(as_of_file, FIRST)
-    env = service_env(
-        kafka_bootstrap,
-        unique_prefix,
-        {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
-            "JEUGDHUB_AS_OF_FILE": str(as_of_file),
-            "JEUGDHUB_BATCH_SIZE": "50",
-        },
-    )
+    env = day_file_env(kafka_bootstrap, unique_prefix, write_keyring(tmp_path / "keyring.json"), as_of_file)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
     with running("validate", env, tmp_path / "validate.log"):
         workers = {"a": aggregate_process(env, tmp_path, "a-1"), "b": aggregate_process(env, tmp_path, "b-1")}

@@ -23,7 +23,13 @@ from services.contracts.topics import RAW, YOUTH_FACTS
 from services.privacy.pseudonym import load_keyring
 from services.replay.offline import judge_lines
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running, service_env, write_keyring
+from tests.integration.hub_processes import (
+    day_file_env,
+    produce,
+    read_all,
+    running,
+    write_keyring,
+)
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import aggregate_process, replay_rows, set_day, wait_for_snapshots
 
@@ -76,16 +82,12 @@ def test_expired_youth_are_tombstoned_the_figures_stay_and_a_restart_does_not_re
 
     as_of_file = tmp_path / "as-of"
     set_day(as_of_file, FIRST)
-    env = service_env(
+    env = day_file_env(
         kafka_bootstrap,
         unique_prefix,
-        {
-            "JEUGDHUB_KEYRING_FILE": str(keyring_file),
-            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
-            "JEUGDHUB_AS_OF_FILE": str(as_of_file),
-            "JEUGDHUB_RETENTION_HORIZON_DAYS": str(HORIZON_DAYS),
-            "JEUGDHUB_BATCH_SIZE": "50",
-        },
+        keyring_file,
+        as_of_file,
+        {"JEUGDHUB_RETENTION_HORIZON_DAYS": str(HORIZON_DAYS)},
     )
     bootstrap, prefix = kafka_bootstrap, unique_prefix
     facts_topic = YOUTH_FACTS.full_name(prefix)

@@ -21,7 +21,13 @@ from services.contracts.codec import decode
 from services.contracts.topics import ERASURES, RAW, RETOUR, YOUTH_FACTS
 from services.privacy.erasure import ERASED_RULE
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running, service_env, write_keyring
+from tests.integration.hub_processes import (
+    day_file_env,
+    produce,
+    read_all,
+    running,
+    write_keyring,
+)
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import aggregate_process, replay_rows, set_day, wait_for_snapshots
 
@@ -98,16 +104,7 @@ def test_erase_then_figures_are_replay_without_the_youth_later_messages_refused_
     keyring_file = write_keyring(tmp_path / "keyring.json")
     as_of_file = tmp_path / "as-of"
     set_day(as_of_file, AS_OF)
-    env = service_env(
-        bootstrap,
-        prefix,
-        {
-            "JEUGDHUB_KEYRING_FILE": str(keyring_file),
-            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
-            "JEUGDHUB_AS_OF_FILE": str(as_of_file),
-            "JEUGDHUB_BATCH_SIZE": "50",
-        },
-    )
+    env = day_file_env(bootstrap, prefix, keyring_file, as_of_file)
     with running("validate", env, tmp_path / "validate.log"):
         worker = aggregate_process(env, tmp_path, "aggregate")
         try:
