@@ -118,8 +118,7 @@ def _fail(text: str, status: int = COMMAND_ERROR) -> int:
 def run(args: argparse.Namespace) -> int:
     from services.output import check_writable
     from services.regulator.series import as_of_dates
-    from services.regulator.targets import check_baseline
-    from services.replay.feed_input import load_regions, unreadable
+    from services.replay.feed_input import checked_baseline, load_regions, unreadable
     from services.settings import ReplaySettings
 
     if args.from_topic == bool(args.input):
@@ -137,12 +136,9 @@ def run(args: argparse.Namespace) -> int:
         what = {"week": "Sunday", "month": "last day of a month"}.get(args.every, "date")
         return _fail(f"no {what} in [{args.first}, {args.last}] (--every {args.every})")
     settings = ReplaySettings()
-    baseline: date | None = args.baseline or settings.baseline_date
-    if baseline is not None:
-        try:
-            check_baseline(baseline)
-        except ValueError as exc:
-            return _fail(f"--baseline: {exc}")
+    baseline = checked_baseline(args.baseline, settings)
+    if isinstance(baseline, str):
+        return _fail(baseline)
     regions = load_regions(args.regions, settings)
     if isinstance(regions, str):
         return _fail(regions)

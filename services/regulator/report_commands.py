@@ -97,8 +97,7 @@ def _fail(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from services.output import check_writable
-    from services.regulator.targets import check_baseline
-    from services.replay.feed_input import load_regions, unreadable
+    from services.replay.feed_input import checked_baseline, load_regions, unreadable
     from services.settings import ReplaySettings
 
     if args.from_topic == bool(args.input):
@@ -110,12 +109,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(why)
     check_writable(args.output)  # before the work, not after it
     settings = ReplaySettings()
-    baseline: date | None = args.baseline or settings.baseline_date
-    if baseline is not None:
-        try:
-            check_baseline(baseline)
-        except ValueError as exc:
-            return _fail(f"--baseline: {exc}")
+    baseline = checked_baseline(args.baseline, settings)
+    if isinstance(baseline, str):
+        return _fail(baseline)
     dates = _as_of_dates(args.first, args.last, args.every)
     if not dates:
         return _fail(f"no {args.every} date falls in [{args.first}, {args.last}]")

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     import orjson
 
     from services.output import write_json_document
-    from services.regulator.targets import check_baseline
     from services.replay.feed_input import (
+        checked_baseline,
         judge_feed,
         load_feed_keyring,
         load_regions,
@@ -69,12 +69,9 @@ def run(args: argparse.Namespace) -> int:
         if output:
             check_writable(output)
     settings = ReplaySettings()
-    baseline = args.baseline or settings.baseline_date
-    if baseline is not None:
-        try:
-            check_baseline(baseline)
-        except ValueError as exc:
-            return _fail(f"--baseline: {exc}")
+    baseline = checked_baseline(args.baseline, settings)
+    if isinstance(baseline, str):
+        return _fail(baseline)
     regions = load_regions(args.regions, settings)
     if isinstance(regions, str):
         return _fail(regions)

@@ -50,6 +50,20 @@ def unreadable(path: Path) -> str | None:
     return f"cannot read {path}: {why}"
 
 
+def checked_baseline(option: date | None, settings: ReplaySettings) -> date | str | None:
+    """The baseline of ``--baseline`` (default: the setting), None when neither is set, or why it
+    cannot serve as the targets' baseline."""
+    from services.regulator.targets import check_baseline
+
+    baseline = option or settings.baseline_date
+    if baseline is not None:
+        try:
+            check_baseline(baseline)
+        except ValueError as exc:
+            return f"--baseline: {exc}"
+    return baseline
+
+
 def load_regions(regions_file: str | None, settings: ReplaySettings) -> RegionTable | str:
     """The region table of ``--regions`` (default: the setting), or why it cannot be loaded."""
     from services.contracts.regions import RegionTableError, load_region_table
