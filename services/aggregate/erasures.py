@@ -15,7 +15,10 @@ What each worker does with it:
   ``is_left_out``), so a message re-read after a rebalance, or accepted just before validate read
   the erasure, never brings the youth back;
 * :class:`ErasureSweep` forgets the youth where this worker's ``youth-messages`` store holds it
-  (the owner of its partition, or a worker with a stale copy): ``forget.py`` removes it and gives
+  (the owner of its partition, or a worker with a stale copy), under the erased pseudonym or, after
+  a key rotation's old key was retired, under the anchor whose stored messages carry it
+  (``forget.py``, ``erased_youths``: a pass over the table; the anchor is then left out by the
+  apply stage as well): ``forget.py`` removes it and gives
   the tombstones, written facts first (acknowledged), then the changelog. Each worker's
   ``FactsFollower`` then takes the youth out of the figures. It runs under the table lock the
   apply stage holds for a batch, so no batch's records for the youth can be queued after the
@@ -36,7 +39,7 @@ from typing import Any, cast
 
 import faust
 
-from services.aggregate.forget import forget_youths
+from services.aggregate.forget import erased_youths, forget_youths
 from services.contracts.topics import YOUTH_FACTS
 from services.privacy.erasure import ErasureEntry
 from services.privacy.erasure_topic import ErasureFollower
@@ -92,15 +95,9 @@ class ErasureSweep:
         store = table.data  # the store faust recovers into; ChangelogWriter reads and writes it too
         erasures = self.follower.erasures
         async with self.lock:
-            chosen = []
-            for pseudonym in sorted(candidates):
-                stored = store.get(pseudonym)
-                if stored is None:
-                    continue
-                if erasures.refuses(pseudonym) or all(
-                    erasures.leaves_out(pseudonym, str(m.get("received_at"))) for m in stored.values()
-                ):
-                    chosen.append(pseudonym)
+            started = time.monotonic()
+            chosen = erased_youths(store, candidates, erasures)
+            scanned_s = time.monotonic() - started
             forgotten = forget_youths(store, chosen)
             if not forgotten:
                 return
@@ -122,7 +119,13 @@ class ErasureSweep:
         self.forgotten += len(forgotten.youths)
         self.last_forgotten_at = time.time()
         log.info(
-            "erased youth forgotten", extra={"youth": len(forgotten.youths), "messages": forgotten.messages}
+            "erased youth forgotten",
+            extra={
+                "youth": len(forgotten.youths),
+                "messages": forgotten.messages,
+                "table_entries": len(store),
+                "selected_s": round(scanned_s, 3),
+            },
         )
 
 

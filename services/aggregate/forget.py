@@ -20,9 +20,9 @@ the worker; a dict in tests).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from services.streaming.changelog import faust_json
 
@@ -74,3 +74,55 @@ def forget_youths(store: MutableMapping[str, Any], youths: Iterable[str]) -> For
         messages += len(stored) if hasattr(stored, "__len__") else 0
     found = tombstones(held)
     return Forgotten(found.youths, found.facts, found.changelog, messages)
+
+
+class ErasureView(Protocol):
+    """What :func:`erased_youths` asks of the erasures (:class:`services.privacy.erasure.ErasureSet`)."""
+
+    def refuses(self, pseudonym: str) -> bool: ...
+
+    def leaves_out(self, pseudonym: str, received_at: str) -> bool: ...
+
+    def erase_anchor(self, anchor: str, pseudonym: str) -> None: ...
+
+    @property
+    def anchors(self) -> Mapping[str, str]: ...
+
+
+def erased_youths(
+    store: Mapping[str, Mapping[str, Mapping[str, Any]]], pseudonyms: Iterable[str], erasures: ErasureView
+) -> list[str]:
+    """The table keys to forget for these erased (or re-admitted) pseudonyms, in sorted order.
+
+    A pseudonym that is a key of the table is its own entry. One that is not may still be a youth
+    this worker holds under another key: after a key rotation's old key was retired, ``jeugdhub
+    erase`` names only the youth's new pseudonym, while its entry is keyed by its old-key anchor and
+    its messages since the rotation carry the new one. Those pseudonyms are looked for in the stored
+    messages (``youth_pseudonym``) in **one pass over the table**: erasures are rare, and a pass over
+    a national table takes well under a second (docs/privacy.md, "Erasure after the retirement").
+    Every anchor found is registered with ``erasures.erase_anchor`` so the apply stage leaves out the
+    anchor's later records too. An entry is forgotten when its pseudonym is refused (erased, not
+    re-admitted) or every message it holds predates the re-admission.
+    """
+    wanted = set(pseudonyms)
+    entries: dict[str, str] = {p: p for p in wanted if p in store}
+    entries.update((a, p) for a, p in erasures.anchors.items() if p in wanted and a in store)
+    missing = wanted - set(entries.values())
+    if missing:
+        for anchor, stored in store.items():
+            if anchor in entries:
+                continue
+            for message in stored.values():
+                pseudonym = message.get("youth_pseudonym")
+                if pseudonym in missing:
+                    entries[anchor] = str(pseudonym)
+                    erasures.erase_anchor(anchor, str(pseudonym))
+                    break
+    chosen = []
+    for anchor in sorted(entries):
+        pseudonym = entries[anchor]
+        if erasures.refuses(pseudonym) or all(
+            erasures.leaves_out(anchor, str(m.get("received_at"))) for m in store[anchor].values()
+        ):
+            chosen.append(anchor)
+    return chosen

@@ -131,9 +131,20 @@ class ErasureSet:
     """
 
     entries: dict[str, ErasureEntry]
+    anchors: dict[str, str]
+    """anchor -> the erased pseudonym found in the anchor's stored messages (the aggregate's
+    :func:`services.aggregate.forget.erased_youths`): after a key rotation's old key is retired an
+    erasure names only the youth's new pseudonym, while its state and later records are keyed by its
+    old-key anchor. Not on the topic: a worker finds it again in its table after a restart."""
 
     def __init__(self) -> None:
         self.entries = {}
+        self.anchors = {}
+
+    def erase_anchor(self, anchor: str, pseudonym: str) -> None:
+        """Treat ``anchor`` as erased with ``pseudonym``'s record (erase or re-admit, and its time)."""
+        if anchor != pseudonym:
+            self.anchors[anchor] = pseudonym
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -156,8 +167,15 @@ class ErasureSet:
         return entry is not None and entry.action == "erase"
 
     def leaves_out(self, pseudonym: str, received_at: str | datetime) -> bool:
-        """Whether an accepted message of this youth, received at ``received_at``, is erased."""
-        entry = self.entries.get(pseudonym)
+        """Whether an accepted message of this youth, received at ``received_at``, is erased; for an
+        anchor found for an erased pseudonym (:meth:`erase_anchor`) that pseudonym's record holds."""
+        if self._leaves_out(self.entries.get(pseudonym), received_at):
+            return True
+        via = self.anchors.get(pseudonym)
+        return via is not None and self._leaves_out(self.entries.get(via), received_at)
+
+    @staticmethod
+    def _leaves_out(entry: ErasureEntry | None, received_at: str | datetime) -> bool:
         if entry is None:
             return False
         if entry.action == "erase":
