@@ -32,6 +32,16 @@ def record_is_anchored(record_key: bytes | None, youth_pseudonym: str) -> bool:
     return record_key is not None and record_key != youth_pseudonym.encode()
 
 
+def explained(key_id: str, into: str, linked: Collection[tuple[str, str]]) -> bool:
+    """Whether a state built under ``key_id`` fits youth identities of key ``into``: the same key,
+    or the links topic shows a rotation into ``into`` and names ``key_id`` in its rotations (the
+    keys this hub rotated through: their youth are linked or, if never seen in a rotation, known
+    only under their old pseudonym, which ``jeugdhub keys status`` counts as unlinked)."""
+    if key_id == into:
+        return True
+    return any(new == into for _, new in linked) and any(key_id in pair for pair in linked)
+
+
 def check_start(
     active: str,
     previous: str | None,
@@ -40,67 +50,77 @@ def check_start(
 ) -> None:
     """Raise :class:`KeyRotationError` unless a validate worker with this keyring may start.
 
-    Allowed: no state yet; the state's key is the active one (no rotation); a rotation's start or
-    continuation: ``previous`` names the key of the state, and records already written during the
-    rotation name the active key; the old key's retirement: no ``previous``, and the links topic
-    (``linked``: the (old key id, new key id) pairs of the links read) holds links from the
-    state's old key to the active one. Refused: an unexplained key change (every youth would get a
-    second identity: the data-loss case), dropping ``previous`` while no link from it was read,
-    and a second rotation while one is unfinished.
+    ``linked``: the (anchor key id, new key id) pairs of the links topic's links. Allowed: no state
+    yet; the state's key is the active one (no rotation); a rotation's start or continuation:
+    ``previous`` names the key of the state, or a key the links show was rotated into it (a second
+    rotation after the first one's old key was retired: rotations chain), and records already
+    written during the rotation name the active key; the old key's retirement: no ``previous``,
+    and the links topic holds links into the active key. Refused: an unexplained key change (every
+    youth would get a second identity: the data-loss case), dropping ``previous`` while no link
+    into the active key was read, a rotation from a key that an unfinished rotation (no links into
+    it) is still moving to, and ``previous`` naming the active state's key.
     """
-    retired_from = {old for old, new in linked if new == active}
     for tail in tails:
-        if tail.anchored:
-            if previous is None:
-                if tail.key_id == active and retired_from:
-                    continue  # retired: the links topic keeps linked youth on their anchors
+        if previous is None:
+            if explained(tail.key_id, active, linked) and (
+                not tail.anchored or any(new == active for _, new in linked)
+            ):
+                continue  # no rotation, or retired: the links topic keeps linked youth on their anchors
+            if tail.anchored:
                 raise KeyRotationError(
                     f"a key rotation to {tail.key_id!r} is in progress: the hub's state is keyed by "
                     "the previous key's pseudonyms, and the links topic holds no link from it to "
                     f"{active!r} (missing or empty). Keep 'previous' in the keyring (jeugdhub keys "
                     "status; docs/privacy.md, Key rotation)."
                 )
-            if tail.key_id != active:
-                raise KeyRotationError(
-                    f"the stored state is in a rotation to {tail.key_id!r}, but the keyring's active "
-                    f"key is {active!r}: finish that rotation before starting another (or make "
-                    f"{tail.key_id!r} active again)."
-                )
-        elif previous is not None:
-            if tail.key_id == active:
+            ensure_key_matches_state(active, tail.key_id)
+        elif tail.key_id == active:
+            if not tail.anchored:
                 raise KeyRotationError(
                     f"the keyring says 'previous': {previous!r}, but the stored state was built with "
                     f"the active key {active!r}: anchoring on {previous!r} would give every youth a "
                     "second identity. Remove 'previous' from the keyring."
                 )
-            if tail.key_id != previous:
-                raise KeyRotationError(
-                    f"the keyring rotates from {previous!r} to {active!r}, but the stored state was "
-                    f"built with {tail.key_id!r}: 'previous' must name the key of the stored state."
-                )
-        elif tail.key_id not in retired_from:
-            ensure_key_matches_state(active, tail.key_id)
+        elif (tail.key_id == previous and not tail.anchored) or (
+            explained(tail.key_id, previous, linked) and tail.key_id != previous
+        ):
+            continue  # the rotation starts (possibly from a key an earlier rotation retired into)
+        elif tail.key_id == previous and any(new == previous for _, new in linked):
+            continue  # anchored by the earlier rotation into 'previous', whose old key was retired
+        elif tail.anchored:
+            raise KeyRotationError(
+                f"the stored state is in a rotation to {tail.key_id!r} (links topic: none into it), "
+                f"but the keyring's active key is {active!r}: finish that rotation (retire its old "
+                f"key once jeugdhub keys status allows) before starting another, or make "
+                f"{tail.key_id!r} active again."
+            )
+        else:
+            raise KeyRotationError(
+                f"the keyring rotates from {previous!r} to {active!r}, but the stored state was "
+                f"built with {tail.key_id!r}: 'previous' must name the key of the stored state."
+            )
 
 
 @dataclass
 class LinkStatus:
-    """How far a rotation has linked the youth held in the aggregate's state.
+    """How far the latest rotation has linked the youth held in the aggregate's state.
 
-    ``linked``: youth with at least one message written during the rotation (anchored: their new
-    pseudonym is known, and the links topic holds the link). ``unlinked``: youth known only under a
-    key older than the one they would be linked to; nothing can link them until validate sees one
-    of their BSNs again while it still holds the old key. ``current``: youth known only under the
-    rotation's new key (first seen after the old key was retired). ``key_ids``: how many stored
-    messages carry each key id.
+    The *target* key is the rotation's new key: of the keys seen in messages whose pseudonym differs
+    from their youth's anchor (written during a rotation), the one of the most recently received
+    message, so chained rotations (k0 -> k1, then k1 -> k2) count against the newest. ``linked``:
+    youth with a message under the target key written during a rotation (its link is on the links
+    topic). ``current``: youth anchored on a target-key pseudonym (first seen after the rotation's
+    old key was retired). ``unlinked``: the others, known only under older keys; nothing links them
+    until validate sees their BSN again while it holds the key they are known by. ``key_ids``: how
+    many stored messages carry each key id.
     """
 
     youth: int = 0
-    linked: int = 0
     key_ids: dict[str, int] = field(default_factory=dict)
-    new_key_ids: set[str] = field(default_factory=set)
-    """Key ids of the new pseudonyms of linked youth: the keys rotated to."""
-    single_key: dict[str, int] = field(default_factory=dict)
-    """Youth not linked, by the key id of their messages."""
+    new_key_seen: dict[str, str] = field(default_factory=dict)
+    """Key id -> latest ``received_at`` of a message under it written during a rotation."""
+    kinds: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
+    """Youth by (key id of their anchor's own messages, key ids of their rotation messages)."""
 
     def add(self, anchor: str, messages: Mapping[str, Mapping[str, Any]]) -> None:
         self.youth += 1
@@ -111,37 +131,46 @@ class LinkStatus:
             self.key_ids[key_id] = self.key_ids.get(key_id, 0) + 1
             if message.get("youth_pseudonym") != anchor:
                 new_keys.add(key_id)
+                at = str(message.get("received_at") or "")
+                self.new_key_seen[key_id] = max(self.new_key_seen.get(key_id, ""), at)
             else:
                 own_key = key_id
-        if new_keys:
-            self.linked += 1
-            self.new_key_ids |= new_keys
-        else:
-            key = own_key or "?"
-            self.single_key[key] = self.single_key.get(key, 0) + 1
+        kind = (own_key or "?", frozenset(new_keys))
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     def merge(self, other: LinkStatus) -> None:
         """Add another count (e.g. one youth's) to this one."""
         self.youth += other.youth
-        self.linked += other.linked
-        self.new_key_ids |= other.new_key_ids
+        for key_id, at in other.new_key_seen.items():
+            self.new_key_seen[key_id] = max(self.new_key_seen.get(key_id, ""), at)
         for key_id, count in other.key_ids.items():
             self.key_ids[key_id] = self.key_ids.get(key_id, 0) + count
-        for key_id, count in other.single_key.items():
-            self.single_key[key_id] = self.single_key.get(key_id, 0) + count
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
 
     @property
-    def unlinked(self) -> int:
-        return sum(n for key, n in self.single_key.items() if key not in self.new_key_ids)
+    def target(self) -> str | None:
+        """The newest key rotated to (None: no rotation in the state)."""
+        if not self.new_key_seen:
+            return None
+        return max(self.new_key_seen, key=lambda k: (self.new_key_seen[k], k))
+
+    @property
+    def linked(self) -> int:
+        return sum(n for (_, new), n in self.kinds.items() if self.target in new)
 
     @property
     def current(self) -> int:
-        return sum(n for key, n in self.single_key.items() if key in self.new_key_ids)
+        return sum(n for (own, new), n in self.kinds.items() if own == self.target and self.target not in new)
+
+    @property
+    def unlinked(self) -> int:
+        return self.youth - self.linked - self.current if self.rotating else 0
 
     @property
     def rotating(self) -> bool:
         """Whether the state holds messages written during a rotation (some youth is linked)."""
-        return self.linked > 0
+        return self.target is not None
 
     @property
     def retirable(self) -> bool:
@@ -213,7 +242,7 @@ class YouthLink(NamedTuple):
 class LinkLookup(Protocol):
     """What validate asks of the links read so far (:class:`LinkSet`)."""
 
-    def anchor_of(self, pseudonym: str) -> str | None: ...
+    def link_of(self, pseudonym: str) -> YouthLink | None: ...
 
 
 class LinkSet:
@@ -263,17 +292,24 @@ def link_for(
 ) -> tuple[str, YouthLink | None]:
     """The validated record's key (the youth's anchor) and the link to write, if any.
 
-    During a rotation (``anchor`` differs from ``pseudonym``): the anchor is the previous key's
-    pseudonym, and a link is due when ``links`` does not know the youth yet (once per youth).
-    Outside one (after the old key was retired, or no rotation ever): the anchor is the linked one
-    when the youth was linked during the rotation, else the pseudonym itself (a youth first seen
-    after the rotation started, or never seen during it: it starts a new identity). ``links`` None:
-    no links topic (replay), the anchor as computed.
+    During a rotation (``anchor``, the previous key's pseudonym, differs from ``pseudonym``): the
+    anchor is that pseudonym *resolved* through the links, so rotations chain. After an earlier
+    rotation's old key was retired, a youth linked in it is keyed by that rotation's anchor (its
+    previous-key pseudonym -> anchor, e.g. k1 -> k0); any other youth by its previous-key pseudonym.
+    A link (new pseudonym -> resolved anchor) is due when ``links`` does not know the youth's new
+    pseudonym yet (once per youth). Outside a rotation (after the old key was retired, or no
+    rotation ever): the anchor is the linked one when the youth was linked during the last rotation,
+    else the pseudonym itself (a youth first seen after the rotation started, or never seen during
+    it: it starts a new identity). ``links`` None: no links topic (replay), the anchor as computed.
     """
     if links is None:
         return anchor, None
     if anchor != pseudonym:
-        if links.anchor_of(pseudonym) is None:
+        earlier = links.link_of(anchor)
+        if earlier is not None:  # linked in an earlier, retired rotation: keep its anchor
+            anchor, anchor_key_id = earlier.anchor_pseudonym, earlier.anchor_key_id
+        if links.link_of(pseudonym) is None:
             return anchor, YouthLink(anchor, anchor_key_id, key_id, received_at)
         return anchor, None
-    return links.anchor_of(pseudonym) or pseudonym, None
+    link = links.link_of(pseudonym)
+    return (pseudonym if link is None else link.anchor_pseudonym), None

@@ -3,8 +3,8 @@
 A new key gives every youth a new pseudonym; mixing both in the validated topic without a rotation
 would split each youth's history in the aggregate. The newest record of every validated partition
 names its key id and, by its key, whether it was written during a rotation (anchored); the decision
-is :func:`services.privacy.rotation.check_start`, which after the old key's retirement also
-needs the links topic's rotations (services/privacy/links.py).
+is :func:`services.privacy.rotation.check_start`, which after an old key's retirement (and for a
+rotation chained on a retired one) also needs the links topic's rotations (services/privacy/links.py).
 """
 
 from __future__ import annotations
@@ -65,14 +65,14 @@ def tails(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[Tail]:
 def check_key_against_validated_topic(bootstrap: str, prefix: str, keyring: Keyring) -> None:
     """Raise ``KeyRotationError`` when ``keyring`` does not fit the validated topic's tail.
 
-    Without ``previous`` the links topic is read too: the rotations it holds links of explain a
-    state keyed by an old key (the old key was retired).
+    When a tail is anchored or names a key other than the keyring's, the links topic is read too:
+    the rotations it holds links of explain a state keyed by an older key (that key was retired,
+    also when a second rotation starts from the key the first one moved to).
     """
     found = sorted(tails(bootstrap, VALIDATED.full_name(prefix)))
     linked: frozenset[tuple[str, str]] = frozenset()
-    if keyring.previous_key_id is None and any(
-        tail.anchored or tail.key_id != keyring.active_key_id for tail in found
-    ):
+    plain = {keyring.active_key_id, keyring.previous_key_id}
+    if any(tail.anchored or tail.key_id not in plain for tail in found):
         links = read_links(bootstrap, prefix)
         linked = links.rotations() if links is not None else frozenset()
     check_start(keyring.active_key_id, keyring.previous_key_id, found, linked)
