@@ -16,13 +16,11 @@ small: one record per erased youth per key) and keeps the latest record per pseu
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 
@@ -30,6 +28,7 @@ from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.topics import ERASURES
 from services.privacy.erasure import ErasureEntry, ErasureError, ErasureSet
+from services.streaming.compacted_follower import CompactedFollower
 
 log = logging.getLogger("jeugdhub.erasures")
 
@@ -106,7 +105,10 @@ def write_erasures(
 
 
 class ErasureFollower:
-    """A worker's view of the erasure topic, kept current by :meth:`run` (an ``app.task``)."""
+    """A worker's view of the erasure topic, kept current by :meth:`run` (an ``app.task``); a
+    :class:`~services.streaming.compacted_follower.CompactedFollower` into an :class:`ErasureSet`
+    that calls :attr:`on_record` for each record once it is in the set. The worker waits while the
+    topic is missing: judging messages without knowing the erasures would accept an erased youth."""
 
     def __init__(
         self,
@@ -116,59 +118,26 @@ class ErasureFollower:
         fetch_max_wait_ms: int = 500,
     ) -> None:
         self.erasures = ErasureSet()
-        self.loaded = asyncio.Event()
-        self._bootstrap = bootstrap
-        self._topic = ERASURES.full_name(prefix)
         self.on_record = on_record
-        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._follower = CompactedFollower(
+            bootstrap,
+            ERASURES.full_name(prefix),
+            self._apply,
+            log,
+            "erasure topic missing; waiting for it",
+            lambda: log.info(
+                "erasures loaded",
+                extra={"pseudonyms": len(self.erasures), "erased": len(self.erasures.erased())},
+            ),
+            fetch_max_wait_ms,
+        )
+        self.loaded = self._follower.loaded
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        applied = apply_record(self.erasures, key, value)
+        if applied is not None and self.on_record is not None:
+            self.on_record(*applied)
 
     async def run(self) -> None:
         """Read from the beginning, set :attr:`loaded` at the end seen at start, then follow."""
-        partitions = await asyncio.to_thread(self._wait_for_partitions)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            isolation_level="read_committed",
-            fetch_max_wait_ms=self._fetch_max_wait_ms,
-        )
-        await consumer.start()
-        try:
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            targets = await consumer.end_offsets(tps)
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        applied = apply_record(self.erasures, record.key, record.value)
-                        if applied is not None and self.on_record is not None:
-                            self.on_record(*applied)
-                if not self.loaded.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in tps}
-                    if all(positions[tp] >= targets[tp] for tp in tps):
-                        self.loaded.set()
-                        log.info(
-                            "erasures loaded",
-                            extra={"pseudonyms": len(self.erasures), "erased": len(self.erasures.erased())},
-                        )
-        finally:
-            await consumer.stop()
-
-    def _wait_for_partitions(self) -> set[int]:
-        """The topic's partitions; waits (not ready, warning every 30 s) until it exists: judging
-        messages without knowing the erasures would accept an erased youth."""
-        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap)
-        try:
-            waited = 0.0
-            while True:
-                partitions = consumer.partitions_for_topic(self._topic)
-                if partitions:
-                    return set(partitions)
-                if waited % 30 == 0:
-                    log.warning("erasure topic missing; waiting for it", extra={"topic": self._topic})
-                time.sleep(0.5)
-                waited += 0.5
-        finally:
-            consumer.close()
+        await self._follower.run()

@@ -15,12 +15,10 @@ a :class:`~services.privacy.rotation.LinkSet`, read like the erasure topic
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaConsumer
 from kafka import TopicPartition as SyncTopicPartition
 
@@ -28,6 +26,7 @@ from services.contracts.codec import decode, encode
 from services.contracts.errors import ContractError
 from services.contracts.topics import LINKS
 from services.privacy.rotation import LinkSet, YouthLink
+from services.streaming.compacted_follower import CompactedFollower
 
 log = logging.getLogger("jeugdhub.links")
 
@@ -97,57 +96,24 @@ def read_links(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> LinkSet 
 
 
 class LinkFollower:
-    """Validate's view of the links topic, kept current by :meth:`run` (an ``app.task``)."""
+    """Validate's view of the links topic, kept current by :meth:`run` (an ``app.task``); a
+    :class:`~services.streaming.compacted_follower.CompactedFollower` into a :class:`LinkSet`. The
+    worker waits while the topic is missing: after the old key's retirement, judging without the
+    links would give linked youth a second identity."""
 
     def __init__(self, bootstrap: str, prefix: str, fetch_max_wait_ms: int = 500) -> None:
         self.links = LinkSet()
-        self.loaded = asyncio.Event()
-        self._bootstrap = bootstrap
-        self._topic = LINKS.full_name(prefix)
-        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._follower = CompactedFollower(
+            bootstrap,
+            LINKS.full_name(prefix),
+            lambda key, value: apply_record(self.links, key, value),
+            log,
+            "links topic missing; waiting for it",
+            lambda: log.info("links loaded", extra={"linked_youth": len(self.links)}),
+            fetch_max_wait_ms,
+        )
+        self.loaded = self._follower.loaded
 
     async def run(self) -> None:
         """Read from the beginning, set :attr:`loaded` at the end seen at start, then follow."""
-        partitions = await asyncio.to_thread(self._wait_for_partitions)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            isolation_level="read_committed",
-            fetch_max_wait_ms=self._fetch_max_wait_ms,
-        )
-        await consumer.start()
-        try:
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            targets = await consumer.end_offsets(tps)
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        apply_record(self.links, record.key, record.value)
-                if not self.loaded.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in tps}
-                    if all(positions[tp] >= targets[tp] for tp in tps):
-                        self.loaded.set()
-                        log.info("links loaded", extra={"linked_youth": len(self.links)})
-        finally:
-            await consumer.stop()
-
-    def _wait_for_partitions(self) -> set[int]:
-        """The topic's partitions; waits (not ready, warning every 30 s) until it exists: after the
-        old key's retirement, judging without the links would give linked youth a second identity."""
-        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap)
-        try:
-            waited = 0.0
-            while True:
-                partitions = consumer.partitions_for_topic(self._topic)
-                if partitions:
-                    return set(partitions)
-                if waited % 30 == 0:
-                    log.warning("links topic missing; waiting for it", extra={"topic": self._topic})
-                time.sleep(0.5)
-                waited += 0.5
-        finally:
-            consumer.close()
+        await self._follower.run()
