@@ -16,9 +16,11 @@ What each worker does with it:
   the erasure, never brings the youth back;
 * :class:`ErasureSweep` forgets the youth where this worker's ``youth-messages`` store holds it
   (the owner of its partition, or a worker with a stale copy), under the erased pseudonym or, after
-  a key rotation's old key was retired, under the anchor whose stored messages carry it
-  (``forget.py``, ``erased_youths``: a pass over the table; the anchor is then left out by the
-  apply stage as well): ``forget.py`` removes it and gives
+  a key rotation's old key was retired, under its anchor: the one its link names (the links topic,
+  ``jeugdhub.youth-links.v1``, is followed whole too, :class:`LinkFollower`), else the one whose
+  stored messages carry it (``forget.py``, ``erased_youths``: a pass over the table). The anchor
+  is then left out by the apply stage as well; the links are read at every start, so a restarted
+  worker still leaves out an erased youth's re-read old-key records. ``forget.py`` removes it and gives
   the tombstones, written facts first (acknowledged), then the changelog. Each worker's
   ``FactsFollower`` then takes the youth out of the figures. It runs under the table lock the
   apply stage holds for a batch, so no batch's records for the youth can be queued after the
@@ -43,6 +45,8 @@ from services.aggregate.forget import erased_youths, forget_youths
 from services.contracts.topics import YOUTH_FACTS
 from services.privacy.erasure import ErasureEntry
 from services.privacy.erasure_topic import ErasureFollower
+from services.privacy.links import LinkFollower
+from services.privacy.rotation import YouthLink
 from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
 from services.streaming.delivery import deliver
 from services.streaming.producer import kafka_producer
@@ -56,9 +60,17 @@ TABLE = "youth-messages"
 class ErasureSweep:
     """Forgets erased youth held by this worker's table; :meth:`tick` from a frequent timer."""
 
-    def __init__(self, app: faust.App, follower: ErasureFollower, prefix: str, lock: asyncio.Lock) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        follower: ErasureFollower,
+        prefix: str,
+        lock: asyncio.Lock,
+        links: LinkFollower | None = None,
+    ) -> None:
         self.app = app
         self.follower = follower
+        self.links = links
         self.lock = lock
         self.facts_topic = YOUTH_FACTS.full_name(prefix)
         self._pending: set[str] = set()
@@ -68,9 +80,23 @@ class ErasureSweep:
         self.last_forgotten_at: float | None = None
 
     def on_record(self, pseudonym: str, entry: ErasureEntry | None) -> None:
-        """The follower's callback: a new erasure record, to be swept at the next tick."""
+        """The erasure follower's callback: a new erasure record, to be swept at the next tick; a
+        linked pseudonym's anchor is erased with it."""
+        if self.links is not None:
+            self.follower.erasures.erase_linked(pseudonym, self.links.links.anchor_of(pseudonym))
         if entry is not None:
             self._pending.add(pseudonym)
+
+    def on_link(self, pseudonym: str, link: YouthLink | None) -> None:
+        """The link follower's callback: a link of an erased pseudonym erases its anchor too (and
+        the anchor's entry is swept)."""
+        if link is not None and self.follower.erasures.erase_linked(pseudonym, link.anchor_pseudonym):
+            self._pending.add(pseudonym)
+
+    @property
+    def loaded(self) -> bool:
+        """The erasures and the links (when followed) are read to the end seen at start."""
+        return self.follower.loaded.is_set() and (self.links is None or self.links.loaded.is_set())
 
     def on_partitions_assigned(self) -> None:
         self._rescan = True
@@ -84,7 +110,7 @@ class ErasureSweep:
         return chosen
 
     async def tick(self) -> None:
-        if not (self.follower.loaded.is_set() and faust_is_ready(self.app)):
+        if not (self.loaded and faust_is_ready(self.app)):
             return
         if not self._pending and not self._rescan:
             return
@@ -130,16 +156,27 @@ class ErasureSweep:
 
 
 def install_erasure_sweep(
-    app: faust.App, follower: ErasureFollower, prefix: str, lock: asyncio.Lock
+    app: faust.App,
+    follower: ErasureFollower,
+    prefix: str,
+    lock: asyncio.Lock,
+    links: LinkFollower | None = None,
 ) -> ErasureSweep:
-    """Run *follower* as a task of *app* and sweep what it reads (every 0.25 s, and all of it after
-    each partition assignment) under the table *lock*."""
-    sweep = ErasureSweep(app, follower, prefix, lock)
+    """Run *follower* (and *links*) as tasks of *app* and sweep what they read (every 0.25 s, and
+    all of it after each partition assignment) under the table *lock*."""
+    sweep = ErasureSweep(app, follower, prefix, lock, links)
     follower.on_record = sweep.on_record
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_erasures() -> None:
         await follower.run()
+
+    if links is not None:
+        links.on_record = sweep.on_link
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def follow_links() -> None:
+            await links.run()
 
     @app.timer(interval=0.25)  # type: ignore[untyped-decorator]
     async def forget_erased() -> None:

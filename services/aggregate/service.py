@@ -45,6 +45,7 @@ from services.aggregate.state import FiguresState
 from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
 from services.privacy.erasure_topic import ErasureFollower
+from services.privacy.links import LinkFollower
 from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
@@ -91,9 +92,14 @@ def create_app(
     erasure_follower = ErasureFollower(
         settings.kafka_bootstrap, prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms
     )
+    # The key rotation's links, whole, on every worker: the anchor of a pseudonym erased after the
+    # old key's retirement (its state's key) is known from them at every start, so a record of the
+    # youth re-read after a restart is left out too (docs/privacy.md, "Erasure after the retirement").
+    link_follower = LinkFollower(settings.kafka_bootstrap, prefix, settings.fetch_max_wait_ms)
 
     async def handle(events: list[Any]) -> None:
         await erasure_follower.loaded.wait()
+        await link_follower.loaded.wait()
         batch = apply_batch(
             messages_of, [event.message for event in events], regions, erasure_follower.erasures
         )
@@ -123,7 +129,7 @@ def create_app(
     async def apply(stream: Any) -> None:
         await handle_batches(stream, settings.batch_size, settings.batch_within_s, handle_locked, "aggregate")
 
-    service.erasures = install_erasure_sweep(app, erasure_follower, prefix, table_lock)
+    service.erasures = install_erasure_sweep(app, erasure_follower, prefix, table_lock, link_follower)
     sweep = RetentionSweep(app, service, settings, regions, validated_topic.get_topic_name(), table_lock)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
@@ -173,7 +179,12 @@ def create_app(
     add_service_routes(
         app,
         metrics.registry,
-        lambda: faust_is_ready(app) and service.caught_up.is_set() and erasure_follower.loaded.is_set(),
+        lambda: (
+            faust_is_ready(app)
+            and service.caught_up.is_set()
+            and erasure_follower.loaded.is_set()
+            and link_follower.loaded.is_set()
+        ),
     )
     return service
 

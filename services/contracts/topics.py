@@ -204,11 +204,12 @@ LINKS = TopicSpec(
     partitions=6,
     retention_ms=FOREVER,
     cleanup_policy="compact",
-    readers=("validate",),
+    readers=("validate", "aggregate"),
     holds_bsn=False,
     doc="Key rotation: a youth's new pseudonym -> its anchor (the pseudonym its state is kept under), "
     "written once per youth by validate while it holds both keys; after the old key is retired it "
-    "keeps linked youth on their state. Two pseudonyms, no BSN (docs/privacy.md, Key rotation).",
+    "keeps linked youth on their state; the aggregate reads it for the anchor of a youth erased "
+    "after the retirement. Two pseudonyms, no BSN (docs/privacy.md, Key rotation).",
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (

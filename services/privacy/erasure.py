@@ -132,10 +132,12 @@ class ErasureSet:
 
     entries: dict[str, ErasureEntry]
     anchors: dict[str, str]
-    """anchor -> the erased pseudonym found in the anchor's stored messages (the aggregate's
-    :func:`services.aggregate.forget.erased_youths`): after a key rotation's old key is retired an
-    erasure names only the youth's new pseudonym, while its state and later records are keyed by its
-    old-key anchor. Not on the topic: a worker finds it again in its table after a restart."""
+    """anchor -> an erased pseudonym of the youth kept under that anchor: after a key rotation's old
+    key is retired an erasure names only the youth's new pseudonym, while its state and later
+    records are keyed by its old-key anchor. The aggregate learns it from the links topic
+    (:meth:`erase_linked`, at every start, so a restarted worker still leaves the anchor's re-read
+    records out) and, for a pseudonym without link, from the anchor's stored messages
+    (:func:`services.aggregate.forget.erased_youths`)."""
 
     def __init__(self) -> None:
         self.entries = {}
@@ -145,6 +147,16 @@ class ErasureSet:
         """Treat ``anchor`` as erased with ``pseudonym``'s record (erase or re-admit, and its time)."""
         if anchor != pseudonym:
             self.anchors[anchor] = pseudonym
+
+    def erase_linked(self, pseudonym: str, anchor: str | None) -> bool:
+        """A link (``pseudonym`` -> ``anchor``) or an erasure record of ``pseudonym`` was read: when
+        the pseudonym has an erasure record and a link, its anchor is treated like it
+        (:meth:`erase_anchor`). Either may arrive first; whichever comes second joins them.
+        Returns whether an anchor was registered."""
+        if anchor is None or anchor == pseudonym or pseudonym not in self.entries:
+            return False
+        self.erase_anchor(anchor, pseudonym)
+        return True
 
     def __len__(self) -> int:
         return len(self.entries)

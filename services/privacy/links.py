@@ -8,15 +8,18 @@ a :class:`~services.privacy.rotation.LinkSet`, read like the erasure topic
 
 * :func:`read_links` (blocking): to the current end, for validate's key check at start and for
   ``jeugdhub erase`` (which must find the anchor of a youth after the old key is retired);
-* :class:`LinkFollower` (asyncio): validate's background task; :attr:`LinkFollower.loaded` is set at
-  the end seen at start (validate judges nothing before, its ``/readyz`` waits for it), then it
-  follows the links other validate workers write.
+* :class:`LinkFollower` (asyncio): a background task of validate and of the aggregate;
+  :attr:`LinkFollower.loaded` is set at the end seen at start (neither judges nor applies anything
+  before, their ``/readyz`` waits for it), then it follows the links validate workers write.
+  Validate keeps linked youth on their anchors; the aggregate knows from them the anchor of a
+  pseudonym erased after the old key's retirement (services/aggregate/erasures.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer
@@ -29,6 +32,9 @@ from services.privacy.rotation import LinkSet, YouthLink
 from services.streaming.compacted_follower import CompactedFollower
 
 log = logging.getLogger("jeugdhub.links")
+
+OnLink = Callable[[str, YouthLink | None], None]
+"""Called with (new pseudonym, link or None for a tombstone) once a record is in the set."""
 
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -57,15 +63,22 @@ def decode_link(value: bytes) -> YouthLink:
     )
 
 
-def apply_record(links: LinkSet, key: bytes | None, value: bytes | None) -> None:
-    """One consumed record into the set; an unusable one is logged and skipped."""
+def apply_record(
+    links: LinkSet, key: bytes | None, value: bytes | None
+) -> tuple[str, YouthLink | None] | None:
+    """One consumed record into the set: (pseudonym, link) as applied; an unusable one is logged
+    and skipped (None)."""
     if key is None:
         log.error("link record without a key skipped")
-        return
+        return None
     try:
-        links.apply(key.decode("utf-8", "replace"), None if value is None else decode_link(value))
+        pseudonym = key.decode("utf-8", "replace")
+        link = None if value is None else decode_link(value)
     except ContractError as exc:
         log.error("unusable link record skipped", extra={"error": str(exc)[:300]})
+        return None
+    links.apply(pseudonym, link)
+    return pseudonym, link
 
 
 def read_links(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> LinkSet | None:
@@ -96,23 +109,32 @@ def read_links(bootstrap: str, prefix: str, timeout_s: float = 60.0) -> LinkSet 
 
 
 class LinkFollower:
-    """Validate's view of the links topic, kept current by :meth:`run` (an ``app.task``); a
-    :class:`~services.streaming.compacted_follower.CompactedFollower` into a :class:`LinkSet`. The
-    worker waits while the topic is missing: after the old key's retirement, judging without the
-    links would give linked youth a second identity."""
+    """A worker's view of the links topic, kept current by :meth:`run` (an ``app.task``); a
+    :class:`~services.streaming.compacted_follower.CompactedFollower` into a :class:`LinkSet` that
+    calls :attr:`on_record` for each record once it is in the set. The worker waits while the topic
+    is missing: after the old key's retirement, judging without the links would give linked youth a
+    second identity, and applying without them could bring an erased youth back."""
 
-    def __init__(self, bootstrap: str, prefix: str, fetch_max_wait_ms: int = 500) -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str, fetch_max_wait_ms: int = 500, on_record: OnLink | None = None
+    ) -> None:
         self.links = LinkSet()
+        self.on_record = on_record
         self._follower = CompactedFollower(
             bootstrap,
             LINKS.full_name(prefix),
-            lambda key, value: apply_record(self.links, key, value),
+            self._apply,
             log,
             "links topic missing; waiting for it",
             lambda: log.info("links loaded", extra={"linked_youth": len(self.links)}),
             fetch_max_wait_ms,
         )
         self.loaded = self._follower.loaded
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        applied = apply_record(self.links, key, value)
+        if applied is not None and self.on_record is not None:
+            self.on_record(*applied)
 
     async def run(self) -> None:
         """Read from the beginning, set :attr:`loaded` at the end seen at start, then follow."""

@@ -32,8 +32,9 @@ WORKERS = {"validate", "aggregate"}
 PRIVACY_OFFICER = "privacy-officer"
 """Runs ``jeugdhub erase``: reads and writes the erasures topic, and nothing else."""
 YOUTH_LINKS = "jeugdhub.youth-links.v1"
-"""Another engineer's planned topic (pseudonym links); probed by name so that it stays unreadable by
-outside users and the privacy officer whether or not it exists in topics.py yet."""
+"""The key rotation's links (two pseudonyms per youth); probed by name so that it stays unreadable
+by outside users and the privacy officer. Only the workers read it: validate to keep linked youth
+on their anchors, the aggregate to know the anchor of a youth erased after the old key's retirement."""
 
 
 def _probes(prefix: str) -> list[str]:
@@ -107,7 +108,9 @@ def test_the_privacy_officer_reads_and_writes_only_the_erasures_topic(prefix: st
 
 
 @pytest.mark.parametrize("prefix", ["", "acc."])
-def test_only_the_workers_read_raw_and_validated_and_only_audit_reads_the_audit_topic(prefix: str) -> None:
+def test_only_the_workers_read_raw_validated_and_links_and_only_audit_reads_the_audit_topic(
+    prefix: str,
+) -> None:
     documents = load_documents(REPO / USERS_FILE) if not prefix else kafka_users(prefix)
     users = _users(documents, prefix)
 
@@ -116,6 +119,7 @@ def test_only_the_workers_read_raw_and_validated_and_only_audit_reads_the_audit_
 
     assert readers(RAW.name) == {"validate"}
     assert readers(VALIDATED.name) == WORKERS
+    assert readers(YOUTH_LINKS) == WORKERS
     assert readers(AUDIT.name) == {"audit"}
     writers = {p for p, acls in users.items() if _topics_with(acls, "Write", [prefix + AUDIT.name])}
     assert writers == {"ingest"}
