@@ -97,7 +97,9 @@ def erased_youths(
     A pseudonym that is a key of the table is its own entry. One that is not may still be a youth
     this worker holds under another key: after a key rotation's old key was retired, ``jeugdhub
     erase`` names only the youth's new pseudonym, while its entry is keyed by its old-key anchor and
-    its messages since the rotation carry the new one. Those pseudonyms are looked for in the stored
+    its messages since the rotation carry the new one. The worker knows most such anchors from the
+    links topic (``erasures.anchors``, filled by ``ErasureSet.erase_linked``); the pseudonyms still
+    missing are looked for in the stored
     messages (``youth_pseudonym``) in **one pass over the table**: erasures are rare, and a pass over
     a national table takes well under a second (docs/privacy.md, "Erasure after the retirement").
     Every anchor found is registered with ``erasures.erase_anchor`` so the apply stage leaves out the
