@@ -39,6 +39,7 @@ from services.contracts.canonical import validated_to_json
 from services.contracts.codec import decode
 from services.contracts.topics import VALIDATED
 from services.privacy.erasure_topic import read_erasures
+from services.privacy.links import read_links
 
 T = TypeVar("T")
 Progress = Callable[[int], None]
@@ -103,6 +104,12 @@ class StateRead:
 def read_state(bootstrap: str, prefix: str, app_id: str, progress: Progress | None = None) -> StateRead:
     """The aggregate's state as it will be once it has applied the validated topic to its current end."""
     erasures = read_erasures(bootstrap, prefix)
+    # After a key retirement an erasure names the youth's new pseudonym, while its older records are
+    # keyed by the anchor: the links join the two, as in the aggregate (docs/privacy.md).
+    links = read_links(bootstrap, prefix)
+    if links is not None:
+        for pseudonym in list(erasures.entries):
+            erasures.erase_linked(pseudonym, links.anchor_of(pseudonym))
     validated = VALIDATED.full_name(prefix)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +23,9 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 
+from services.aggregate.rebuild import rebuild
 from services.contracts.codec import decode
+from services.contracts.regions import load_region_table
 from services.contracts.topics import LINKS, RAW, RETOUR, VALIDATED, YOUTH_FACTS
 from services.privacy.erasure import ERASED_RULE
 from services.privacy.pseudonym import Keyring, pseudonymise
@@ -103,6 +106,20 @@ def test_erasing_with_the_new_key_only_forgets_the_state_under_the_old_anchor(
         # re-read past the committed offsets).
         aggregate.kill()
         _restart_and_deliver_again(bootstrap, prefix, old_env, tmp_path, anchor, expected_without)
+
+    # rebuild without the aggregate's changelog (an app id that never ran) reads the whole validated
+    # topic, where the youth's k0-era records are keyed by its anchor: the links join the k1
+    # erasure to that anchor there too, so they stay out.
+    document, state = rebuild(
+        bootstrap,
+        prefix,
+        "never-ran",
+        load_region_table(EXAMPLES / "regions.csv"),
+        date.fromisoformat(AS_OF),
+        False,
+    )
+    assert not state.changelog_found
+    assert document["regions"] == expected_without
     for name in ("aggregate.log", "aggregate-2.log"):
         assert youth not in (tmp_path / name).read_text()
 
