@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from services.ingest.audit import AccessRecord, encode_access
+from services.ingest.kafka import discard_producer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from services.streaming.batches import Record
@@ -252,12 +253,4 @@ class KafkaAuditSink:
             )
 
     async def _discard(self, producer: Any) -> None:
-        if producer is None:
-            return
-        try:
-            async with asyncio.timeout(2.0):
-                await producer.stop()
-        except (*_FAILURES, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and self._closing:
-                raise
-            log.debug("audit producer did not stop cleanly", extra={"error": type(exc).__name__})
+        await discard_producer(producer, self._closing, "audit producer")

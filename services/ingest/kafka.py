@@ -64,6 +64,25 @@ from services.streaming.batches import send_record_batches
 log = logging.getLogger("jeugdhub.ingest.kafka")
 
 _FAILURES = (KafkaError, TimeoutError, OSError, AssertionError, RuntimeError)
+
+
+async def discard_producer(producer: Any, closing: bool, what: str) -> None:
+    """Stop a producer that failed or is being replaced, within 2 s, whatever state it is in.
+
+    A cancellation is swallowed too (the stop of a broken producer may be cancelled by its own
+    timeout), unless the owner is closing: then it is the shutdown's and must propagate.
+    """
+    if producer is None:
+        return
+    try:
+        async with asyncio.timeout(2.0):
+            await producer.stop()
+    except (*_FAILURES, asyncio.CancelledError) as exc:
+        if isinstance(exc, asyncio.CancelledError) and closing:
+            raise
+        log.debug("producer did not stop cleanly", extra={"producer": what, "error": type(exc).__name__})
+
+
 PROBE_INTERVAL_S = 2.0
 _MAX_BACKOFF_S = 5.0
 _RECORD_REFUSALS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
@@ -269,15 +288,7 @@ class RawWriter:
         return producer
 
     async def _discard(self, producer: Any) -> None:
-        if producer is None:
-            return
-        try:
-            async with asyncio.timeout(2.0):
-                await producer.stop()
-        except (*_FAILURES, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and self._closing:
-                raise
-            log.debug("kafka producer did not stop cleanly", extra={"error": type(exc).__name__})
+        await discard_producer(producer, self._closing, "kafka producer")
 
     async def _serve(self, slot: _Slot) -> None:
         """Commit queued requests until a transaction fails (then the producer is replaced).
