@@ -208,8 +208,14 @@ def _compile_into(scratch: Path) -> None:
     setup(
         name="jeugdhub-core-build",
         ext_modules=extensions,
-        script_args=["--quiet", "build_ext", "--build-lib", str(scratch / "lib"),
-                     "--build-temp", str(scratch / "obj")],  # fmt: skip
+        script_args=[
+            "--quiet",
+            "build_ext",
+            "--build-lib",
+            str(scratch / "lib"),
+            "--build-temp",
+            str(scratch / "obj"),
+        ],
     )
 
 
@@ -232,4 +238,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2
-
