@@ -66,6 +66,9 @@ fi
 if command -v cc >/dev/null || command -v gcc >/dev/null; then
   .venv/bin/python -m hubdev.simulate.compiler \
     || echo "bootstrap: the simulator's compiled build failed; it runs from its Python source" >&2
+  # The hub's compiled core (mypyc; services/compiled, docs/performance.md "Issue 18"): the same rule.
+  .venv/bin/python -m services.compiled build \
+    || echo "bootstrap: the core's compiled build failed; the services run from their Python source" >&2
 else
-  echo "bootstrap: no C compiler (cc): the simulator runs from its Python source, about a third slower" >&2
+  echo "bootstrap: no C compiler (cc): the simulator and the core run from their Python source (slower)" >&2
 fi

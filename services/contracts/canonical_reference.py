@@ -47,6 +47,12 @@ def parse_timestamp(text: str) -> datetime:
     """Exactly ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds)."""
     if not TIMESTAMP.match(text):
         raise ValueError(f"{text!r} is not a YYYY-MM-DDTHH:MM:SSZ timestamp")
+    if len(text) == 20:  # not "...Z\n", which the pattern's $ lets through (strptime refuses it)
+        try:  # the fields by position: about 15 times cheaper than strptime (once per message)
+            return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                            int(text[14:16]), int(text[17:19]), tzinfo=UTC)  # fmt: skip
+        except ValueError:
+            pass  # not a real time: strptime's error, word for word as before
     return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 

@@ -42,6 +42,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+# Re-exported (as-imports): the errors live in keyerrors because mypyc cannot compile them here.
+from services.privacy.keyerrors import KeyringError as KeyringError
+from services.privacy.keyerrors import KeyRotationError as KeyRotationError
 from services.privacy.masking import mask_bsn
 
 MIN_KEY_BYTES = 32
@@ -51,14 +54,6 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _WHITESPACE = re.compile(r"\s+")
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
-
-
-class KeyringError(ValueError):
-    """The keyring configuration is unusable; the message names the source, the key and the problem."""
-
-
-class KeyRotationError(RuntimeError):
-    """The keyring does not fit the key the stored state was built with (see module docstring)."""
 
 
 class Keyring:
@@ -131,7 +126,8 @@ class Keyring:
         previous = "" if self._previous is None else f", previous={self._previous!r}"
         return f"Keyring(active={self._active!r}{previous}, key_ids={list(self.key_ids)!r})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:  # not ``__str__ = __repr__``: mypyc's native classes cannot alias
+        return self.__repr__()
 
     def __reduce__(self) -> Any:
         raise TypeError("a Keyring is not picklable: its secrets must not leave the process")

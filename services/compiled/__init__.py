@@ -1,0 +1,240 @@
+"""The hub's compiled core: its pure modules compiled to C extensions with mypyc.
+
+    python -m services.compiled build     # make the build of the current sources (a no-op if it exists)
+    python -m services.compiled check     # say whether it exists (exit 1 when missing)
+
+The same design as the simulator's build (``hubdev/simulate/build.py``, docs/simulator.md), in
+``services/`` because production code never imports ``hubdev``: the modules of
+:data:`COMPILED_MODULES` are plain, fully typed Python (``mypy --strict``); mypyc (part of mypy)
+compiles them unchanged. A build lives in ``<build dir>/<digest>/``, where the digest covers the
+bytes of every compiled module and the Python it was compiled for, so a build can never run code
+other than what is in the tree: edit one of those modules and the whole core runs from its source
+until the build is made again.
+
+``services/__init__.py`` calls :func:`activate` before any service module is imported: when a
+matching build exists it installs an import hook that loads exactly those modules from the build
+(everything else, and every module when there is no build, is imported from source).
+``JEUGDHUB_CORE_BUILD`` picks ``auto`` (default: the build when it matches, else the source),
+``pure`` (always the source) or ``compiled`` (the build or an ImportError saying how to make it);
+``JEUGDHUB_CORE_BUILD_DIR`` moves the build directory (default ``.build/core`` next to
+``services/``). Without a C compiler, or without mypy and setuptools (the test extra), ``build``
+fails with a message and everything runs from source: slower, same results.
+
+Nothing here imports mypy or setuptools unless a build is being made (in a child process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The directory holding ``services/``: the sources' root and, by default, ``.build/core``."""
+COMPILED_MODULES = (
+    "services.contracts.bsn",
+    "services.validate.rules",
+    "services.validate.dedup",
+    "services.validate.pipeline",
+    "services.privacy.masking",
+    "services.privacy.pseudonym",
+    "services.aggregate.dates",
+    "services.aggregate.timeline",
+    "services.aggregate.facts",
+    "services.aggregate.figures",
+    "services.replay.offline",
+)
+"""Pure code on the per-message path of validate, aggregate and replay: no I/O, no monkeypatching
+by tests, no ``__file__``. The generated fast paths of ``services.contracts.canonical_compiled``
+are built at run time with ``compile()`` and stay interpreted (docs/performance.md)."""
+GROUP = "jeugdhub_core"
+LIBRARY = f"{GROUP}__mypyc"
+"""The group's shared library, a top-level module the per-module shims import by name."""
+COMPLETE = "BUILD-COMPLETE"
+MODES = ("auto", "pure", "compiled")
+STATE: dict[str, str] = {"build": "pure (not activated)"}
+"""What :func:`activate` chose: ``"compiled"`` or ``"pure (<why>)"`` (for summaries, benchmarks)."""
+
+
+def _mode(environ: Mapping[str, str]) -> str:
+    mode = environ.get("JEUGDHUB_CORE_BUILD", "").strip().lower() or "auto"
+    if mode not in MODES:
+        raise ValueError(f"JEUGDHUB_CORE_BUILD must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def build_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    directory = environ.get("JEUGDHUB_CORE_BUILD_DIR", "").strip()
+    return Path(directory) if directory else ROOT / ".build" / "core"
+
+
+def source_path(module: str) -> Path:
+    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def source_digest() -> str:
+    """What a build is made from: the compiled modules' bytes and the Python ABI."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}|{sysconfig.get_config_var('EXT_SUFFIX')}|{GROUP}".encode())
+    for module in COMPILED_MODULES:
+        digest.update(module.encode() + b"\0" + source_path(module).read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def build_path(environ: Mapping[str, str] = os.environ) -> Path:
+    return build_dir(environ) / source_digest()
+
+
+class _BuildFinder(importlib.abc.MetaPathFinder):
+    """Finds exactly the compiled modules, in one build directory."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in COMPILED_MODULES:
+            return None
+        location = self.target.joinpath(*fullname.split(".")).with_name(
+            fullname.rsplit(".", 1)[1] + self.suffix
+        )
+        loader = importlib.machinery.ExtensionFileLoader(fullname, str(location))
+        return importlib.util.spec_from_file_location(fullname, location, loader=loader)
+
+
+def activate(environ: Mapping[str, str] = os.environ) -> str:
+    """Load the matching build's library and install the import hook; returns what will run.
+
+    Must run before any compiled module is imported (``services/__init__.py``).
+    """
+    mode = _mode(environ)
+    if mode == "pure":
+        STATE["build"] = "pure (JEUGDHUB_CORE_BUILD=pure)"
+        return STATE["build"]
+    try:
+        target = build_path(environ)
+    except OSError as exc:  # a source unreadable: no build can match
+        STATE["build"] = f"pure ({exc})"
+        return STATE["build"]
+    if not (target / COMPLETE).is_file():
+        reason = "no build of the current sources: python -m services.compiled build"
+        if mode == "compiled":
+            raise ImportError(f"JEUGDHUB_CORE_BUILD=compiled, but there is {reason} ({target})")
+        STATE["build"] = f"pure ({reason})"
+        return STATE["build"]
+    libraries = list(target.glob(f"{LIBRARY}*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
+    if len(libraries) != 1:
+        raise ImportError(f"the core build {target} has {len(libraries)} group libraries, expected 1")
+    if LIBRARY not in sys.modules:
+        spec = importlib.util.spec_from_file_location(LIBRARY, libraries[0])
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the core build's library {libraries[0]}")
+        library = importlib.util.module_from_spec(spec)
+        sys.modules[LIBRARY] = library
+        spec.loader.exec_module(library)
+    if not any(isinstance(f, _BuildFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _BuildFinder(target))
+    STATE["build"] = "compiled"
+    return STATE["build"]
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """Whether a module was loaded from the build (a C extension) rather than its source."""
+    return isinstance(getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader)
+
+
+def build(environ: Mapping[str, str] = os.environ, *, quiet: bool = False) -> Path:
+    """Make the build of the current sources unless it exists; returns its directory.
+
+    Compiles in a scratch directory (in a child process: mypy and setuptools stay out of the
+    caller) and renames it into place, so a build directory is complete or absent; older builds
+    are removed.
+    """
+    target = build_path(environ)
+    if (target / COMPLETE).is_file():
+        return target
+    base = build_dir(environ)
+    base.mkdir(parents=True, exist_ok=True)
+    scratch = base / f".scratch-{target.name}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    started = time.monotonic()
+    if not quiet:
+        print(f"core build: compiling {len(COMPILED_MODULES)} modules with mypyc (about a minute)",
+              file=sys.stderr, flush=True)  # fmt: skip
+    env = {**environ, "JEUGDHUB_CORE_BUILD": "pure"}
+    command = [sys.executable, "-m", "services.compiled", "compile-into", str(scratch)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise RuntimeError(f"core build failed (exit {result.returncode}):\n{tail}")
+    lib = scratch / "lib"
+    (lib / COMPLETE).write_text(f"{target.name}\n{sys.version}\n")
+    for old in base.iterdir():  # builds of other sources are of no use any more
+        if old.is_dir() and old != target and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        lib.rename(target)
+    except OSError:
+        if not (target / COMPLETE).is_file():  # not merely another process finishing first
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not quiet:
+        print(f"core build: {target} ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+    return target
+
+
+def _compile_into(scratch: Path) -> None:
+    """The compiler run itself (in the child process)."""
+    from mypyc.build import mypycify  # the test extra; imported only when compiling
+    from setuptools import setup
+
+    paths = [str(source_path(m).relative_to(ROOT)) for m in COMPILED_MODULES]
+    extensions: list[Any] = mypycify(paths, opt_level="3", group_name=GROUP, target_dir=str(scratch / "c"))
+    setup(
+        name="jeugdhub-core-build",
+        ext_modules=extensions,
+        script_args=[
+            "--quiet",
+            "build_ext",
+            "--build-lib",
+            str(scratch / "lib"),
+            "--build-temp",
+            str(scratch / "obj"),
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "compile-into":
+        _compile_into(Path(args[1]))
+        return 0
+    if args == ["check"]:
+        target = build_path()
+        present = (target / COMPLETE).is_file()
+        print(f"core build {'present' if present else 'missing'}: {target}")
+        return 0 if present else 1
+    if args == ["build"]:
+        try:
+            build()
+        except (RuntimeError, OSError) as exc:
+            print(f"core build: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    return 2
