@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.aggregate.figures import FIGURE_KEYS
+from services.compiled import register_build_info
 from services.regulator.targets import evaluate
 
 _SCALAR = [k for k in FIGURE_KEYS if k not in ("region", "restrictive_measures_12m")]
@@ -81,6 +82,7 @@ def _number(value: float | int | None) -> float:
 
 def new_metrics() -> AggregateMetrics:
     registry = CollectorRegistry()
+    register_build_info(registry)  # which core build runs (services.compiled)
     figures = {
         key: Gauge(
             f"jeugdhub_aggregate_{key}",

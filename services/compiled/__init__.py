@@ -65,6 +65,8 @@ COMPLETE = "BUILD-COMPLETE"
 MODES = ("auto", "pure", "compiled")
 STATE: dict[str, str] = {"build": "pure (not activated)"}
 """What :func:`activate` chose: ``"compiled"`` or ``"pure (<why>)"`` (for summaries, benchmarks)."""
+_ACTIVE: dict[str, str] = {}
+"""The digest of the build :func:`activate` loaded (``digest``), for :func:`build_labels`."""
 
 
 def _mode(environ: Mapping[str, str]) -> str:
@@ -90,6 +92,27 @@ def source_digest() -> str:
     for module in COMPILED_MODULES:
         digest.update(module.encode() + b"\0" + source_path(module).read_bytes() + b"\0")
     return digest.hexdigest()[:20]
+
+
+def imported_sources() -> list[str]:
+    """The compiled modules and every ``services`` module they import, transitively (read from
+    their source with :mod:`ast`, nothing imported): what mypyc reads besides the digest's files."""
+    import ast  # only the test of what the digest must cover needs it
+
+    seen: set[str] = set()
+    todo = list(COMPILED_MODULES)
+    while todo:
+        module = todo.pop()
+        path = source_path(module)
+        if module in seen or not path.is_file():
+            continue
+        seen.add(module)
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("services."):
+                todo += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names if alias.name.startswith("services.")]
+    return sorted(seen)
 
 
 def build_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -148,7 +171,47 @@ def activate(environ: Mapping[str, str] = os.environ) -> str:
     if not any(isinstance(f, _BuildFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _BuildFinder(target))
     STATE["build"] = "compiled"
+    _ACTIVE["digest"] = target.name
     return STATE["build"]
+
+
+def compiler_present() -> bool:
+    """Whether the C compiler Python's extensions are built with (sysconfig ``CC``) is on PATH."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(compiler) is not None or shutil.which("cc") is not None
+
+
+def expected_build(environ: Mapping[str, str] = os.environ) -> str:
+    """What a process started with *environ* must run where bootstrap has made the build:
+    ``pure`` with ``JEUGDHUB_CORE_BUILD=pure`` or without a C compiler, else ``compiled``. The
+    tests compare :data:`services.BUILD` (and the workers' ``jeugdhub_core_build_info``) with it,
+    so a build that failed, or went stale, fails the tests instead of running slower unnoticed."""
+    return "pure" if _mode(environ) == "pure" or not compiler_present() else "compiled"
+
+
+def build_labels() -> dict[str, str]:
+    """Which build runs, as metric labels: ``build`` is ``compiled`` or ``pure``, ``digest`` the
+    build's (empty when pure), ``reason`` why pure (empty when compiled)."""
+    running = STATE["build"]
+    if running == "compiled":
+        return {"build": "compiled", "digest": _ACTIVE.get("digest", ""), "reason": ""}
+    reason = running.removeprefix("pure (").removesuffix(")")
+    return {"build": "pure", "digest": "", "reason": reason.split(":", 1)[0][:80]}
+
+
+def register_build_info(registry: Any) -> None:
+    """``jeugdhub_core_build_info{build, digest, reason} 1`` on a service's registry: an operator
+    (and the integration tests) can see that a worker runs the compiled core, not its fallback."""
+    from prometheus_client import Gauge  # only the services that export metrics need it
+
+    labels = build_labels()
+    gauge = Gauge(
+        "jeugdhub_core_build_info",
+        "Which build of the pure core this process runs (compiled: the mypyc build; pure: its source)",
+        list(labels),
+        registry=registry,
+    )
+    gauge.labels(**labels).set(1)
 
 
 def is_compiled(module: ModuleType) -> bool:

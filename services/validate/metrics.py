@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from services.compiled import register_build_info
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -32,6 +34,7 @@ class ValidateMetrics:
 
 def new_metrics() -> ValidateMetrics:
     registry = CollectorRegistry()
+    register_build_info(registry)  # which core build runs (services.compiled)
     return ValidateMetrics(
         registry=registry,
         messages_in=Counter("jeugdhub_validate_messages_in", "Raw records read", registry=registry),

@@ -3,12 +3,15 @@ matches the sources, and ``jeugdhub replay`` writes the same bytes from the buil
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 import services
 from hubdev.paths import SPEC_EXAMPLES
@@ -53,6 +56,41 @@ def test_the_build_is_used_exactly_when_it_matches() -> None:
         assert services.BUILD.startswith("pure") and not compiled.is_compiled(pipeline)
     else:
         assert services.BUILD == "compiled" and compiled.is_compiled(pipeline)
+
+
+def test_the_build_runs_wherever_a_c_compiler_is_present() -> None:
+    """No silent fallback: with a C compiler (bootstrap then makes the build) the tests, and so
+    CI, must run the compiled core; a failed or stale build fails here with the command to run."""
+    expected = compiled.expected_build()
+    assert services.BUILD.split(" ")[0] == expected, (
+        f"the core runs {services.BUILD}, expected {expected}: python -m services.compiled build"
+    )
+    assert all(compiled.is_compiled(importlib.import_module(m)) == (expected == "compiled")
+               for m in compiled.COMPILED_MODULES)  # fmt: skip
+
+
+def test_build_info_metric_names_the_running_build() -> None:
+    registry = CollectorRegistry()
+    compiled.register_build_info(registry)
+    labels = compiled.build_labels()
+    assert registry.get_sample_value("jeugdhub_core_build_info", labels) == 1.0
+    assert labels["build"] == services.BUILD.split(" ")[0]
+    if labels["build"] == "compiled":
+        assert labels["digest"] == compiled.build_path().name and labels["reason"] == ""
+    else:
+        assert labels["digest"] == "" and labels["reason"]
+
+
+def test_compiled_modules_inline_no_final_constant_from_outside_the_digest() -> None:
+    """mypyc inlines the literal value of a ``Final`` name from *any* module it reads, compiled or
+    not (mypyc/irbuild/builder.py ``emit_load_final``), but the digest covers only the compiled
+    modules: a ``Final`` in a module they import would go stale in the build when edited."""
+    closure = compiled.imported_sources()
+    assert set(compiled.COMPILED_MODULES) <= set(closure)
+    outside = [m for m in closure if m not in compiled.COMPILED_MODULES]
+    assert "services.contracts.canonical" in outside
+    offenders = [m for m in outside if re.search(r"\bFinal\b", compiled.source_path(m).read_text())]
+    assert offenders == [], "add these modules to the digest, or drop Final from them"
 
 
 def test_compiled_mode_without_a_build_refuses(tmp_path: Path) -> None:
