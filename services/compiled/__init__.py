@@ -219,25 +219,97 @@ def is_compiled(module: ModuleType) -> bool:
     return isinstance(getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader)
 
 
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The machine's cache of builds shared by every clone (``JEUGDHUB_CORE_BUILD_CACHE``; ``off``
+    for none): CI's fresh clone of the same sources then copies a build instead of compiling."""
+    setting = environ.get("JEUGDHUB_CORE_BUILD_CACHE", "").strip()
+    if setting.lower() == "off":
+        return None
+    if setting:
+        return Path(setting)
+    home = environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(home) / "jeugdhub" / "core-build"
+
+
+CACHE_KEEP = 6
+"""Builds kept in the machine's cache (the newest used): a few branches' worth."""
+
+
+def _cache_key(target: Path) -> str | None:
+    """The digest and the compiler's version: a cached build is only reused from the same mypyc."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return f"{target.name}-mypy{version('mypy')}"
+    except PackageNotFoundError:
+        return None
+
+
+def _copy_complete(source: Path, destination: Path) -> bool:
+    """Copy a complete build next to *destination* and rename it into place (complete or absent)."""
+    scratch = destination.with_name(f".copy-{destination.name}-{os.getpid()}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        shutil.copytree(source, scratch)
+        if not (scratch / COMPLETE).is_file():
+            return False
+        scratch.rename(destination)
+    except OSError:
+        return (destination / COMPLETE).is_file()  # another process may have finished first
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return True
+
+
+def _remove_other_builds(base: Path, keep: Path) -> None:
+    for old in base.iterdir():  # builds of other sources are of no use any more
+        if old.is_dir() and old != keep and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _store_in_cache(target: Path, cache: Path, key: str) -> None:
+    """Copy a fresh build into the machine's cache and keep its :data:`CACHE_KEEP` newest entries."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        _copy_complete(target, cache / key)
+        entries = sorted((e for e in cache.iterdir() if e.is_dir() and not e.name.startswith(".")),
+                         key=lambda e: e.stat().st_mtime, reverse=True)  # fmt: skip
+        for stale in entries[CACHE_KEEP:]:
+            shutil.rmtree(stale, ignore_errors=True)
+    except OSError as exc:  # a cache that cannot be written only costs the next clone a compile
+        print(f"core build: not cached ({exc})", file=sys.stderr, flush=True)
+
+
 def build(environ: Mapping[str, str] = os.environ, *, quiet: bool = False) -> Path:
     """Make the build of the current sources unless it exists; returns its directory.
 
-    Compiles in a scratch directory (in a child process: mypy and setuptools stay out of the
-    caller) and renames it into place, so a build directory is complete or absent; older builds
-    are removed.
+    Takes it from the machine's cache (:func:`cache_dir`) when the same sources were built there
+    with the same mypyc, else compiles in a scratch directory (in a child process: mypy and
+    setuptools stay out of the caller, with a mypy cache of its own so that a ``mypy`` run at the
+    same time is not disturbed) and renames it into place, so a build directory is complete or
+    absent; older builds are removed.
     """
     target = build_path(environ)
     if (target / COMPLETE).is_file():
         return target
     base = build_dir(environ)
     base.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    cache = cache_dir(environ)
+    key = _cache_key(target) if cache is not None else None
+    cached = cache / key if cache is not None and key is not None else None
+    if cached is not None and (cached / COMPLETE).is_file() and _copy_complete(cached, target):
+        os.utime(cached)  # recently used: kept by the pruning
+        _remove_other_builds(base, target)
+        if not quiet:
+            print(f"core build: {target} (from the machine's cache {cached})", file=sys.stderr, flush=True)
+        return target
     scratch = base / f".scratch-{target.name}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
-    started = time.monotonic()
     if not quiet:
         print(f"core build: compiling {len(COMPILED_MODULES)} modules with mypyc (about a minute)",
               file=sys.stderr, flush=True)  # fmt: skip
-    env = {**environ, "JEUGDHUB_CORE_BUILD": "pure"}
+    env = {**environ, "JEUGDHUB_CORE_BUILD": "pure", "MYPY_CACHE_DIR": str(scratch / "mypy-cache")}
     command = [sys.executable, "-m", "services.compiled", "compile-into", str(scratch)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -246,9 +318,7 @@ def build(environ: Mapping[str, str] = os.environ, *, quiet: bool = False) -> Pa
         raise RuntimeError(f"core build failed (exit {result.returncode}):\n{tail}")
     lib = scratch / "lib"
     (lib / COMPLETE).write_text(f"{target.name}\n{sys.version}\n")
-    for old in base.iterdir():  # builds of other sources are of no use any more
-        if old.is_dir() and old != target and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
+    _remove_other_builds(base, target)
     try:
         lib.rename(target)
     except OSError:
@@ -256,6 +326,8 @@ def build(environ: Mapping[str, str] = os.environ, *, quiet: bool = False) -> Pa
             raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if cache is not None and key is not None:
+        _store_in_cache(target, cache, key)  # after the rename: the cache never holds a partial build
     if not quiet:
         print(f"core build: {target} ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
     return target

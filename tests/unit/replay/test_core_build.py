@@ -103,3 +103,44 @@ def test_replay_writes_the_same_bytes_compiled_and_from_source(tmp_path: Path) -
     if not (compiled.build_path() / compiled.COMPLETE).is_file():
         pytest.skip("no core build of the current sources (python -m services.compiled build)")
     assert _replay(tmp_path, "compiled") == _replay(tmp_path, "pure")
+
+
+def test_a_build_in_the_machines_cache_is_copied_not_compiled(tmp_path: Path) -> None:
+    """CI's fresh clone of sources built before on the machine copies the build (under a second)."""
+    env = {
+        "JEUGDHUB_CORE_BUILD_DIR": str(tmp_path / "tree"),
+        "JEUGDHUB_CORE_BUILD_CACHE": str(tmp_path / "cache"),
+    }
+    target = compiled.build_path(env)
+    key = compiled._cache_key(target)
+    assert key is not None and key.startswith(target.name + "-mypy")
+    cached = tmp_path / "cache" / key
+    (cached / "services").mkdir(parents=True)
+    (cached / "services" / "marker").write_text("from the cache")
+    (tmp_path / "tree" / "0ld").mkdir(parents=True)  # another source's build: removed
+    (cached / compiled.COMPLETE).write_text(target.name)
+    assert compiled.build(env, quiet=True) == target
+    assert (target / "services" / "marker").read_text() == "from the cache"
+    assert sorted(p.name for p in (tmp_path / "tree").iterdir()) == [target.name]
+    assert compiled.build(env, quiet=True) == target  # present: nothing to do
+
+
+def test_the_cache_is_off_or_per_user(tmp_path: Path) -> None:
+    assert compiled.cache_dir({"JEUGDHUB_CORE_BUILD_CACHE": "off"}) is None
+    assert compiled.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "jeugdhub" / "core-build"
+    assert compiled.cache_dir({"JEUGDHUB_CORE_BUILD_CACHE": str(tmp_path / "c")}) == tmp_path / "c"
+
+
+def test_the_cache_keeps_the_newest_builds(tmp_path: Path) -> None:
+    fresh = tmp_path / "tree" / "abc"
+    fresh.mkdir(parents=True)
+    (fresh / compiled.COMPLETE).write_text("abc")
+    cache = tmp_path / "cache"
+    for i in range(compiled.CACHE_KEEP + 2):
+        old = cache / f"old{i}"
+        old.mkdir(parents=True)
+        os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    compiled._store_in_cache(fresh, cache, "abc-mypyX")
+    kept = {p.name for p in cache.iterdir()}
+    assert "abc-mypyX" in kept and len(kept) == compiled.CACHE_KEEP
+    assert {"old0", "old1", "old2"}.isdisjoint(kept)
