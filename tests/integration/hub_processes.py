@@ -67,12 +67,23 @@ def day_file_env(
     )
 
 
-@contextmanager
-def running(command: str, env: dict[str, str], log_path: Path) -> Iterator[Child]:
+def started(command: str, env: dict[str, str], log_path: Path) -> Child:
+    """One ``jeugdhub <command>`` on a free web port, started and ready; the caller stops it (or
+    kills it). For a process that outlives one ``with`` block (a story told over several tests)."""
     port = free_port()
     service = service_process(command, {**env, "JEUGDHUB_WEB_PORT": str(port)}, log_path, port).start()
     try:
         service.wait_ready()
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+@contextmanager
+def running(command: str, env: dict[str, str], log_path: Path) -> Iterator[Child]:
+    service = started(command, env, log_path)
+    try:
         yield service
     finally:
         service.stop()
@@ -154,5 +165,5 @@ def wait_for_published(
         rows = published_rows(bootstrap, prefix, as_of)
         if rows == expected:
             return rows
-        time.sleep(1)
+        time.sleep(0.3)
     return rows
