@@ -12,6 +12,11 @@ unchanged to ``--dest`` through ``app.producer.send`` and awaits the batch's ack
 the aggregate worker does with its youth-facts upserts. No decoding, no table, no state.
 ``--no-produce`` only counts (the consume floor).
 
+``--runs`` measures the floor of the hub's own path instead (docs/performance.md, "Batch
+agents"): the source delivered as runs (``services.streaming.runs.source_topic``: one faust event
+per partition per fetch), batches of whole runs by record count (``take_runs``), and the records
+sent as one record batch per partition (``services.streaming.batches.send_record_batches``).
+
 Rate = (N - 1) / (time of the last acknowledged batch - time the first event arrived), so start-up,
 group join and topic creation are not counted. Prints one JSON object on stdout and stops.
 """
@@ -30,7 +35,10 @@ from typing import Any
 
 from bench.baseline import passthrough_parser
 from services.settings import WorkerSettings
+from services.streaming.batches import send_record_batches
 from services.streaming.faust_app import new_faust_app
+from services.streaming.producer import kafka_producer
+from services.streaming.runs import records_of, source_topic, take_runs
 from services.streaming.worker import run_worker
 
 
@@ -38,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = passthrough_parser(__doc__)
     parser.add_argument("--web-port", type=int, default=0, help="faust's web server port (0: any free one)")
     parser.add_argument("--no-produce", action="store_true", help="only consume and count")
+    parser.add_argument("--runs", action="store_true", help="the hub's run delivery and batch sends")
     args = parser.parse_args(argv)
 
     settings = WorkerSettings(
@@ -50,18 +59,44 @@ def main(argv: list[str] | None = None) -> int:
         create_topics=False,
     )
     app = new_faust_app(settings, partitions=6)
-    source = app.topic(
-        args.source, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    source = (
+        source_topic(app, args.source)
+        if args.runs
+        else app.topic(
+            args.source, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
     )
     result: dict[str, Any] = {}
+    started: list[float] = []
+
+    def done(count: int) -> None:
+        """Print the result once *count* reaches the target, then stop the worker."""
+        if count < args.messages or result:
+            return
+        elapsed = time.monotonic() - started[0]
+        result.update(
+            {
+                "messages": count,
+                "seconds": round(elapsed, 3),
+                "messages_per_s": round((count - 1) / elapsed, 1) if elapsed > 0 else None,
+                "produce": not args.no_produce,
+                "runs": args.runs,
+                "batch": settings.batch_size,
+                "cpu_s": round(time.process_time(), 2),
+            }
+        )
+        print(json.dumps(result), flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # faust's own clean shutdown
 
     @app.agent(source, concurrency=1)
     async def passthrough(stream: Any) -> None:
+        if args.runs:
+            await _runs(stream)
+            return
         count = 0
-        first: float | None = None
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            if first is None:
-                first = time.monotonic()
+            if not started:
+                started.append(time.monotonic())
             if not args.no_produce:
                 pending = [
                     await app.producer.send(args.dest, e.message.key, e.message.value, None, None, None)
@@ -69,20 +104,21 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 await asyncio.gather(*pending)
             count += len(events)
-            if count >= args.messages and not result:
-                elapsed = time.monotonic() - first
-                result.update(
-                    {
-                        "messages": count,
-                        "seconds": round(elapsed, 3),
-                        "messages_per_s": round((count - 1) / elapsed, 1) if elapsed > 0 else None,
-                        "produce": not args.no_produce,
-                        "batch": settings.batch_size,
-                        "cpu_s": round(time.process_time(), 2),
-                    }
+            done(count)
+
+    async def _runs(stream: Any) -> None:
+        count = 0
+        async for events in take_runs(stream, settings.batch_size, settings.batch_within_s):
+            if not started:
+                started.append(time.monotonic())
+            records = records_of(events)
+            if not args.no_produce:
+                pending = await send_record_batches(
+                    kafka_producer(app), args.dest, ((r.key, r.value) for r in records)
                 )
-                print(json.dumps(result), flush=True)
-                os.kill(os.getpid(), signal.SIGTERM)  # faust's own clean shutdown
+                await asyncio.gather(*pending)
+            count += len(records)
+            done(count)
 
     return run_worker(app, settings)
 

@@ -46,13 +46,15 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
 from services.privacy.erasure_topic import ErasureFollower
 from services.privacy.links import LinkFollower
-from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
+from services.streaming.batches import Record, Routed, send_record_batches
+from services.streaming.changelog import send_changelog as send_table_changelog
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.partitioner import partition_for
 from services.streaming.producer import kafka_producer
+from services.streaming.runs import source_topic
 from services.streaming.web import add_service_routes, faust_is_ready
 
 log = logging.getLogger("jeugdhub.aggregate")
@@ -76,13 +78,8 @@ def create_app(
     metrics = new_metrics()
     state = FiguresState(regions, as_of())
     service = AggregateService(app, metrics, state)
-    validated_topic = app.topic(
-        VALIDATED.full_name(prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    # Delivered as runs: one event per partition per fetch (services/streaming/runs.py).
+    validated_topic = source_topic(app, VALIDATED.full_name(prefix))
     facts_topic_name = YOUTH_FACTS.full_name(prefix)
     # youth pseudonym -> {"<sender>:<message_id>": validated message}, keyed and partitioned like the
     # validated topic; one changelog record per youth per batch, sent and awaited with the facts.
@@ -97,33 +94,31 @@ def create_app(
     # youth re-read after a restart is left out too (docs/privacy.md, "Erasure after the retirement").
     link_follower = LinkFollower(settings.kafka_bootstrap, prefix, settings.fetch_max_wait_ms)
 
-    async def handle(events: list[Any]) -> None:
+    async def handle(records: list[Any]) -> None:
         await erasure_follower.loaded.wait()
         await link_follower.loaded.wait()
-        batch = apply_batch(
-            messages_of, [event.message for event in events], regions, erasure_follower.erasures
-        )
+        batch = apply_batch(messages_of, records, regions, erasure_follower.erasures)
 
         # One record batch per topic-partition through the app's producer (not faust's Topic.send
         # machinery); the changelog and the facts are acknowledged before the batch's offsets can
         # be committed, or the process stops without committing (services/streaming/delivery.py).
         async def send() -> list[Any]:
             producer = kafka_producer(app)
-            pending = await send_routed_batches(producer, messages_of.topic, batch.changelog)
+            pending = await messages_of.send(producer, batch.changelog)  # moves the store's offsets
             pending += await send_record_batches(producer, facts_topic_name, batch.facts)
             return pending
 
         await deliver(send, "aggregate")
-        metrics.events_applied.inc(len(events))
+        metrics.events_applied.inc(len(records))
         update_lag(app, metrics.lag, validated_topic.get_topic_name(), batch.highest)
 
     # A batch's apply and the retention sweep never interleave: both read and write the table and
     # send its changelog records, whose order per key decides what a restored table holds.
     table_lock = asyncio.Lock()
 
-    async def handle_locked(events: list[Any]) -> None:
+    async def handle_locked(records: list[Any]) -> None:
         async with table_lock:
-            await handle(events)
+            await handle(records)
 
     @app.agent(validated_topic, concurrency=1)
     async def apply(stream: Any) -> None:
@@ -250,13 +245,12 @@ class RetentionSweep:
                 return
             producer = kafka_producer(self.app)
             facts_topic = YOUTH_FACTS.full_name(settings.topic_prefix)
-            changelog_topic = str(table.changelog_topic.get_topic_name())
 
             async def send_facts() -> list[Any]:
                 return await send_record_batches(producer, facts_topic, facts)
 
             async def send_changelog() -> list[Any]:
-                return await send_routed_batches(producer, changelog_topic, changelog)
+                return await send_table_changelog(producer, table, changelog)
 
             # Facts first: a crash before the changelog's tombstones leaves the youth in the table,
             # and the next sweep forgets it again (services/aggregate/forget.py).

@@ -1,8 +1,8 @@
 """Delivering a batch's output records: retried while Kafka may still take them, fatal otherwise.
 
-faust acknowledges the events of a ``stream.take_events`` batch in the generator's ``finally``, so
-an exception that escapes the agent body acknowledges (and the next periodic commit commits) every
-event of the batch, answered or not, and faust restarts the agent as if nothing happened. The hub's
+faust acknowledges the events of a ``take_events`` batch (and of the hub's ``take_runs``) in the
+generator's ``finally``, so an exception that escapes the agent body acknowledges (and the next
+periodic commit commits) every event of the batch, answered or not, and faust restarts the agent as if nothing happened. The hub's
 agents therefore let nothing escape: a message that cannot be handled becomes an outcome of its own
 (``UNPROCESSABLE``), and a batch whose outputs Kafka refuses stops the process *before* anything is
 acknowledged, so the restarted worker reads the batch again from the last commit (at-least-once).
@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+
+from services.streaming.runs import records_of, take_runs
 
 log = logging.getLogger("jeugdhub.delivery")
 
@@ -65,11 +67,12 @@ async def deliver(send: Send, what: str, *, first_backoff_s: float = 0.5, max_ba
 async def handle_batches(
     stream: Any, size: int, within_s: float, handle: Callable[[list[Any]], Awaitable[None]], what: str
 ) -> None:
-    """An agent body: ``handle`` each ``take_events`` batch; if it raises (or is cancelled mid-batch),
-    stop the process, since faust would acknowledge the whole batch on the way out."""
-    async for events in stream.take_events(size, within=within_s):
+    """An agent body: ``handle`` the records of each batch of runs (:func:`take_runs`: about ``size``
+    records, whole runs, or what came within ``within_s``); if it raises (or is cancelled
+    mid-batch), stop the process, since the batch would be acknowledged on the way out."""
+    async for events in take_runs(stream, size, within_s):
         try:
-            await handle(events)
+            await handle(records_of(events))
         except BaseException as exc:
             stop_without_commit(f"{what} batch not answered: {type(exc).__name__}: {exc}")
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import aiokafka
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.tuples import ack_lock
 
 from services.settings import DEFAULT_FETCH_MAX_WAIT_MS
 from services.streaming.partitioner import partition_for
+from services.streaming.runs import RunMessage, run_offsets, run_topics
 
 log = logging.getLogger("jeugdhub.transport")
 SCHEME = "jeugdhub"
@@ -84,12 +86,13 @@ class SourceGate:
     def seek_started(self) -> None:
         self.epoch += 1
 
-    def admit(self, *, fetched_in: int, rebalancing: bool) -> bool:
-        """May this source record, from a fetch started in epoch *fetched_in*, go to the agents now?"""
+    def admit(self, *, fetched_in: int, rebalancing: bool, count: int = 1) -> bool:
+        """May this source record (or run of *count* records), from a fetch started in epoch
+        *fetched_in*, go to the agents now?"""
         if self.held or rebalancing or fetched_in != self.epoch:
             # Once one record is held, every later one is too until the re-seek: passing a later
             # record first would make faust count the held offsets before it as a gap, i.e. as done.
-            self.held += 1
+            self.held += count
             return False
         return True
 
@@ -113,6 +116,8 @@ def read_again_from(read_offset: int | None, offset: int) -> bool:
 
 class Consumer(faust_aiokafka.Consumer):
     _gate: SourceGate | None = None
+    _delivering: RunMessage | None = None
+    """The run just handed to faust's drainer, until it asks for the next item (see ``_add_gap``)."""
 
     def _new_consumer_thread(self) -> ReadCommittedConsumerThread:
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -149,11 +154,16 @@ class Consumer(faust_aiokafka.Consumer):
         return committed
 
     async def getmany(self, timeout: float) -> AsyncIterator[Any]:
-        """faust's records, with source records passed only as :class:`SourceGate` allows.
+        """The fetched records for faust's drainer, source records only as :class:`SourceGate`
+        allows, and those of a run topic (services/streaming/runs.py) as one :class:`RunMessage`
+        per partition per fetch.
 
-        The positions are reset here, before a fetch: no record is inside faust's drainer then, so
-        none can set a read offset behind the seek's back. Changelog records (table recovery and
-        standbys) pass unchanged.
+        faust's own ``getmany`` with these changes: it makes a ``Message`` per record and
+        interleaves the partitions record by record; here a run topic's records stay together. The
+        checks per item are faust's: stop when the flow stops or the group generation changes,
+        skip partitions that are neither active nor buffered. The positions are reset here, before
+        a fetch: no record is inside faust's drainer then, so none can set a read offset behind
+        the seek's back. Changelog records (table recovery and standbys) pass one by one, unchanged.
         """
         gate = self.gate
         if gate.reseek_due(rebalancing=bool(self.app.rebalancing)):
@@ -168,22 +178,73 @@ class Consumer(faust_aiokafka.Consumer):
                 extra={"held": gate.reseeked()},
             )
         fetched_in = gate.epoch
-        changelogs = self.app.tables.changelog_topics
-        records = cast(AsyncGenerator[Any, None], super().getmany(timeout))  # an async generator
-        try:
-            async for tp, message in records:
-                if tp.topic not in changelogs:
-                    admitted = gate.admit(
-                        fetched_in=fetched_in,
-                        rebalancing=bool(self.app.rebalancing),
-                    )
-                    if not admitted:
-                        continue
-                    if read_again_from(self._read_offset.get(tp), message.offset):
-                        self._read_again(tp, message.offset)
-                yield tp, message
-        finally:
-            await records.aclose()
+        fetched, active = await self._wait_next_records(timeout)
+        if fetched is None or self.should_stop:
+            return
+        if not self.flow_active:
+            try:  # faust's: records fetched while the flow stopped are read again from the commits
+                await self.perform_seek()
+            except Exception as exc:
+                log.warning("seeking back while the flow is stopped failed", extra={"error": repr(exc)})
+            return
+        app = self.app
+        generation_id = app.consumer_generation_id
+        changelogs = app.tables.changelog_topics
+        runs = run_topics(app)
+        for tp, records in fetched.items():
+            if not records:
+                continue
+            if not self.flow_active or app.consumer_generation_id != generation_id:
+                break
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if tp.topic in changelogs:
+                for record in records:
+                    yield tp, self._to_message(tp, record)
+                continue
+            if tp.topic in runs:
+                if not gate.admit(
+                    fetched_in=fetched_in, rebalancing=bool(app.rebalancing), count=len(records)
+                ):
+                    continue
+                run = RunMessage(tp, records, generation_id)
+                if read_again_from(self._read_offset.get(tp), run.first_offset):
+                    self._read_again(tp, run.first_offset)
+                self._delivering = run
+                try:
+                    yield tp, run
+                finally:
+                    self._delivering = None
+                continue
+            for record in records:
+                if not gate.admit(fetched_in=fetched_in, rebalancing=bool(app.rebalancing)):
+                    continue
+                if read_again_from(self._read_offset.get(tp), record.offset):
+                    self._read_again(tp, record.offset)
+                yield tp, self._to_message(tp, record)
+
+    def ack(self, message: Any) -> bool:
+        """faust's, and for a :class:`RunMessage` every offset of the run is marked done with its last.
+
+        faust's ``_new_offset`` commits up to the first offset that is neither acknowledged nor in
+        a gap; with the run's offsets marked together, an unacknowledged run holds back its
+        partition's commits at its first offset, like an unacknowledged record.
+        """
+        if not isinstance(message, RunMessage):
+            return bool(super().ack(message))
+        with ack_lock:
+            if message.acked:
+                return False
+            done = bool(super().ack(message))
+            if done:
+                tp = message.tp
+                index = self._acked_index[tp]
+                body = run_offsets(message.first_offset, message.offset, self._committed_offset[tp], index)
+                index.update(body)
+                self._acked[tp].extend(body)
+                self._n_acked += len(body)
+            return done
 
     def _read_again(self, tp: TP, offset: int) -> None:
         """Let the drainer take *offset* instead of dropping it, and forget the gaps recorded past it
@@ -210,6 +271,10 @@ class Consumer(faust_aiokafka.Consumer):
         commit marker after every ingest request, validate's committed offsets fell ever further
         behind what it had answered (tests/integration/test_validate_commits_transactional.py).
         """
+        delivering = self._delivering
+        if delivering is not None and delivering.tp == tp:
+            # A run: the drainer passes its last offset; the gap ends before the run's first record.
+            offset_to = delivering.first_offset
         await super()._add_gap(tp, offset_from, offset_to - 1)
 
 

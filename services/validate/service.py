@@ -28,6 +28,7 @@ from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
 from services.streaming.producer import kafka_producer
+from services.streaming.runs import source_topic
 from services.streaming.web import add_service_routes, faust_is_ready
 from services.validate.answer import OutputTopics, answer_batch
 from services.validate.metrics import ValidateMetrics, new_metrics
@@ -47,9 +48,8 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     prefix = settings.topic_prefix
     app = new_faust_app(settings, RAW.partitions)
     metrics = new_metrics()
-    raw_topic = app.topic(
-        RAW.full_name(prefix), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
+    # Delivered as runs: one event per partition per fetch (services/streaming/runs.py).
+    raw_topic = source_topic(app, RAW.full_name(prefix))
     out = OutputTopics(
         VALIDATED.full_name(prefix),
         REJECTED.full_name(prefix),
@@ -75,22 +75,20 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
     async def follow_links() -> None:
         await links.run()
 
-    async def handle(events: list[Any]) -> None:
+    async def handle(records: list[Any]) -> None:
         await erasures.loaded.wait()
         await links.loaded.wait()
-        batch = answer_batch(
-            out, [event.message for event in events], dedup, keyring, regions, erasures.erasures, links.links
-        )
+        batch = answer_batch(out, records, dedup, keyring, regions, erasures.erasures, links.links)
         changelog = dedup.drain()
         await deliver(lambda: send_outputs(app, batch.records, (dedup.topic, changelog)), "validate")
         try:
-            now = time.time()
+            now_ms = time.time() * 1000.0
             observe = metrics.latency.observe
-            for event in events:
-                observe(max(0.0, now - event.message.timestamp))
+            for record in records:  # aiokafka records: timestamps in milliseconds
+                observe(max(0.0, now_ms - record.timestamp) / 1000.0)
             batch.counts.record(metrics)
-            metrics.messages_in.inc(len(events))
-            metrics.batch_size.observe(len(events))
+            metrics.messages_in.inc(len(records))
+            metrics.batch_size.observe(len(records))
             metrics.dedup_entries.set(len(dedup))
             update_lag(app, metrics.lag, raw_topic.get_topic_name(), batch.highest)
         except Exception:  # the outputs are out; a metric must not stop the worker

@@ -1,6 +1,6 @@
 """The transport consumer's gate for source records around rebalances and seeks (SourceGate).
 
-The consumer's own records come from a stand-in for faust's ``getmany``; what is checked is which
+The consumer's own records come from a stand-in for faust's fetch (``_wait_next_records``); what is checked is which
 records reach faust's drainer, when the positions are reset and what happens to the drainer's read
 offset and gaps. The whole path runs against real brokers in tests/faults/test_cluster_faults.py
 (scenarios b and c) and tests/integration/test_aggregate_two_workers.py.
@@ -9,12 +9,11 @@ offset and gaps. The whole path runs against real brokers in tests/faults/test_c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -63,28 +62,34 @@ def test_read_again_only_below_the_read_offset(read_offset: int | None, offset: 
     assert read_again_from(read_offset, offset) is again
 
 
-class _Message(SimpleNamespace):
-    offset: int
+def _record(tp: TP, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        tp.topic, tp.partition, offset, 1_700_000_000_000 + offset, 0, None, b"v", None, 0, 1, []
+    )
 
 
 def _consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetched: list[list[tuple[TP, int]]]) -> Any:
-    """The app's transport consumer with faust's getmany and perform_seek replaced by recorders."""
+    """The app's transport consumer with its fetch (faust's ``_wait_next_records``) and
+    perform_seek replaced by recorders; each item of *fetched* is one fetch's records."""
     app = new_faust_app(WorkerSettings(app_id="gatetest", data_dir=tmp_path), partitions=6)
     app.Table("dedup", key_type=str, partitions=6, use_partitioner=True)
     consumer = app.consumer
     assert isinstance(consumer, Consumer)
     batches = iter(fetched)
 
-    async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+    async def wait_next_records(self: Any, timeout: float) -> tuple[dict[TP, list[Any]], None]:
+        records: dict[TP, list[Any]] = {}
         for tp, offset in next(batches, []):
-            yield tp, _Message(offset=offset)
+            records.setdefault(tp, []).append(_record(tp, offset))
+        return records, None
 
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", wait_next_records)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "highwater", lambda self, tp: 0)
     seeks: list[int] = []
 
     async def perform_seek(self: Any) -> None:
         seeks.append(len(seeks) + 1)
 
-    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
     monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", perform_seek)
     setattr(consumer, "seeks", seeks)  # noqa: B010 - read back by the tests
     app.rebalancing = False
