@@ -466,9 +466,42 @@ def stage_history(seed: int, workdir: Path, repeat: int) -> dict[str, Any]:
     return result
 
 
+RECOVERY_MARKS = {
+    "table partitions restored": "table_restored_s",
+    "figures state loaded": "figures_state_loaded_s",
+}
+"""Log lines of a restarted aggregate whose time after the restart the recovery stage reports."""
+
+
+def _log_marks(log_path: Path, since: float) -> dict[str, Any]:
+    """Seconds after *since* of the first RECOVERY_MARKS line (written after *since*) in a worker's
+    JSON log, and the changelog records the table restore read."""
+    marks: dict[str, Any] = {}
+    for line in log_path.read_bytes().splitlines():
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict) or entry.get("msg") not in RECOVERY_MARKS:
+            continue
+        at = datetime.fromisoformat(str(entry["ts"])).timestamp()
+        name = RECOVERY_MARKS[entry["msg"]]
+        if at >= since and name not in marks:
+            marks[name] = round(at - since, 2)
+            if "changelog_records_read" in entry:
+                marks["changelog_records_read"] = entry["changelog_records_read"]
+    return marks
+
+
 def stage_recovery(
     cleanup: harness.Cleanup, broker: Broker, workdir: Path, sizes: Sizes, seed: int
 ) -> dict[str, Any]:
+    """One aggregate worker (RocksDB store, static group member) applies the state and is
+    SIGKILLed; then, each after 10 new-youth messages and a SIGKILL of the one before: a restart on
+    its data directory with the same group instance id (the product case, a StatefulSet's pod), a
+    cold start on an empty one, a restart on its directory as a dynamic group member, and a start
+    with the memory store as a dynamic member (the figure before issue 18). Each: seconds from the restart until the aggregates
+    topic shows figures with the new messages, and when the table and the figures state were loaded."""
     keyring_json = aggregate_bench._keyring_json()
     keyring = Keyring.from_json(keyring_json)
     harness.log(f"recovery: judging about {sizes.recovery_messages} validated messages of state in-process")
@@ -480,12 +513,19 @@ def stage_recovery(
     create_hub_topics(broker.bootstrap, prefix)
     harness.produce(broker.bootstrap, VALIDATED.full_name(prefix), records)
     del records
-    env = aggregate_bench._env(broker, prefix, keyring_json)
+    # A StatefulSet's pod: a persistent data directory and a stable group instance id (deploy/k8s).
+    env = aggregate_bench._env(
+        broker,
+        prefix,
+        keyring_json,
+        {"JEUGDHUB_TABLE_STORE": "rocksdb", "JEUGDHUB_GROUP_INSTANCE_ID": "jeugdhub-aggregate-0"},
+    )
     follower = aggregate_bench.SnapshotFollower(broker.bootstrap, AGGREGATES.full_name(prefix))
     follower.start()
     cleanup.add("recovery snapshot follower", follower.stop.set)
     harness.log(f"  {n} validated records pre-loaded; one aggregate worker applies them")
     first = harness.worker(cleanup, "aggregate", env, workdir / "recovery-1.log").start()
+    data_dir = Path(first.env["JEUGDHUB_DATA_DIR"])
     first.wait_ready(120)
     samples = _wait_counter(first, "jeugdhub_aggregate_events_applied_total", n, sizes.stage_timeout_s)
     nonzero = next(s for s in samples if s[1] > 0)
@@ -498,53 +538,85 @@ def stage_recovery(
         if follower.occupancy() != last:
             stable_since, last = time.monotonic(), follower.occupancy()
     base = follower.occupancy()
-    harness.log(f"  applied {n} at {apply_rate or 0:,.0f}/s; NL occupancy {base}; SIGKILL")
-    assert first.proc is not None
-    first.proc.kill()
-    first.proc.wait(10)
-    killed_at = time.time()
-
+    harness.log(f"  applied {n} at {apply_rate or 0:,.0f}/s; NL occupancy {base}")
     extra = 10
     rng = random.Random(seed + 1)
     as_of = date.fromisoformat(aggregate_bench.AS_OF)
-    new_lines = [orjson.dumps(aggregate_bench._new_youth_message(rng, as_of)) for _ in range(extra)]
-    harness.produce(
-        broker.bootstrap, VALIDATED.full_name(prefix), _validated_records(new_lines, keyring, seed)
-    )
-    restart = harness.worker(cleanup, "aggregate", env, workdir / "recovery-2.log")
-    restarted_at = time.time()
-    restart.start()
-    restart.wait_ready(timeout_s=sizes.stage_timeout_s)
-    ready_s = time.time() - restarted_at
-    deadline = time.monotonic() + sizes.stage_timeout_s
-    while follower.occupancy() < base + extra and time.monotonic() < deadline:
-        if restart.proc is not None and restart.proc.poll() is not None:
-            raise RuntimeError(f"restarted aggregate exited:\n{restart.log_tail()}")
-        time.sleep(0.1)
-    current = next(((t, occ) for t, occ in follower.seen if t >= restarted_at and occ >= base + extra), None)
-    time.sleep(2)
-    final = follower.occupancy()
+    running = first
+    expected = base
+    restarts: dict[str, Any] = {}
+    for name, store, own_dir, static in (
+        ("rocksdb_restart", "rocksdb", True, True),
+        ("rocksdb_cold_start", "rocksdb", False, True),
+        ("rocksdb_restart_dynamic_member", "rocksdb", True, False),
+        ("memory_store", "memory", False, False),
+    ):
+        assert running.proc is not None
+        running.proc.kill()
+        running.proc.wait(10)
+        killed_at = time.time()
+        new_lines = [orjson.dumps(aggregate_bench._new_youth_message(rng, as_of)) for _ in range(extra)]
+        harness.produce(
+            broker.bootstrap, VALIDATED.full_name(prefix), _validated_records(new_lines, keyring, seed)
+        )
+        expected += extra
+        log_path = workdir / f"recovery-{name}.log"
+        own_env = {k: v for k, v in env.items() if static or k != "JEUGDHUB_GROUP_INSTANCE_ID"}
+        restart = harness.worker(cleanup, "aggregate", {**own_env, "JEUGDHUB_TABLE_STORE": store}, log_path)
+        if own_dir:
+            restart.env["JEUGDHUB_DATA_DIR"] = str(data_dir)  # the killed worker's volume
+        restarted_at = time.time()
+        restart.start()
+        restart.wait_ready(timeout_s=sizes.stage_timeout_s)
+        ready_s = time.time() - restarted_at
+        deadline = time.monotonic() + sizes.stage_timeout_s
+        while follower.occupancy() < expected and time.monotonic() < deadline:
+            if restart.proc is not None and restart.proc.poll() is not None:
+                raise RuntimeError(f"restarted aggregate exited:\n{restart.log_tail()}")
+            time.sleep(0.1)
+        current = next(((t, occ) for t, occ in follower.seen if t >= restarted_at and occ >= expected), None)
+        if current is None:
+            raise TimeoutError(
+                f"{name}: figures not current {sizes.stage_timeout_s} s after the restart:\n{restart.log_tail()}"
+            )
+        time.sleep(2)
+        restarts[name] = {
+            "store": store,
+            "data_dir": "the killed worker's" if own_dir else "empty",
+            "group_membership": "static" if static else "dynamic",
+            "restart_to_ready_s": round(ready_s, 2),
+            "restart_to_current_figures_s": round(current[0] - restarted_at, 2),
+            "kill_to_current_figures_s": round(current[0] - killed_at, 2),
+            **_log_marks(log_path, restarted_at),
+            "nl_occupancy_after": follower.occupancy(),
+            "figures_correct": follower.occupancy() == expected,
+        }
+        harness.log(
+            f"  {name}: current again {current[0] - restarted_at:.1f} s after the restart; {restarts[name]}"
+        )
+        running = restart
     follower.stop.set()
     follower.join(10)
-    restart.stop()
-    if current is None:
-        raise TimeoutError(
-            f"figures not current {sizes.stage_timeout_s} s after the restart:\n{restart.log_tail()}"
-        )
-    harness.log(f"  current again {current[0] - restarted_at:.1f} s after the restart")
+    running.stop()
+    warm = restarts["rocksdb_restart"]
     return {
         "state_messages": n,
         "state_apply_rate_per_s": round(apply_rate, 1) if apply_rate else None,
         "nl_occupancy_before_kill": base,
         "new_messages_after_kill": extra,
-        "restart_to_ready_s": round(ready_s, 2),
-        "restart_to_current_figures_s": round(current[0] - restarted_at, 2),
-        "kill_to_current_figures_s": round(current[0] - killed_at, 2),
-        "nl_occupancy_after": final,
-        "figures_correct": final == base + extra,
-        "method": "SIGKILL after the state is applied and published; 10 new-youth messages written; "
-        "restart (new data dir: state only from the changelog); 'current' = the first NL snapshot "
-        "after the restart with occupancy = before + 10",
+        # the headline figures: a restart on its own data directory (RocksDB store)
+        "restart_to_ready_s": warm["restart_to_ready_s"],
+        "restart_to_current_figures_s": warm["restart_to_current_figures_s"],
+        "kill_to_current_figures_s": warm["kill_to_current_figures_s"],
+        "nl_occupancy_after": warm["nl_occupancy_after"],
+        "figures_correct": all(r["figures_correct"] for r in restarts.values()),
+        "restarts": restarts,
+        "method": "SIGKILL after the state is applied and published; before each restart the running "
+        "worker is SIGKILLed and 10 new-youth messages written; restarts on the killed worker's data "
+        "directory (RocksDB, static member), on an empty one (cold), on its directory as a dynamic member, "
+        "and with the memory store (dynamic member, the old default); 'current' = "
+        "the first NL snapshot after the restart with occupancy = before + 10 per restart so far; the "
+        "table/figures times are from the restarted worker's log",
     }
 
 

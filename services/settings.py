@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,7 +92,21 @@ class WorkerSettings(HubSettings):
     log_level: str = Field("INFO", description="JEUGDHUB_LOG_LEVEL")
     data_dir: Path = Field(
         Path("var/faust"),
-        description="JEUGDHUB_DATA_DIR: faust's local state (tables live in memory and changelogs)",
+        description="JEUGDHUB_DATA_DIR: faust's local state: the tables' RocksDB databases (keep it on a "
+        "persistent volume: a restart then reads only the changelogs' tails)",
+    )
+    group_instance_id: str | None = Field(
+        None,
+        description="JEUGDHUB_GROUP_INSTANCE_ID: static consumer-group membership (Kafka KIP-345), unique "
+        "per worker and stable across its restarts (a StatefulSet's pod name): a worker restarted within "
+        "the session timeout gets its partitions back at once instead of after the dead member's session "
+        "expires; unset: dynamic membership",
+    )
+    table_store: Literal["rocksdb", "memory"] = Field(
+        "memory",
+        description="JEUGDHUB_TABLE_STORE: where the tables live between changelog writes: rocksdb (in "
+        "JEUGDHUB_DATA_DIR, restarts read the changelog tail; the aggregate's default) or memory (every "
+        "start reads the whole changelog; docs/performance.md, Restarts)",
     )
 
 

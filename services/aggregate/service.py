@@ -46,7 +46,8 @@ from services.contracts.regions import RegionTable
 from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, FIGURES_DAILY, VALIDATED, YOUTH_FACTS
 from services.privacy.erasure_topic import ErasureFollower
 from services.privacy.links import LinkFollower
-from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
+from services.streaming.batches import Record, Routed, send_record_batches
+from services.streaming.changelog import send_changelog as send_table_changelog
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
@@ -103,7 +104,7 @@ def create_app(
         # be committed, or the process stops without committing (services/streaming/delivery.py).
         async def send() -> list[Any]:
             producer = kafka_producer(app)
-            pending = await send_routed_batches(producer, messages_of.topic, batch.changelog)
+            pending = await messages_of.send(producer, batch.changelog)  # moves the store's offsets
             pending += await send_record_batches(producer, facts_topic_name, batch.facts)
             return pending
 
@@ -244,13 +245,12 @@ class RetentionSweep:
                 return
             producer = kafka_producer(self.app)
             facts_topic = YOUTH_FACTS.full_name(settings.topic_prefix)
-            changelog_topic = str(table.changelog_topic.get_topic_name())
 
             async def send_facts() -> list[Any]:
                 return await send_record_batches(producer, facts_topic, facts)
 
             async def send_changelog() -> list[Any]:
-                return await send_routed_batches(producer, changelog_topic, changelog)
+                return await send_table_changelog(producer, table, changelog)
 
             # Facts first: a crash before the changelog's tombstones leaves the youth in the table,
             # and the next sweep forgets it again (services/aggregate/forget.py).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -14,6 +15,11 @@ from services.settings import WorkerSettings
 class AggregateSettings(WorkerSettings):
     app_id: str = Field("jeugdhub-aggregate", description="JEUGDHUB_APP_ID: consumer group and table prefix")
     web_port: int = Field(6067, description="JEUGDHUB_WEB_PORT: /metrics, /healthz, /readyz")
+    table_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb",
+        description="JEUGDHUB_TABLE_STORE: the youth-messages table in RocksDB under JEUGDHUB_DATA_DIR "
+        "(a restart reads only its changelog's tail) or in memory (every start reads it whole)",
+    )
     as_of: date | None = Field(None, description="JEUGDHUB_AS_OF: pin the as-of date (tests); default today")
     as_of_file: Path | None = Field(
         None,

@@ -18,16 +18,25 @@ done. Key and value are the bytes of the table's ``json`` codecs, so faust's rec
 as its own; the partition is that of the key's UTF-8 bytes, i.e. of the source record with this
 key. A key written several times in one batch gets one record, its last value, which is all a
 compacted changelog keeps.
+
+With the RocksDB store (``JEUGDHUB_TABLE_STORE=rocksdb``, services/streaming/rocksdb_store.py)
+the values of a batch are written to the partition databases in :meth:`ChangelogWriter.drain`,
+before their records are sent, and the store's persisted offset is set from each acknowledged
+record batch (:func:`send_changelog`): the last offset it holds, never more, so a restart reads
+only the changelog after what the store reflects.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import orjson
+from faust.types import TP
 
 from services.contracts.topics import COMPACTED_STATE_CONFIG
-from services.streaming.batches import Routed
+from services.streaming.batches import Routed, send_routed_batches
+from services.streaming.partitioner import partition_for
 
 # faust.utils.json.dumps with orjson: the table's "json" key and value codecs write exactly these.
 _FAUST_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
@@ -63,6 +72,15 @@ class ChangelogWriter:
     def __init__(self, table: Any) -> None:
         self._table = table
         self._pending: dict[str, tuple[Any, str]] = {}
+        self._partitioned_store: bool | None = None
+
+    @property
+    def _partitioned(self) -> bool:
+        """The hub's RocksDB store takes encoded values per partition; the memory store objects.
+        Asked lazily: faust creates a table's store on first use."""
+        if self._partitioned_store is None:
+            self._partitioned_store = hasattr(self._table.data, "write_partition")
+        return self._partitioned_store
 
     @property
     def topic(self) -> str:
@@ -70,10 +88,18 @@ class ChangelogWriter:
         return str(self._table.changelog_topic.get_topic_name())
 
     def get(self, key: str) -> Any:
-        return self._table.data.get(key)  # the store faust recovers into (created on first use)
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending[0]
+        data = self._table.data  # the store faust recovers into (created on first use)
+        if self._partitioned:
+            raw = data.get_encoded(faust_json(key))
+            return None if raw is None else orjson.loads(raw)
+        return data.get(key)
 
     def __len__(self) -> int:
-        return len(self._table.data)
+        data = self._table.data
+        return int(data.estimated_size()) if self._partitioned else len(data)
 
     def set(self, key: str, value: Any, route: str | None = None) -> None:
         """Visible to :meth:`get` at once; durable once :meth:`drain`'s records are acknowledged.
@@ -81,16 +107,79 @@ class ChangelogWriter:
         ``route`` is the source record's key when the table key differs from it (a hashed key): the
         changelog record must still go to the source record's partition.
         """
-        self._table.data[key] = value
+        if not self._partitioned:
+            self._table.data[key] = value
         self._pending[key] = (value, key if route is None else route)
 
     def drain(self) -> list[Routed]:
-        """(partition key, key, value) of every key set since the last drain, last value per key."""
+        """(partition key, key, value) of every key set since the last drain, last value per key.
+
+        With the RocksDB store the values go into the store here, one write per partition, before
+        the caller sends the records: the store may be ahead of the changelog, never behind it.
+        """
         pending, self._pending = self._pending, {}
-        return [
+        records = [
             (route.encode("utf-8", "surrogatepass"), faust_json(key), faust_json(value))
             for key, (value, route) in pending.items()
         ]
+        if self._partitioned and records:
+            partitions = int(self._table.partitions)
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+            for route, key, value in records:
+                by_partition.setdefault(partition_for(route, partitions), []).append((key, value))
+            for partition, items in by_partition.items():
+                self._table.data.write_partition(partition, items)
+        return records
+
+    async def send(self, producer: Any, records: list[Routed]) -> list[asyncio.Future[Any]]:
+        """Send :meth:`drain`'s records; the acknowledgements move the store's persisted offsets."""
+        return await send_changelog(producer, self._table, records)
+
+
+async def send_changelog(producer: Any, table: Any, records: list[Routed]) -> list[asyncio.Future[Any]]:
+    """Send changelog records of *table* as :func:`send_routed_batches` does and, once a record batch
+    is acknowledged, set the store's persisted offset of its partition to the batch's last offset
+    (aiokafka's batch future gives its *base* offset; the batch's record count gives the last).
+
+    Only for records already in the store (written by :meth:`ChangelogWriter.drain`, or deletions
+    the store made): the offset then never claims a record the store does not reflect. A partition
+    no longer open here (revoked meanwhile) is left alone. The memory store keeps no offsets.
+    """
+    store = table.data
+    if not hasattr(store, "has_partition"):
+        return await send_routed_batches(producer, table.changelog_topic.get_topic_name(), records)
+    topic = str(table.changelog_topic.get_topic_name())
+
+    def acked(count: int, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None or count == 0:
+            return
+        metadata = future.result()
+        if store.has_partition(metadata.partition):
+            store.set_persisted_offset(TP(topic, metadata.partition), metadata.offset + count - 1)
+
+    return await send_routed_batches(_AckedOffsets(producer, acked), topic, records)
+
+
+class _AckedOffsets:
+    """The producer as :func:`send_routed_batches` uses it, with a callback on every batch future
+    that knows the batch's record count (registered before anyone awaits the future, so it has run
+    when the sender's ``await`` returns)."""
+
+    def __init__(self, producer: Any, acked: Any) -> None:
+        self._producer = producer
+        self._acked = acked
+
+    async def partitions_for(self, topic: str) -> Any:
+        return await self._producer.partitions_for(topic)
+
+    def create_batch(self) -> Any:
+        return self._producer.create_batch()
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self._producer.send_batch(builder, topic, partition=partition)
+        count = builder.record_count()
+        future.add_done_callback(lambda f: self._acked(count, f))
+        return future
 
 
 def state_table(app: Any, name: str, partitions: int) -> ChangelogWriter:

@@ -7,6 +7,7 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from services.settings import DEFAULT_FETCH_MAX_WAIT_MS, WorkerSettings
+from services.streaming import rocksdb_store
 from services.streaming.partitioner import CachedPartitioner
 from services.streaming.transport import broker_url
 
@@ -40,17 +41,23 @@ class HubApp(faust.App):
 
 
 def new_faust_app(settings: WorkerSettings, partitions: int) -> faust.App:
-    """At-least-once app on the ``jeugdhub://`` transport; tables in memory, rebuilt from changelogs."""
+    """At-least-once app on the ``jeugdhub://`` transport; tables in RocksDB under the data directory
+    (``hubrocksdb://``, services/streaming/rocksdb_store.py), or in memory, rebuilt from their
+    changelogs at every start (``JEUGDHUB_TABLE_STORE=memory``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    rocksdb_store.register()
     app = HubApp(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=broker_url(settings.kafka_bootstrap),
-        store="memory://",
+        store="memory://" if settings.table_store == "memory" else f"{rocksdb_store.SCHEME}://",
         autodiscover=False,
         producer_acks=-1,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_s,
+        # Static membership: a restarted worker takes its partitions back without waiting for its
+        # dead predecessor's session to expire (docs/performance.md, Restarts).
+        consumer_group_instance_id=settings.group_instance_id,
         broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 5),
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_request_timeout=max(40.0, settings.session_timeout_s + 10),

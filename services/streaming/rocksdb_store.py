@@ -1,0 +1,200 @@
+"""faust's RocksDB table store with the hub's rules, registered as ``hubrocksdb://``.
+
+A worker's tables live in one RocksDB database per changelog partition under its data directory
+(``JEUGDHUB_DATA_DIR``, a persistent volume in Kubernetes). Each database also holds the offset of
+the last changelog record it reflects (faust's *persisted offset*); faust's recovery then reads only
+the changelog after it, so a restarted worker reads the tail instead of the whole changelog.
+
+The rule that keeps this exact: **the persisted offset never claims a record the store does not
+reflect.** The hub writes its tables through :class:`services.streaming.changelog.ChangelogWriter`,
+which puts the values here *before* it sends their changelog records and sets the persisted offset
+only from the acknowledged record batches (the last offset of each). So:
+
+* value stored, changelog record lost (SIGKILL before the acknowledgement): the persisted offset is
+  still the older one and the source message's offset was not committed; the message is read and
+  written again, as with the in-memory store.
+* a key deleted here (the erasure and retention sweeps pop it), its tombstone not yet acknowledged:
+  the deletion also removes the persisted offset (:meth:`Store._del`), so a crash in between makes
+  the next start read that partition's whole changelog, which still holds the youth, and the sweep
+  forgets it again, exactly as with the in-memory store. The tombstones' acknowledgement sets the
+  offset again (:func:`services.streaming.changelog.send_changelog`).
+* a database last brought up to date longer ago than the changelog keeps its tombstones (another
+  worker owned the partition meanwhile, or the volume was down for a week): a deletion after it may
+  be gone from the compacted changelog, so the database is emptied and the partition read whole
+  (:func:`usable_offset`).
+
+Every start logs how many changelog records it read per table (``table partitions restored``):
+the tail, not the whole changelog, is what makes a restart take seconds (docs/performance.md,
+"Restarts").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import rocksdict
+from faust.stores import STORES
+from faust.stores import rocksdb as faust_rocksdb
+from faust.types import TP
+
+from services.contracts.topics import COMPACTED_STATE_CONFIG
+
+log = logging.getLogger("jeugdhub.tables")
+SCHEME = "hubrocksdb"
+WRITTEN_AT_KEY = b"__jeugdhub\0offset_written_at__"
+"""Wall-clock time (seconds) at which the persisted offset was last set, beside faust's offset key."""
+DAY_S = 86_400.0
+MAX_AGE_S = int(COMPACTED_STATE_CONFIG["delete.retention.ms"]) / 1000 - DAY_S
+"""Oldest persisted offset trusted: a day less than the changelog keeps a tombstone."""
+
+# Small per-partition buffers and caches: faust's defaults (64 MiB write buffer, a 2 GiB block
+# cache per partition database) are sized for one table on a large machine; the hub runs up to
+# six partitions of one table in a pod of a few hundred MiB (deploy/k8s).
+STORE_OPTIONS: dict[str, int] = {
+    "write_buffer_size": 16 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 32 * 1024 * 1024,
+    "block_cache_compressed_size": 0,
+}
+
+
+def usable_offset(offset: bytes | None, written_at: bytes | None, now: float, max_age_s: float) -> int | None:
+    """The persisted offset to resume from, or None to read the partition's whole changelog.
+
+    None without an offset, without a time (written by another program) or when older than
+    ``max_age_s``: a tombstone written after it may already be compacted away.
+    """
+    if offset is None or written_at is None:
+        return None
+    try:
+        value, when = int(offset), float(written_at)
+    except ValueError:
+        return None
+    if now - when > max_age_s:
+        return None
+    return value
+
+
+class Store(faust_rocksdb.Store):
+    """faust's RocksDB store, written by :class:`~services.streaming.changelog.ChangelogWriter`."""
+
+    max_age_s: float = MAX_AGE_S
+    _restored: Counter[int]
+
+    def __init__(self, *args: Any, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, options={**STORE_OPTIONS, **(options or {})}, **kwargs)
+        self._restored = Counter()
+
+    # -- the persisted offset -------------------------------------------------------------------
+    def persisted_offset(self, tp: TP) -> int | None:
+        """faust asks this when a partition is assigned; an untrusted database is emptied first."""
+        db = self._db_for_partition(tp.partition)
+        raw = db.get(self.offset_key)
+        offset = usable_offset(raw, db.get(WRITTEN_AT_KEY), time.time(), self.max_age_s)
+        if offset is None and _has_keys(db):
+            removed = _empty(db)
+            log.warning(
+                "table partition read whole: its local store has no usable changelog offset",
+                extra={
+                    "table": self.table_name,
+                    "partition": tp.partition,
+                    "offset_found": raw is not None,
+                    "keys_removed": removed,
+                },
+            )
+        return offset
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        """The store reflects every changelog record of *tp* up to and including *offset*."""
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        batch.put(self.offset_key, str(offset).encode())
+        batch.put(WRITTEN_AT_KEY, repr(time.time()).encode())
+        self._db_for_partition(tp.partition).write(batch)
+
+    def has_partition(self, partition: int) -> bool:
+        """Is the partition's database open (assigned to this worker now)?"""
+        return partition in self._dbs
+
+    # -- reads and writes -----------------------------------------------------------------------
+    def get_encoded(self, key: bytes) -> bytes | None:
+        """The stored value bytes of an encoded key, without faust's codec machinery."""
+        return self._get(key)
+
+    def write_partition(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Put encoded (key, value) pairs into one partition's database in one write."""
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        index = self._key_index
+        for key, value in items:
+            batch.put(key, value)
+            index[key] = partition
+        self._db_for_partition(partition).write(batch)
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        raise TypeError("tables are written through ChangelogWriter (services/streaming/changelog.py)")
+
+    def _del(self, key: bytes) -> None:
+        """Delete *key* and, in the same write, the persisted offset of its partition: until the
+        tombstone is acknowledged a restart must read that partition's changelog whole."""
+        found = self._get_bucket_for_key(key)
+        if found is None:
+            return
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        batch.delete(key)
+        batch.delete(self.offset_key)
+        batch.delete(WRITTEN_AT_KEY)
+        found.db.write(batch)
+        self._key_index.pop(key, None)
+
+    def estimated_size(self) -> int:
+        """Keys in the assigned partitions as RocksDB estimates them (cheap; counting is a scan)."""
+        total = 0
+        for db in self._dbs_for_actives():
+            total += max(0, (db.property_int_value("rocksdb.estimate-num-keys") or 0) - 2)
+        return total
+
+    # -- recovery -------------------------------------------------------------------------------
+    def apply_changelog_batch(self, batch: Iterable[Any], to_key: Any, to_value: Any) -> None:
+        events = list(batch)
+        for event in events:
+            self._restored[event.message.partition] += 1
+        super().apply_changelog_batch(events, to_key, to_value)
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        restored, self._restored = self._restored, Counter()
+        log.info(
+            "table partitions restored",
+            extra={
+                "table": self.table_name,
+                "partitions": sorted(tp.partition for tp in active_tps),
+                "changelog_records_read": sum(restored.values()),
+                "records_per_partition": {str(p): n for p, n in sorted(restored.items())},
+            },
+        )
+
+
+def _has_keys(db: Any) -> bool:
+    keys = db.keys()  # an iterator over the database, not a dict's view
+    return any(key not in (Store.offset_key, WRITTEN_AT_KEY) for key in keys)
+
+
+def _empty(db: Any) -> int:
+    """Delete every key of *db*; returns how many (excluding the offset keys)."""
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    count = 0
+    keys = db.keys()
+    for key in keys:
+        batch.delete(key)
+        if key not in (Store.offset_key, WRITTEN_AT_KEY):
+            count += 1
+    db.write(batch)
+    return count
+
+
+def register() -> None:
+    """Make ``hubrocksdb://`` resolve to :class:`Store` (idempotent)."""
+    STORES.aliases[SCHEME] = f"{__name__}:Store"
