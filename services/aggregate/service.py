@@ -297,7 +297,7 @@ async def _follow_facts(settings: AggregateSettings, service: AggregateService) 
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         targets = await consumer.end_offsets(tps)
-        follower = FactsFollower(service.state)
+        follower = FactsFollower(service.state, loading=True)  # each youth's facts derived once
         while True:
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             for records in batches.values():
@@ -306,6 +306,7 @@ async def _follow_facts(settings: AggregateSettings, service: AggregateService) 
             if not service.caught_up.is_set():
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 if all(positions[tp] >= targets[tp] for tp in tps):
+                    follower.loaded()
                     service.caught_up.set()
                     log.info("figures state loaded", extra={"youth": service.state.youth_count})
     finally:
