@@ -156,6 +156,7 @@ def throughput(
     if not args.no_profile and harness.py_spy() is not None:
         spy = harness.start_py_spy(cleanup, worker.pid, profile_path, duration_s=int(args.timeout))
     worker.wait_ready(120)
+    cpu_ready = harness.cpu_seconds(worker.pid)  # start-up and table recovery: not per message
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -193,9 +194,23 @@ def throughput(
         "apply_window_s": round(last[0] - first[0], 2),
         "wall_from_process_start_s": round(last[0] - started, 2),
         "worker_cpu_s": cpu_s,
+        **cpu_after_ready(cpu_ready, cpu_s, n),
         "nl_snapshot_equals_replay": figures_equal,
         "target_messages_per_s": THROUGHPUT_TARGET,
         "profile": harness.summarise_collapsed(profile_path) if spy is not None else None,
+    }
+
+
+def cpu_after_ready(cpu_ready: float | None, cpu_end: float | None, n: int) -> dict[str, Any]:
+    """The worker's CPU from ready to done: per message, and messages per CPU-second (what the
+    worker would reach with a core of its own; the steadier figure on a shared machine)."""
+    if cpu_ready is None or cpu_end is None or cpu_end <= cpu_ready:
+        return {}
+    used = cpu_end - cpu_ready
+    return {
+        "worker_cpu_after_ready_s": round(used, 2),
+        "worker_cpu_us_per_message_after_ready": round(used * 1e6 / n, 1),
+        "messages_per_worker_cpu_s": round(n / used, 1),
     }
 
 

@@ -31,6 +31,7 @@ from collections import Counter
 from typing import Any
 
 from bench import feedgen, harness
+from bench.aggregate_bench import cpu_after_ready
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_profile and harness.py_spy() is not None:
             spy = harness.start_py_spy(cleanup, worker.pid, profile_path, duration_s=int(args.timeout))
         worker.wait_ready(120)
+        cpu_ready = harness.cpu_seconds(worker.pid)  # start-up and table recovery: not per message
         harness.log("validate worker ready; waiting until every raw record is read")
         deadline = time.monotonic() + args.timeout
         done = 0.0
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_from_process_start_s": round(finished - process_started, 2),
         "worker_cpu_s": worker_cpu_s,
         "worker_cpu_us_per_message": round(worker_cpu_s * 1e6 / n, 1) if worker_cpu_s else None,
+        **cpu_after_ready(cpu_ready, worker_cpu_s, n),
         "target_messages_per_s": TARGET,
         "batch_size": args.batch_size or 500,
         "profiled_with_py_spy": spy is not None,
@@ -147,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"validate: {n} raw records, {dict(statuses)}")
     print(f"validate: {rate:,.0f} messages/s on one worker (first to last retour, {span_s:.1f} s; "
           f"target {TARGET:,})")  # fmt: skip
+    if "messages_per_worker_cpu_s" in result:
+        print(f"validate: {result['worker_cpu_us_per_message_after_ready']} µs of worker CPU per message after "
+              f"ready ({result['messages_per_worker_cpu_s']:,.0f} messages per worker CPU-second)")  # fmt: skip
     print(f"load average now {harness.loadavg()}, before {load_before}; result in {path}")
     if profile is not None:
         harness.print_profile("validate worker profile (py-spy)", profile)
