@@ -137,11 +137,11 @@ def build_command(
 
 
 def deployment_commands(k8s_base: Path = K8S_BASE) -> dict[str, tuple[list[str], list[str]]]:
-    """``{deployment: (command, args)}`` of the first container of every Deployment in the base."""
+    """``{workload: (command, args)}`` of the first container of every Deployment and StatefulSet in the base."""
     found: dict[str, tuple[list[str], list[str]]] = {}
     for path in sorted(k8s_base.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
+            if not isinstance(doc, dict) or doc.get("kind") not in ("Deployment", "StatefulSet"):
                 continue
             container = doc["spec"]["template"]["spec"]["containers"][0]
             found[doc["metadata"]["name"]] = (list(container["command"]), list(container.get("args", [])))

@@ -57,6 +57,21 @@ def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
     return [doc for doc in docs if doc.get("kind") == kind]
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+"""What runs the hub's pods: Deployments, and a StatefulSet where a pod keeps state on its own volume
+(the aggregate's RocksDB table, docs/performance.md "Restarts")."""
+
+
+def workloads(docs: list[Doc]) -> list[Doc]:
+    """Every Deployment and StatefulSet (their pod templates are checked alike)."""
+    return [doc for doc in docs if doc.get("kind") in WORKLOAD_KINDS]
+
+
+def claimed_volumes(workload: Doc) -> set[str]:
+    """Names of a StatefulSet's per-pod persistent volumes (none for a Deployment)."""
+    return {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
+
+
 def kustomize() -> str:
     """The pinned kustomize (hubdev/k8scheck; built once into deploy/local/cache), never a skip."""
     from hubdev.k8scheck.fetch import KUSTOMIZE, FetchError, ensure_go_tool

@@ -19,6 +19,7 @@ from tests.unit.deploy.deploy_support import (
     REPO,
     SETTINGS_BY_COMMAND,
     Doc,
+    claimed_volumes,
     command_of,
     container_env,
     containers,
@@ -28,6 +29,7 @@ from tests.unit.deploy.deploy_support import (
     load_documents,
     of_kind,
     rendered,
+    workloads,
     yaml_files,
 )
 
@@ -47,7 +49,7 @@ SECRETS = {"jeugdhub-keyring": "validate", "jeugdhub-ingest-tokens": "ingest"}
 
 
 def _deployments() -> list[Doc]:
-    return of_kind([doc for _, doc in hand_written_resources()], "Deployment")
+    return workloads([doc for _, doc in hand_written_resources()])
 
 
 def _by_command() -> dict[str, Doc]:
@@ -129,6 +131,11 @@ def test_resources_and_security_context(command: str) -> None:
     assert "emptyDir" in volumes[mounts["/tmp"]], "a read-only root needs a writable /tmp"
     if command in ("validate", "aggregate"):  # faust writes "<app id>-data" into the working dir
         assert "emptyDir" in volumes[mounts[container["workingDir"]]]
+    if command == "aggregate":  # its table's RocksDB databases: on the pod's own persistent volume
+        data_dir = container_env(container)["JEUGDHUB_DATA_DIR"]
+        (volume,) = [m["name"] for m in container["volumeMounts"] if data_dir.startswith(m["mountPath"] + "/")
+                     and m["mountPath"] != container["workingDir"]]  # fmt: skip
+        assert volume in claimed_volumes(deployment), "a restart must find the store it left"
 
 
 def test_the_image_runs_as_the_pods_user_in_the_pods_working_directory() -> None:
@@ -202,7 +209,7 @@ def test_the_base_region_table_is_the_shipped_example_and_loads() -> None:
 
 def test_services_target_the_named_container_ports() -> None:
     docs = [doc for _, doc in hand_written_resources()]
-    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    deployments = {d["metadata"]["name"]: d for d in workloads(docs)}
     services = of_kind(docs, "Service")
     assert sorted(s["metadata"]["name"] for s in services) == sorted(deployments)
     for service in services:
@@ -235,7 +242,7 @@ def test_service_monitors_scrape_metrics_of_every_service() -> None:
 def test_kustomize_renders_and_references_resolve(directory: Path) -> None:
     docs = rendered(directory)
     config_maps = {d["metadata"]["name"] for d in of_kind(docs, "ConfigMap")}
-    deployments = of_kind(docs, "Deployment")
+    deployments = workloads(docs)
     assert len(deployments) == 3
     assert len(of_kind(docs, "KafkaTopic")) >= 6
     for deployment in deployments:
@@ -258,7 +265,7 @@ def test_every_pod_is_behind_the_default_deny_policy(directory: Path) -> None:
     docs = rendered(directory)
     (deny,) = [p for p in of_kind(docs, "NetworkPolicy") if "ingress" not in p["spec"]]
     selector = deny["spec"]["podSelector"]["matchLabels"]
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in workloads(docs):
         assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
 
 
@@ -268,7 +275,7 @@ def test_local_overlay_fits_one_broker() -> None:
     for topic in of_kind(docs, "KafkaTopic"):
         assert topic["spec"]["replicas"] == 1
         assert topic["spec"]["config"]["min.insync.replicas"] == "1"
-    images = {c["image"] for d in of_kind(docs, "Deployment") for c in containers(d)}
+    images = {c["image"] for d in workloads(docs) for c in containers(d)}
     assert images == {"jeugdhub:dev"}
     # One pod per worker and at first one of ingest: the budgets allow one eviction, so drains pass.
     assert {b["spec"]["maxUnavailable"] for b in of_kind(docs, "PodDisruptionBudget")} == {1}

@@ -22,11 +22,13 @@ from tests.unit.deploy.deploy_support import (
     KUSTOMIZATIONS,
     REPO,
     Doc,
+    claimed_volumes,
     command_of,
     container_env,
     containers,
     of_kind,
     rendered,
+    workloads,
 )
 
 PROBES = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
@@ -44,7 +46,7 @@ def _name(directory: Path) -> str:
 def _deployments(directory: Path) -> dict[str, Doc]:
     """jeugdhub subcommand -> its rendered Deployment."""
     out = {}
-    for deployment in of_kind(rendered(directory), "Deployment"):
+    for deployment in workloads(rendered(directory)):
         (container,) = containers(deployment)
         out[command_of(container)] = deployment
     return out
@@ -129,7 +131,7 @@ def test_the_paths_the_services_write_are_empty_dirs(directory: Path) -> None:
     for command, deployment in _deployments(directory).items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = containers(deployment)
-        empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v} | claimed_volumes(deployment)
         writable = [
             PurePosixPath(m["mountPath"])
             for m in container["volumeMounts"]
