@@ -149,6 +149,13 @@ class Store(faust_rocksdb.Store):
         found.db.write(batch)
         self._key_index.pop(key, None)
 
+    def _visible_keys(self, db: Any) -> Any:
+        """faust's, without the hub's offset timestamp (faust leaves out only its own offset key)."""
+        return (key for key in super()._visible_keys(db) if key != WRITTEN_AT_KEY)
+
+    def _visible_items(self, db: Any) -> Any:
+        return ((key, value) for key, value in super()._visible_items(db) if key != WRITTEN_AT_KEY)
+
     def estimated_size(self) -> int:
         """Keys in the assigned partitions as RocksDB estimates them (cheap; counting is a scan)."""
         total = 0

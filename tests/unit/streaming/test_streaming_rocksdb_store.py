@@ -216,3 +216,16 @@ def test_an_offset_is_used_only_when_it_is_younger_than_the_limit(
 
 def test_the_age_limit_is_below_the_changelogs_tombstone_retention() -> None:
     assert 0 < rocksdb_store.MAX_AGE_S < 7 * 86_400
+
+
+def test_iteration_shows_only_table_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweeps walk the store (items, keys, len): the offset and its time are not entries."""
+    writer, table = _writer(tmp_path)
+    store = table.data
+    writer.set("youth-a", {"m": 1})
+    writer.drain()
+    store.set_persisted_offset(TP(writer.topic, partition_for(b"youth-a", PARTITIONS)), 3)
+    monkeypatch.setattr(store, "_dbs_for_actives", lambda: iter(list(store._dbs.values())))
+    assert dict(store.items()) == {"youth-a": {"m": 1}}
+    assert list(store.keys()) == ["youth-a"]
+    assert len(store) == 1
