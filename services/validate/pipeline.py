@@ -144,17 +144,24 @@ def table_key(sender_code: str, message_id: str) -> str:
 
 
 def nests_deeper_than(obj: Any, limit: int) -> bool:
-    """Whether a parsed JSON value has more than ``limit`` levels of arrays/objects (no recursion)."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    """Whether a parsed JSON value has more than ``limit`` levels of arrays/objects.
+
+    Recursive, but never deeper than ``limit + 1`` calls whatever the input's depth (the walk stops
+    at the first container below the limit); no pair per child is made (it was 3 % of replay)."""
+    return _deeper(obj, 1, limit)
+
+
+def _deeper(value: Any, depth: int, limit: int) -> bool:
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    if depth > limit:
+        return True
+    # a scalar child returns at once; mypyc compiles any() over a generator to a plain loop
+    return any(_deeper(child, depth + 1, limit) for child in children)
 
 
 DedupLookup = Callable[[str], DedupEntry | None]
@@ -246,7 +253,9 @@ def _process(
         return _rejected(raw, obj, sender, received_at, [erased], None, None, None)
     validated["received_at"] = received
     entry = DedupEntry(digest, "accepted", raw.source_offset) if store_key else None
-    retour = _retour(message_id, sender, received_at, "accepted", [])
+    # Without a raw record's time (replay) received_at is the message's created_at, which
+    # check_inbound has just found a valid timestamp (parse_timestamp's test): not parsed again.
+    retour = _retour(message_id, sender, received_at, "accepted", [], checked=raw.received_at is None)
     return Outcome(
         "accepted",
         retour,
@@ -346,11 +355,14 @@ def _retour(
     received_at: str | None,
     status: Status,
     errors: list[Violation],
+    *,
+    checked: bool = False,
 ) -> RetourJSON:
+    """``checked``: ``received_at`` is known to be a valid timestamp (it is not parsed again)."""
     return {
         "message_id": public_identifier(message_id) if message_id is not None else None,
         "sender": _public_sender(sender),
-        "received_at": received_at if _is_timestamp(received_at) else None,
+        "received_at": received_at if checked or _is_timestamp(received_at) else None,
         "status": status,
         "errors": public_errors(errors),
     }
