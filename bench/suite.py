@@ -630,6 +630,11 @@ def stage_recovery(
         restart = harness.worker(cleanup, "aggregate", {**own_env, "JEUGDHUB_TABLE_STORE": store}, log_path)
         if own_dir:
             restart.env["JEUGDHUB_DATA_DIR"] = str(data_dir)  # the killed worker's volume
+        if static:
+            # The same pod: its port is part of faust's assignor metadata, which the coordinator
+            # hands a static member back unchanged (faust asserts it is the worker's own).
+            restart.env["JEUGDHUB_WEB_PORT"] = first.env["JEUGDHUB_WEB_PORT"]
+            restart.web_port = first.web_port
         restarted_at = time.time()
         restart.start()
         restart.wait_ready(timeout_s=sizes.stage_timeout_s)
