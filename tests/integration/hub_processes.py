@@ -67,11 +67,17 @@ def day_file_env(
     )
 
 
+def starting(command: str, env: dict[str, str], log_path: Path) -> Child:
+    """One ``jeugdhub <command>`` on a free web port, started but not waited for: start several,
+    then wait for each, and their starts (imports, group joins, recovery) overlap."""
+    port = free_port()
+    return service_process(command, {**env, "JEUGDHUB_WEB_PORT": str(port)}, log_path, port).start()
+
+
 def started(command: str, env: dict[str, str], log_path: Path) -> Child:
     """One ``jeugdhub <command>`` on a free web port, started and ready; the caller stops it (or
     kills it). For a process that outlives one ``with`` block (a story told over several tests)."""
-    port = free_port()
-    service = service_process(command, {**env, "JEUGDHUB_WEB_PORT": str(port)}, log_path, port).start()
+    service = starting(command, env, log_path)
     try:
         service.wait_ready()
     except BaseException:
@@ -87,6 +93,22 @@ def running(command: str, env: dict[str, str], log_path: Path) -> Iterator[Child
         yield service
     finally:
         service.stop()
+
+
+@contextmanager
+def running_all(*services: tuple[str, dict[str, str], Path]) -> Iterator[list[Child]]:
+    """``running`` for several services (command, env, log path) started at once, then each waited
+    for until ready; on the way out each still running is stopped, the last started first."""
+    children: list[Child] = []
+    try:
+        for command, env, log_path in services:
+            children.append(starting(command, env, log_path))
+        for child in children:
+            child.wait_ready()
+        yield children
+    finally:
+        for child in reversed(children):
+            child.stop()
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:

@@ -92,7 +92,7 @@ def wait_for_day(
             raise AssertionError(
                 f"no complete day {day} on the daily topic; it holds {sorted(k for k, _ in records)}"
             )
-        time.sleep(0.5)
+        time.sleep(0.3)
 
 
 def check_day(
@@ -122,7 +122,7 @@ def wait_for_snapshots(bootstrap: str, prefix: str, day: date, expected: list[di
         }
         if shown == want:
             return
-        time.sleep(1)
+        time.sleep(0.3)
     raise AssertionError(f"the aggregates topic never showed replay's figures as of {day}")
 
 
@@ -159,9 +159,9 @@ def test_one_record_per_region_and_day_on_time_late_and_across_a_restart(
     set_day(as_of_file, FIRST)
     env = day_file_env(kafka_bootstrap, unique_prefix, write_keyring(tmp_path / "keyring.json"), as_of_file)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
-    with running("validate", env, tmp_path / "validate.log"):
-        worker = aggregate_process(env, tmp_path, "aggregate-1")
-        try:
+    worker = aggregate_process(env, tmp_path, "aggregate-1")  # starts while validate does
+    try:
+        with running("validate", env, tmp_path / "validate.log"):
             worker.wait_ready(90)
             # An empty daily topic: history starts with yesterday, written late (nothing known yet).
             check_day(bootstrap, prefix, FIRST - DAY, replay_rows([], FIRST - DAY), late=True)
@@ -175,14 +175,12 @@ def test_one_record_per_region_and_day_on_time_late_and_across_a_restart(
             wait_for_snapshots(bootstrap, prefix, FIRST + DAY, replay_rows(lines, FIRST + DAY))
             set_day(as_of_file, FIRST + 2 * DAY)
             check_day(bootstrap, prefix, FIRST + DAY, replay_rows(lines, FIRST + DAY), late=False)
-        finally:
             worker.kill()  # SIGKILL: no clean resignation
 
-        # Down over two midnights: the restarted worker writes both missed days late, from its state
-        # (every message), and rewrites none of the days already there.
-        set_day(as_of_file, FIRST + 4 * DAY)
-        worker = aggregate_process(env, tmp_path, "aggregate-2")
-        try:
+            # Down over two midnights: the restarted worker writes both missed days late, from its
+            # state (every message), and rewrites none of the days already there.
+            set_day(as_of_file, FIRST + 4 * DAY)
+            worker = aggregate_process(env, tmp_path, "aggregate-2")
             worker.wait_ready(90)
             for missed in (FIRST + 2 * DAY, FIRST + 3 * DAY):
                 check_day(bootstrap, prefix, missed, replay_rows(lines, missed), late=True)
@@ -191,8 +189,9 @@ def test_one_record_per_region_and_day_on_time_late_and_across_a_restart(
             check_day(bootstrap, prefix, FIRST + 4 * DAY, replay_rows(lines, FIRST + 4 * DAY), late=False)
             time.sleep(2)  # a few more rounds: nothing is written again
             records = daily_records(bootstrap, prefix)
-        finally:
             worker.stop()
+    finally:
+        worker.kill()  # a no-op after the stop; on a failure: no worker left running
     assert_once_per_key(records)
     regions = len(replay_rows([], FIRST))
     assert len(records) == 6 * regions  # FIRST - 1 ... FIRST + 4, every region and NL once

@@ -59,9 +59,10 @@ def test_one_record_per_key_with_two_workers_and_the_publisher_killed_at_midnigh
     set_day(as_of_file, FIRST)
     env = day_file_env(kafka_bootstrap, unique_prefix, write_keyring(tmp_path / "keyring.json"), as_of_file)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
-    with running("validate", env, tmp_path / "validate.log"):
-        workers = {"a": aggregate_process(env, tmp_path, "a-1"), "b": aggregate_process(env, tmp_path, "b-1")}
-        try:
+    # the workers start while validate does
+    workers = {"a": aggregate_process(env, tmp_path, "a-1"), "b": aggregate_process(env, tmp_path, "b-1")}
+    try:
+        with running("validate", env, tmp_path / "validate.log"):
             for worker in workers.values():
                 worker.wait_ready(90)
             check_day(bootstrap, prefix, FIRST - DAY, replay_rows([], FIRST - DAY), late=True)
@@ -97,8 +98,8 @@ def test_one_record_per_key_with_two_workers_and_the_publisher_killed_at_midnigh
             check_day(bootstrap, prefix, FIRST + 2 * DAY, replay_rows(lines, FIRST + 2 * DAY), late=False)
             time.sleep(3)  # rounds of both workers, and of a rebalance if one comes
             records = daily_records(bootstrap, prefix)
-        finally:
-            for worker in workers.values():
-                worker.stop()
+    finally:
+        for worker in workers.values():
+            worker.stop()
     assert_once_per_key(records)
     assert len(records) == 4 * len(replay_rows([], FIRST))

@@ -28,7 +28,7 @@ from services.contracts.topics import AGGREGATES, AGGREGATES_PUBLIC, RAW
 from services.regulator.public import public_row
 from services.regulator.targets import evaluate
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running, service_env, write_keyring
+from tests.integration.hub_processes import produce, read_all, running_all, service_env, write_keyring
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import replay_rows, wait_for_snapshots
 
@@ -108,10 +108,8 @@ def test_the_public_topic_is_the_public_form_of_the_exact_one_and_the_targets_ar
             "JEUGDHUB_BASELINE_DATE": BASELINE.isoformat(),
         },
     )
-    with (
-        running("validate", env, tmp_path / "validate.log"),
-        running("aggregate", env, tmp_path / "aggregate.log") as aggregate,
-    ):
+    services = (("validate", env, tmp_path / "validate.log"), ("aggregate", env, tmp_path / "aggregate.log"))
+    with running_all(*services) as (_validate, aggregate):
         produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
         wait_for_snapshots(kafka_bootstrap, unique_prefix, AS_OF, replay_rows(lines, AS_OF))
         exact_records = read_all(kafka_bootstrap, AGGREGATES.full_name(unique_prefix), timeout_s=10)

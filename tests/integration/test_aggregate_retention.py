@@ -101,9 +101,9 @@ def test_expired_youth_are_tombstoned_the_figures_stay_and_a_restart_does_not_re
             read_all(bootstrap, changelog_topic, timeout_s=10), lambda k: str(orjson.loads(k))
         )
 
-    with running("validate", env, tmp_path / "validate.log"):
-        worker = aggregate_process(env, tmp_path, "aggregate-1")
-        try:
+    worker = aggregate_process(env, tmp_path, "aggregate-1")  # starts while validate does
+    try:
+        with running("validate", env, tmp_path / "validate.log"):
             worker.wait_ready(90)
             produce(bootstrap, RAW.full_name(prefix), raw_records(lines))
             wait_for_snapshots(bootstrap, prefix, FIRST, replay_rows(lines, FIRST))
@@ -123,13 +123,11 @@ def test_expired_youth_are_tombstoned_the_figures_stay_and_a_restart_does_not_re
             assert {youth for youth, value in kept.items() if value is None} == gone
             assert set(kept) == set(facts)
             assert worker.metric("jeugdhub_aggregate_youth_tracked") == len(facts) - len(gone)
-        finally:
             worker.kill()  # SIGKILL
 
-        # A restart restores the table without the expired youth and reads the facts topic with
-        # their tombstones: nothing to drop again, the figures are still replay's.
-        worker = aggregate_process(env, tmp_path, "aggregate-2")
-        try:
+            # A restart restores the table without the expired youth and reads the facts topic with
+            # their tombstones: nothing to drop again, the figures are still replay's.
+            worker = aggregate_process(env, tmp_path, "aggregate-2")
             worker.wait_ready(90)
             wait_for_snapshots(bootstrap, prefix, LATER, replay_rows(lines, LATER))
             time.sleep(2)  # the sweep runs within a second of being ready
@@ -137,5 +135,6 @@ def test_expired_youth_are_tombstoned_the_figures_stay_and_a_restart_does_not_re
             assert worker.metric("jeugdhub_aggregate_youth_tracked") == len(facts) - len(gone)
             assert {youth for youth, value in facts_latest().items() if value is None} == gone
             assert {youth for youth, value in changelog_latest().items() if value is None} == gone
-        finally:
             worker.stop()
+    finally:
+        worker.kill()  # a no-op after the stop; on a failure: no worker left running

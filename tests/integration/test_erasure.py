@@ -105,9 +105,9 @@ def test_erase_then_figures_are_replay_without_the_youth_later_messages_refused_
     as_of_file = tmp_path / "as-of"
     set_day(as_of_file, AS_OF)
     env = day_file_env(bootstrap, prefix, keyring_file, as_of_file)
-    with running("validate", env, tmp_path / "validate.log"):
-        worker = aggregate_process(env, tmp_path, "aggregate")
-        try:
+    worker = aggregate_process(env, tmp_path, "aggregate")  # starts while validate does
+    try:
+        with running("validate", env, tmp_path / "validate.log"):
             worker.wait_ready(90)
             produce(bootstrap, RAW.full_name(prefix), raw_records(lines))
             wait_for_snapshots(bootstrap, prefix, AS_OF, everything)
@@ -138,8 +138,8 @@ def test_erase_then_figures_are_replay_without_the_youth_later_messages_refused_
             assert retour["status"] == "accepted", retour
             # only the new message counts for the youth: its old messages stay erased
             wait_for_snapshots(bootstrap, prefix, AS_OF, replay_rows([*others, admitted], AS_OF))
-        finally:
-            worker.stop()
+    finally:
+        worker.stop()
 
     for log in tmp_path.glob("*.log"):
         assert bsn not in log.read_text(errors="replace"), log.name

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import pytest
@@ -357,13 +358,16 @@ def test_follow_prints_each_new_committed_record_and_stops_on_ctrl_c(
 def test_missing_topic_and_unreachable_kafka_end_in_one_line(
     kafka_bootstrap: str, unique_prefix: str
 ) -> None:
-    missing = figures(kafka_bootstrap, unique_prefix, "--history")
+    # Both commands wait out their timeouts (topic, bootstrap: 10 s each): run them side by side.
+    with ThreadPoolExecutor(2) as pool:
+        waiting = pool.submit(figures, kafka_bootstrap, unique_prefix, "--history")
+        nobody = figures(f"127.0.0.1:{free_port()}", unique_prefix)
+        missing = waiting.result()
     assert missing.returncode == 1
     assert missing.stderr.strip() == (
         f"jeugdhub figures: topic {FIGURES_DAILY.full_name(unique_prefix)} does not exist on {kafka_bootstrap} "
         "(or this user may not read it)"
     )
-    nobody = figures(f"127.0.0.1:{free_port()}", unique_prefix)
     assert nobody.returncode == 1
     (line,) = nobody.stderr.strip().splitlines()
     assert line.startswith("jeugdhub figures: Kafka: ") and "Unable to bootstrap" in line

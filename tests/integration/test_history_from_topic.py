@@ -25,7 +25,7 @@ from services.cli import main
 from services.contracts.regions import load_region_table
 from services.contracts.topics import RAW, RETOUR, VALIDATED
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running, service_env, write_keyring
+from tests.integration.hub_processes import produce, read_all, running_all, service_env, write_keyring
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import replay_rows, wait_for_snapshots
 
@@ -117,10 +117,11 @@ def test_history_and_rebuild_read_the_state_when_the_validated_topic_has_lost_re
         },
     )
     produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(first))
-    with running("validate", env, tmp_path / "validate.log"):
-        with running("aggregate", env, tmp_path / "aggregate.log"):
-            wait_for_snapshots(kafka_bootstrap, unique_prefix, AS_OF, replay_rows(first, AS_OF))
-            applied = _committed_to_end(kafka_bootstrap, unique_prefix)
+    services = (("validate", env, tmp_path / "validate.log"), ("aggregate", env, tmp_path / "aggregate.log"))
+    with running_all(*services) as (_validate, aggregate):
+        wait_for_snapshots(kafka_bootstrap, unique_prefix, AS_OF, replay_rows(first, AS_OF))
+        applied = _committed_to_end(kafka_bootstrap, unique_prefix)
+        aggregate.stop()
         assert sum(applied.values()) > 0
         _delete_records(kafka_bootstrap, applied)  # the first half is now only in the changelog
         produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(second))

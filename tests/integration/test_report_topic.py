@@ -4,9 +4,13 @@ the same page as the feed it was computed from, and says what the topic lacks.""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from kafka import KafkaProducer
 
 from hubdev.localkafka.broker import free_port
 from hubdev.paths import SPEC_EXAMPLES
+from hubdev.processes import JEUGDHUB
 from services.cli import main
 from services.contracts.canonical import record_from_json
 from services.contracts.codec import encode
@@ -151,7 +156,6 @@ def test_an_empty_topic_a_missing_topic_and_no_kafka_end_in_one_line(
     daily_topic: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "report.html"
     argv = ["report", "--from-topic", *PERIOD, "--output", str(out)]
@@ -159,11 +163,27 @@ def test_an_empty_topic_a_missing_topic_and_no_kafka_end_in_one_line(
     assert capsys.readouterr().err.strip() == (
         "jeugdhub report: the daily topic holds no figures for the month dates in [2025-10-01, 2026-03-31]"
     )
-    monkeypatch.setenv("JEUGDHUB_TOPIC_PREFIX", f"nothing{uuid.uuid4().hex[:6]}.")
-    assert main(argv) == 1
-    assert "does not exist on" in capsys.readouterr().err
-    monkeypatch.setenv("JEUGDHUB_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
-    assert main(argv) == 1
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    # A missing topic and an unreachable broker: each waits out its timeout (10 s), so the two
+    # commands run side by side, as processes (the environment is the process's).
+    nowhere = {**os.environ, "JEUGDHUB_TOPIC_PREFIX": f"nothing{uuid.uuid4().hex[:6]}."}
+    nobody = {**nowhere, "JEUGDHUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
+    with ThreadPoolExecutor(2) as pool:
+        missing, unreachable = pool.map(partial(_report_process, argv), (nowhere, nobody))
+    assert missing.returncode == 1
+    assert "does not exist on" in missing.stderr
+    assert unreachable.returncode == 1
+    (line,) = unreachable.stderr.strip().splitlines()
     assert line.startswith("jeugdhub report: Kafka: ")
     assert not out.exists()
+
+
+def _report_process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [JEUGDHUB, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
