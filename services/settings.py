@@ -109,6 +109,12 @@ class WorkerSettings(HubSettings):
         "start reads the whole changelog; docs/performance.md, Restarts)",
     )
 
+    @field_validator("group_instance_id")
+    @classmethod
+    def _no_empty_instance_id(cls, value: str | None) -> str | None:
+        """An empty variable (a template left blank) means dynamic membership, not the id ``""``."""
+        return value or None
+
 
 class KeyringSettings(HubSettings):
     """The pseudonymisation keyring: a file (a Kubernetes Secret mount) or a JSON string."""

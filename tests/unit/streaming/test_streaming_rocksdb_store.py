@@ -229,3 +229,13 @@ def test_iteration_shows_only_table_entries(tmp_path: Path, monkeypatch: pytest.
     assert dict(store.items()) == {"youth-a": {"m": 1}}
     assert list(store.keys()) == ["youth-a"]
     assert len(store) == 1
+
+
+def test_the_group_instance_id_reaches_fausts_consumer_and_blank_means_dynamic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    static = new_faust_app(WorkerSettings(data_dir=tmp_path, group_instance_id="jeugdhub-aggregate-0"), 6)
+    assert static.conf.consumer_group_instance_id == "jeugdhub-aggregate-0"
+    monkeypatch.setenv("JEUGDHUB_GROUP_INSTANCE_ID", "")
+    assert WorkerSettings().group_instance_id is None
+    assert new_faust_app(WorkerSettings(data_dir=tmp_path), 6).conf.consumer_group_instance_id is None
