@@ -64,6 +64,7 @@ from tests.integration.hub_processes import (
     read_all,
     service_env,
     started,
+    starting,
     wait_for_published,
 )
 from tests.integration.messages_support import raw_records
@@ -185,8 +186,11 @@ class Story:
 
     # -- the hub -------------------------------------------------------------------------------
 
-    def start_aggregate(self, log_name: str) -> Child:
-        self.aggregate = started("aggregate", self.envs[0], self.tmp_path / log_name)
+    def start_aggregate(self, log_name: str, wait: bool = True) -> Child:
+        """The aggregate (k0's environment: it never pseudonymises); *wait*: until it is ready."""
+        self.aggregate = starting("aggregate", self.envs[0], self.tmp_path / log_name)
+        if wait:
+            self.aggregate.wait_ready()
         return self.aggregate
 
     def use_validate(self, n: int, log_name: str | None = None) -> Child:
@@ -296,8 +300,8 @@ class Story:
 def rotation(story: Story) -> None:
     """Parts 0 (k0) and 1 (rotating to k1), the refusals and the rotation's state."""
     env0 = story.envs[0]
-    story.start_aggregate("aggregate.log")
-    story.feed_part(0, story.parts[0])
+    aggregate = story.start_aggregate("aggregate.log", wait=False)  # starts while validate does
+    story.feed_part(0, story.parts[0], during=aggregate.wait_ready)
     story.stop_validate()
     expected_first = _replay_rows(story.counted())
 
