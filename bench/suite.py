@@ -300,11 +300,11 @@ def stage_pipeline(
     }
 
 
-LATENCY_MAX_CONNECTIONS = 256
+LATENCY_MAX_CONNECTIONS = 1024
 """Keep-alive connections the latency client opens at most. A request whose time has come waits for
 a free one (its latency still counts from its scheduled time, so a stall is not hidden); without a
 cap a slow ingest made the client open a connection per message until the process ran out of
-descriptors."""
+descriptors. 1,024 carries 2,000 requests/s up to half a second of HTTP latency."""
 LATENCY_POST_TIMEOUT_S = 30.0
 
 
@@ -469,6 +469,11 @@ def stage_latency(
         accept_rate = step["achieved_accept_rate_per_s"] or 0.0
         step["sustained"] = bool(step["all_reflected"]) and min(end_rate, accept_rate) >= 0.9 * rate
         step["target_p99_s"] = LATENCY_P99_TARGET_S
+        # CPU per accepted message: steadier than the rates on a shared machine, and what a rate needs
+        step["cpu_us_per_message"] = {
+            name: round((cpu_after[name] - cpu_before[name]) / accepted * 1e6) if accepted else None
+            for name in cpu_after
+        }
         step["cpu_cores"] = {
             name: round((cpu_after[name] - cpu_before[name]) / end_to_end_span, 2)
             if end_to_end_span > 0
@@ -699,13 +704,20 @@ def _fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
-def _legs_text(step: dict[str, Any]) -> str:
-    """'; p50/p99 per leg' of a latency step (bench/latency_stages.py), '' for older results."""
+def _legs_text(step: dict[str, Any], cpus: int) -> str:
+    """'; p50/p99 per leg' of a latency step (bench/latency_stages.py) and its CPU per message, with
+    the rate ``cpus`` CPUs could carry at that cost; '' for older results."""
     legs = step.get("stages", {}).get("legs_s")
     if not legs:
         return ""
     parts = [f"{name} {_fmt(q['p50'], 2)}/{_fmt(q['p99'], 2)}" for name, q in legs.items()]
-    return "; legs p50/p99 s: " + ", ".join(parts)
+    text = "; legs p50/p99 s: " + ", ".join(parts)
+    cpu = step.get("cpu_us_per_message")
+    if cpu and all(v is not None for v in cpu.values()) and sum(cpu.values()) > 0:
+        total = sum(cpu.values())
+        text += (f"; CPU µs/msg: {', '.join(f'{k} {v}' for k, v in cpu.items())} = {total}, so "
+                 f"{cpus} CPUs carry at most {_fmt(cpus * 1e6 / total)}/s")  # fmt: skip
+    return text
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -807,7 +819,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 + (f"{step['http_errors']:,} not accepted {step.get('http_errors_by_status', '')}, "
                    if step["http_errors"] else "") +
                 f"reflected {step['reflected']:,}" + ("" if step.get("sustained", step["all_reflected"]) else
-                f" — NOT sustained ({step['reflected_rate_per_s']}/s end to end)") + _legs_text(step),
+                f" — NOT sustained ({step['reflected_rate_per_s']}/s end to end)") + _legs_text(step, m["nproc"] or 1),
             ))  # fmt: skip
         missing = [
             r
@@ -869,6 +881,7 @@ def markdown(doc: dict[str, Any]) -> str:
         ),
         f"Reproduce: `.venv/bin/python -m bench.suite{' --quick' if doc['quick'] else ''}"
         f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}"
+        f"{''.join(f' --set {k}={v}' for k, v in doc.get('service_settings', {}).items())}"
         f"{' --result ' + doc['result'] if doc.get('result', 'suite') != 'suite' else ''}` "
         f"(all figures of this table come from one run on one broker; raw numbers in {doc.get('result', 'suite')}.json).",
         "",
@@ -898,6 +911,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"open-loop rates of the latency stage (default {' '.join(f'{r:g}' for r in LATENCY_RATES)})",
     )  # fmt: skip
     parser.add_argument(
+        "--set", action="append", default=[], metavar="JEUGDHUB_NAME=VALUE", dest="settings",
+        help="a setting for every service the suite starts (repeatable), e.g. the old default "
+             "JEUGDHUB_PUBLISH_INTERVAL_S=1 for a before/after; recorded in the result",
+    )  # fmt: skip
+    parser.add_argument(
         "--markdown-from", metavar="JSON", help="only (re)write the Markdown table of an earlier result file"
     )
     args = parser.parse_args(argv)
@@ -908,6 +926,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = QUICK if args.quick else FULL
     wanted = set(args.only) if args.only else None
+    service_settings = dict(item.split("=", 1) for item in args.settings if "=" in item)
+    if len(service_settings) != len(args.settings) or not all(
+        k.startswith("JEUGDHUB_") for k in service_settings
+    ):
+        parser.error("--set takes JEUGDHUB_NAME=VALUE")
 
     def want(name: str) -> bool:
         return wanted is None or name in wanted
@@ -948,7 +971,7 @@ def main(argv: list[str] | None = None) -> int:
         broker = harness.start_broker(cleanup, workdir)
 
         def env_of(prefix: str) -> dict[str, str]:
-            return aggregate_bench._env(broker, prefix, keyring_json)
+            return aggregate_bench._env(broker, prefix, keyring_json, service_settings)
 
         if want("kafka_tools"):
             run("kafka_tools", lambda: stage_kafka_tools(broker, sizes, record_size))
@@ -985,6 +1008,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "only": sorted(wanted) if wanted else None,
+        "service_settings": service_settings,
         "result": args.result,
         "sizes": asdict(sizes),
         "kafka_version": version,

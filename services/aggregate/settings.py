@@ -30,7 +30,10 @@ class AggregateSettings(WorkerSettings):
         "Europe/Amsterdam", description="JEUGDHUB_TIMEZONE: whose 'today' is the as-of date"
     )
     publish_interval_s: float = Field(
-        1.0, gt=0, description="JEUGDHUB_PUBLISH_INTERVAL_S: per region, at most"
+        0.25,
+        gt=0,
+        description="JEUGDHUB_PUBLISH_INTERVAL_S: a region's snapshot at most this often; also the "
+        "floor of the HTTP 202 -> snapshot latency (1 s made p99 < 1 s impossible; docs/performance.md)",
     )
     history_late_days: int = Field(
         31,
