@@ -57,6 +57,20 @@ def summary(values: list[float]) -> dict[str, float | None]:
     }
 
 
+def facts_to_snapshot(facts_at: list[float], seen: Sequence[tuple[float, int]]) -> list[float]:
+    """The k-th facts record (in time order) is reflected by the first snapshot whose count reached
+    k: that snapshot's time minus the record's. Facts not reflected yet get no value."""
+    out: list[float] = []
+    j = 0
+    for k, at_facts in enumerate(sorted(facts_at), start=1):
+        while j < len(seen) and seen[j][1] < k:
+            j += 1
+        if j == len(seen):
+            break
+        out.append(seen[j][0] - at_facts)
+    return out
+
+
 def breakdown(
     bootstrap: str, prefix: str, accepted: Mapping[str, float], seen: Sequence[tuple[float, int]]
 ) -> dict[str, Any]:
@@ -91,14 +105,7 @@ def breakdown(
             legs["202_to_validated"].append(at_validated - at_202)
             if key in facts:
                 legs["validated_to_facts"].append(facts[key] - at_validated)
-    facts_in_order = sorted(facts.values())
-    j = 0
-    for k, at_facts in enumerate(facts_in_order, start=1):
-        while j < len(seen) and seen[j][1] < k:
-            j += 1
-        if j == len(seen):
-            break
-        legs["facts_to_snapshot"].append(seen[j][0] - at_facts)
+    legs["facts_to_snapshot"] = facts_to_snapshot(list(facts.values()), seen)
     return {
         "matched": {"raw": len(raw_created), "validated": len(validated), "facts": len(facts)},
         "legs_s": {name: summary(values) for name, values in legs.items()},
