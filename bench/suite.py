@@ -23,7 +23,10 @@ ports and measures, each stage under its own topic prefix:
 4. End-to-end latency from the HTTP 202 of ``jeugdhub ingest`` to the first ``NL`` RegionSnapshot
    on the aggregates topic that reflects the message (rank matching as in
    ``aggregate_bench.latency``: each message is a new youth in closed care, +1 national occupancy),
-   open loop at 100, 500 and 2,000 messages/s. Achieved rates are reported as measured.
+   open loop at 100, 500 and 2,000 messages/s (``--latency-rates``). Achieved rates are reported
+   as measured, "NOT sustained" when ingest did not accept or the pipeline did not carry the rate;
+   per message the legs 202 → validated → youth-facts → snapshot (``bench/latency_stages.py``) and
+   the CPU per message of every process, with the rate the machine's CPUs could carry at that cost.
 5. ``jeugdhub replay`` messages/s and peak memory per 100,000 tracked youth
    (``replay_bench.run_replay``); and ``jeugdhub history --every day`` over a simulated national
    year against one replay of the same feed (``history_bench.measure``: the ratio, target ≤ 3).
@@ -34,6 +37,9 @@ ports and measures, each stage under its own topic prefix:
 Everything it starts (broker, workers, JVM tools) is stopped on the way out, also on Ctrl-C.
 Results: ``bench/results/suite.json`` and ``bench/results/suite.md``, with the machine (nproc,
 CPU model, load average before/after, Python, Kafka version).
+
+``--only STAGE ...`` runs some stages (``--only scaleout``, ``--only latency``); ``--set
+JEUGDHUB_NAME=VALUE`` gives every service the suite starts a setting (before/after of a default).
 """
 
 from __future__ import annotations
