@@ -134,7 +134,7 @@ def parse_json(
     if isinstance(value, dict):
         if len(body) > max_message_bytes:
             return _message_too_large(None, len(body), max_message_bytes)
-        if nests_deeper_than(value, max_depth):
+        if may_nest_deeper_than(body, max_depth) and nests_deeper_than(value, max_depth):
             return _too_deep(None, max_depth)
         checked = _check_message(value, body, None, max_id_chars)
         if isinstance(checked, Problem):
@@ -185,6 +185,14 @@ def parse_avro(
     if isinstance(checked, Problem):
         return checked
     return ParsedBody("avro", (checked,), is_batch=False)
+
+
+def may_nest_deeper_than(text: bytes, limit: int) -> bool:
+    """False when the JSON *text* cannot nest more than *limit* levels: every level opens with a
+    ``{`` or ``[`` of its own, so their count (string contents included) bounds the depth. Two
+    C-speed counts instead of :func:`nests_deeper_than`'s walk over every member, which was about
+    5 % of ingest's CPU per single-message request (py-spy, issue 18)."""
+    return text.count(b"{") + text.count(b"[") > limit
 
 
 def nests_deeper_than(value: Any, limit: int) -> bool:
