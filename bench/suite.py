@@ -63,6 +63,7 @@ from typing import Any
 
 import orjson
 
+import services
 from bench import (
     aggregate_bench,
     feedgen,
@@ -872,7 +873,8 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark suite ({'quick' if doc['quick'] else 'full'} run, {doc['finished_at']})",
         "",
-        f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, Kafka {doc['kafka_version']}; "
+        f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, Kafka {doc['kafka_version']}, "
+        f"core build {m.get('core_build', 'not recorded')}; "
         f"load average (1/5/15 min) before {m['loadavg_before']}, after {m['loadavg_after']}. "
         "Broker, workers and the load generator share these CPUs.",
         "",
@@ -1023,6 +1025,7 @@ def main(argv: list[str] | None = None) -> int:
             "nproc": os.cpu_count(),
             "cpu_model": harness.cpu_model(),
             "python": harness.machine()["python"],
+            "core_build": services.BUILD,  # compiled or pure (why): the workers decide the same way
             "loadavg_before": load_before,
             "loadavg_after": harness.loadavg(),
         },
