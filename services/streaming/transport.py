@@ -12,6 +12,11 @@ Offsets are committed by faust only after our agents awaited the delivery of the
 No agent sees a source record fetched while the worker rebalances or before a seek, and a record
 read again after a seek is not dropped as already read (:class:`SourceGate`).
 
+The agents' source topics are delivered as runs, one faust message per partition per fetch
+(services/streaming/runs.py): ``getmany`` makes them, ``ack`` marks a run's offsets done together
+and ``_add_gap`` keeps a run's own offsets out of faust's gaps (docs/architecture.md, "Delivery and
+commits").
+
 The producer also survives a table write before it has metadata for the table's changelog topic
 (:func:`declared_changelog_partitions`): faust's ``key_partition`` would raise ``TypeError``.
 """
