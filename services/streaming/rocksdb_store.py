@@ -22,6 +22,10 @@ only from the acknowledged record batches (the last offset of each). So:
   worker owned the partition meanwhile, or the volume was down for a week): a deletion after it may
   be gone from the compacted changelog, so the database is emptied and the partition read whole
   (:func:`usable_offset`).
+* a database written against another incarnation of the changelog topic (deleted and created again,
+  or another Kafka cluster: a developer's reset broker, a restore) holds offsets of a log that no
+  longer exists: the topic's id (Kafka's topic UUID, KIP-516) is stored with the offset, and a
+  database whose id differs from the topic's, or cannot be compared, is emptied and read whole.
 
 Every start logs how many changelog records it read per table (``table partitions restored``):
 the tail, not the whole changelog, is what makes a restart take seconds (docs/performance.md,
@@ -33,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import rocksdict
@@ -47,6 +51,10 @@ log = logging.getLogger("jeugdhub.tables")
 SCHEME = "hubrocksdb"
 WRITTEN_AT_KEY = b"__jeugdhub\0offset_written_at__"
 """Wall-clock time (seconds) at which the persisted offset was last set, beside faust's offset key."""
+TOPIC_ID_KEY = b"__jeugdhub\0changelog_topic_id__"
+"""The id of the changelog topic the persisted offset belongs to."""
+HUB_KEYS = (WRITTEN_AT_KEY, TOPIC_ID_KEY)
+"""The hub's own keys in a partition database (besides faust's offset key): never table entries."""
 DAY_S = 86_400.0
 MAX_AGE_S = int(COMPACTED_STATE_CONFIG["delete.retention.ms"]) / 1000 - DAY_S
 """Oldest persisted offset trusted: a day less than the changelog keeps a tombstone."""
@@ -62,13 +70,23 @@ STORE_OPTIONS: dict[str, int] = {
 }
 
 
-def usable_offset(offset: bytes | None, written_at: bytes | None, now: float, max_age_s: float) -> int | None:
+def usable_offset(
+    offset: bytes | None,
+    written_at: bytes | None,
+    now: float,
+    max_age_s: float,
+    stored_topic: bytes | None = None,
+    topic: str | None = None,
+) -> int | None:
     """The persisted offset to resume from, or None to read the partition's whole changelog.
 
-    None without an offset, without a time (written by another program) or when older than
-    ``max_age_s``: a tombstone written after it may already be compacted away.
+    None without an offset, without a time (written by another program), when older than
+    ``max_age_s`` (a tombstone written after it may already be compacted away), or when the topic
+    id stored with it is not the changelog topic's (``topic``; unknown counts as different).
     """
     if offset is None or written_at is None:
+        return None
+    if topic is None or stored_topic is None or stored_topic.decode(errors="replace") != topic:
         return None
     try:
         value, when = int(offset), float(written_at)
@@ -83,18 +101,29 @@ class Store(faust_rocksdb.Store):
     """faust's RocksDB store, written by :class:`~services.streaming.changelog.ChangelogWriter`."""
 
     max_age_s: float = MAX_AGE_S
+    lookup_topic_id: Callable[[str, str], str | None] = staticmethod(
+        lambda bootstrap, topic: kafka_topic_id(bootstrap, topic)
+    )
     _restored: Counter[int]
 
     def __init__(self, *args: Any, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, options={**STORE_OPTIONS, **(options or {})}, **kwargs)
         self._restored = Counter()
+        self._topic_ids: dict[str, str | None] = {}
 
     # -- the persisted offset -------------------------------------------------------------------
     def persisted_offset(self, tp: TP) -> int | None:
         """faust asks this when a partition is assigned; an untrusted database is emptied first."""
         db = self._db_for_partition(tp.partition)
         raw = db.get(self.offset_key)
-        offset = usable_offset(raw, db.get(WRITTEN_AT_KEY), time.time(), self.max_age_s)
+        offset = usable_offset(
+            raw,
+            db.get(WRITTEN_AT_KEY),
+            time.time(),
+            self.max_age_s,
+            db.get(TOPIC_ID_KEY),
+            self.topic_id(tp.topic),
+        )
         if offset is None and _has_keys(db):
             removed = _empty(db)
             log.warning(
@@ -113,7 +142,19 @@ class Store(faust_rocksdb.Store):
         batch = rocksdict.WriteBatch(raw_mode=True)
         batch.put(self.offset_key, str(offset).encode())
         batch.put(WRITTEN_AT_KEY, repr(time.time()).encode())
+        topic_id = self.topic_id(tp.topic)
+        if topic_id is not None:
+            batch.put(TOPIC_ID_KEY, topic_id.encode())
+        else:
+            batch.delete(TOPIC_ID_KEY)  # cannot be compared: the next start reads the partition whole
         self._db_for_partition(tp.partition).write(batch)
+
+    def topic_id(self, topic: str) -> str | None:
+        """The changelog topic's id, asked of Kafka once per topic (None when it cannot be had)."""
+        if topic not in self._topic_ids:
+            bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.app.conf.broker)
+            self._topic_ids[topic] = self.lookup_topic_id(bootstrap, topic)
+        return self._topic_ids[topic]
 
     def has_partition(self, partition: int) -> bool:
         """Is the partition's database open (assigned to this worker now)?"""
@@ -151,10 +192,10 @@ class Store(faust_rocksdb.Store):
 
     def _visible_keys(self, db: Any) -> Any:
         """faust's, without the hub's offset timestamp (faust leaves out only its own offset key)."""
-        return (key for key in super()._visible_keys(db) if key != WRITTEN_AT_KEY)
+        return (key for key in super()._visible_keys(db) if key not in HUB_KEYS)
 
     def _visible_items(self, db: Any) -> Any:
-        return ((key, value) for key, value in super()._visible_items(db) if key != WRITTEN_AT_KEY)
+        return ((key, value) for key, value in super()._visible_items(db) if key not in HUB_KEYS)
 
     def estimated_size(self) -> int:
         """Keys in the assigned partitions as RocksDB estimates them (cheap; counting is a scan)."""
@@ -186,7 +227,7 @@ class Store(faust_rocksdb.Store):
 
 def _has_keys(db: Any) -> bool:
     keys = db.keys()  # an iterator over the database, not a dict's view
-    return any(key not in (Store.offset_key, WRITTEN_AT_KEY) for key in keys)
+    return any(key != Store.offset_key and key not in HUB_KEYS for key in keys)
 
 
 def _empty(db: Any) -> int:
@@ -196,10 +237,30 @@ def _empty(db: Any) -> int:
     keys = db.keys()
     for key in keys:
         batch.delete(key)
-        if key not in (Store.offset_key, WRITTEN_AT_KEY):
+        if key != Store.offset_key and key not in HUB_KEYS:
             count += 1
     db.write(batch)
     return count
+
+
+def kafka_topic_id(bootstrap: str, topic: str) -> str | None:
+    """The topic's id from Kafka's metadata (one admin round trip), None on any failure."""
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    except Exception as exc:  # no broker: the store cannot be trusted, read the changelog whole
+        log.warning("changelog topic id not known", extra={"topic": topic, "error": repr(exc)})
+        return None
+    try:
+        (described,) = admin.describe_topics([topic])
+        found = described.get("topic_id") if not described.get("error_code") else None
+        return None if found is None else str(found)
+    except Exception as exc:
+        log.warning("changelog topic id not known", extra={"topic": topic, "error": repr(exc)})
+        return None
+    finally:
+        admin.close()
 
 
 def register() -> None:

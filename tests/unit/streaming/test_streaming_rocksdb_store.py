@@ -19,9 +19,10 @@ from services.streaming import rocksdb_store
 from services.streaming.changelog import ChangelogWriter, send_changelog, state_table
 from services.streaming.faust_app import new_faust_app
 from services.streaming.partitioner import partition_for
-from services.streaming.rocksdb_store import WRITTEN_AT_KEY, Store, usable_offset
+from services.streaming.rocksdb_store import TOPIC_ID_KEY, WRITTEN_AT_KEY, Store, usable_offset
 
 PARTITIONS = 6
+TOPIC_ID = "6de2370a-c90e-4e57-a28b-81ed79dbecd1"
 
 
 def _writer(tmp_path: Path) -> tuple[ChangelogWriter, Any]:
@@ -30,6 +31,7 @@ def _writer(tmp_path: Path) -> tuple[ChangelogWriter, Any]:
     writer = state_table(app, "youth-messages", PARTITIONS)
     table: Any = app.tables["youth-messages"]
     assert isinstance(table.data, Store)
+    table.data.lookup_topic_id = lambda bootstrap, topic: TOPIC_ID  # Kafka's answer, without Kafka
     return writer, table
 
 
@@ -207,11 +209,17 @@ def test_an_offset_is_used_only_when_it_is_younger_than_the_limit(
     offset: int, age: int, max_age: int
 ) -> None:
     now = 1_800_000_000.0
-    got = usable_offset(str(offset).encode(), repr(now - age).encode(), now, max_age)
+    topic = TOPIC_ID.encode()
+    got = usable_offset(str(offset).encode(), repr(now - age).encode(), now, max_age, topic, TOPIC_ID)
     assert got == (offset if age <= max_age else None)
-    assert usable_offset(None, repr(now).encode(), now, max_age) is None
-    assert usable_offset(str(offset).encode(), None, now, max_age) is None
-    assert usable_offset(b"x", repr(now).encode(), now, max_age) is None
+    assert usable_offset(None, repr(now).encode(), now, max_age, topic, TOPIC_ID) is None
+    assert usable_offset(str(offset).encode(), None, now, max_age, topic, TOPIC_ID) is None
+    assert usable_offset(b"x", repr(now).encode(), now, max_age, topic, TOPIC_ID) is None
+    # another incarnation of the topic, or an id that cannot be compared
+    fresh = repr(now).encode()
+    assert usable_offset(str(offset).encode(), fresh, now, max_age, b"another-id", TOPIC_ID) is None
+    assert usable_offset(str(offset).encode(), fresh, now, max_age, None, TOPIC_ID) is None
+    assert usable_offset(str(offset).encode(), fresh, now, max_age, topic, None) is None
 
 
 def test_the_age_limit_is_below_the_changelogs_tombstone_retention() -> None:
@@ -239,3 +247,28 @@ def test_the_group_instance_id_reaches_fausts_consumer_and_blank_means_dynamic(
     monkeypatch.setenv("JEUGDHUB_GROUP_INSTANCE_ID", "")
     assert WorkerSettings().group_instance_id is None
     assert new_faust_app(WorkerSettings(data_dir=tmp_path), 6).conf.consumer_group_instance_id is None
+
+
+def test_a_database_of_another_incarnation_of_the_changelog_is_emptied(tmp_path: Path) -> None:
+    """Topics deleted and created again (a developer's reset broker, a restore): offsets of a log
+    that no longer exists must not be resumed from, nor its entries kept."""
+    writer, table = _writer(tmp_path)
+    store = table.data
+    writer.set("youth-a", {"m": 1})
+    writer.drain()
+    tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
+    store.set_persisted_offset(tp, 7)
+    db = store._db_for_partition(tp.partition)
+    assert db.get(TOPIC_ID_KEY) == TOPIC_ID.encode()
+    assert store.persisted_offset(tp) == 7
+    store._topic_ids.clear()
+    store.lookup_topic_id = lambda bootstrap, topic: "0f0f0f0f-0000-4000-8000-000000000000"
+    assert store.persisted_offset(tp) is None
+    assert store.get("youth-a") is None
+    # Kafka not reachable for the id: not comparable, so not trusted either
+    writer.set("youth-a", {"m": 1})
+    writer.drain()
+    store.set_persisted_offset(tp, 8)
+    store._topic_ids.clear()
+    store.lookup_topic_id = lambda bootstrap, topic: None
+    assert store.persisted_offset(tp) is None and store.get("youth-a") is None
