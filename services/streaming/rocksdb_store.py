@@ -75,8 +75,8 @@ def usable_offset(
     written_at: bytes | None,
     now: float,
     max_age_s: float,
-    stored_topic: bytes | None = None,
-    topic: str | None = None,
+    stored_topic: bytes | None,
+    topic: str | None,
 ) -> int | None:
     """The persisted offset to resume from, or None to read the partition's whole changelog.
 
