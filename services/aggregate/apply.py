@@ -27,7 +27,7 @@ log = logging.getLogger("jeugdhub.aggregate")
 
 
 class ValidatedRecord(Protocol):
-    """A consumed validated record: faust's ``event.message`` has these attributes."""
+    """A consumed validated record (aiokafka's ``ConsumerRecord``, as a run delivers it)."""
 
     @property
     def value(self) -> bytes: ...

@@ -7,7 +7,7 @@ from typing import Protocol
 
 
 class Consumed(Protocol):
-    """A consumed record's place: faust's ``event.message`` has these attributes."""
+    """A consumed record's place (aiokafka's ``ConsumerRecord`` has these attributes)."""
 
     @property
     def partition(self) -> int: ...

@@ -34,7 +34,7 @@ log = logging.getLogger("jeugdhub.validate")
 
 
 class RawRecord(Protocol):
-    """A consumed raw record: faust's ``event.message`` has these attributes."""
+    """A consumed raw record (aiokafka's ``ConsumerRecord``, as a run delivers it)."""
 
     @property
     def value(self) -> bytes: ...
