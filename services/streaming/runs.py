@@ -18,7 +18,7 @@ single unacknowledged record. See docs/architecture.md, "Delivery and commits".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Protocol
 
 import faust
@@ -185,7 +185,7 @@ class _Batch:
         self.consumed.set()
 
 
-async def take_runs(stream: Any, max_records: int, within_s: float) -> AsyncIterator[list[Any]]:
+async def take_runs(stream: Any, max_records: int, within_s: float) -> AsyncGenerator[list[Any], None]:
     """faust's ``Stream.take_events`` with the batch measured in records instead of events.
 
     Yields the events (runs) that arrived within ``within_s`` seconds, or as soon as they hold at

@@ -9,6 +9,7 @@ real broker in tests/integration/test_validate_*.py, test_aggregate_*.py and tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from services.settings import WorkerSettings
 from services.streaming.faust_app import new_faust_app
-from services.streaming.runs import RunMessage, records_of, run_offsets, run_size, run_topics
+from services.streaming.runs import RunMessage, records_of, run_offsets, run_size, run_topics, take_runs
 from services.streaming.transport import Consumer
 
 SOURCE = TP("jeugdhub.raw.v1", 0)
@@ -187,3 +188,77 @@ def test_run_offsets_are_the_runs_unmarked_offsets_from_the_commit(
     floor = first if committed is None else max(first, committed)
     assert marked == sorted(marked)
     assert set(marked) == {o for o in range(first, last) if o >= floor and o not in already}
+
+
+class _Stream:
+    """The parts of a faust ``Stream`` that ``take_runs`` uses; its passive drainer feeds *events*
+    one by one through the processors, as faust's does."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.enable_acks = True
+        self._processors: list[Any] = []
+        self.current_event: Any = None
+        self.should_stop = False
+        self.loop = asyncio.get_running_loop()
+        self.channel = self
+        self.acked: list[Any] = []
+        self.log = SimpleNamespace(exception=lambda *args: None)
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Any:
+        raise StopAsyncIteration
+
+    def add_processor(self, processor: Any) -> None:
+        self._processors.append(processor)
+
+    def _enable_passive(self, channel: Any) -> None:
+        self.feeder = asyncio.ensure_future(self._feed())
+
+    async def _feed(self) -> None:
+        for event in self.events:
+            self.current_event = event
+            for processor in list(self._processors):
+                await processor(event)
+
+    async def wait(self, event: asyncio.Event) -> None:
+        await event.wait()
+
+    async def wait_for_stopped(self, event: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    async def ack(self, event: Any) -> None:
+        self.acked.append(event)
+
+    async def crash(self, exc: BaseException) -> None:
+        raise exc
+
+
+def _run_event(first: int, size: int) -> Any:
+    return SimpleNamespace(
+        message=RunMessage(SOURCE, [_record(SOURCE, o) for o in range(first, first + size)], 0)
+    )
+
+
+def test_take_runs_counts_records_and_acknowledges_a_batch_only_after_it_was_handled() -> None:
+    async def scenario() -> tuple[list[list[int]], list[list[int]], bool]:
+        stream = _Stream([_run_event(0, 300), _run_event(300, 300), _run_event(600, 100)])
+        batches: list[list[int]] = []
+        acked_while_handling: list[list[int]] = []
+        generator = take_runs(stream, 500, 0.05)
+        async for events in generator:
+            batches.append([len(e.message.records) for e in events])
+            acked_while_handling.append([len(e.message.records) for e in stream.acked])
+            if len(batches) == 2:
+                break
+        await generator.aclose()
+        stream.feeder.cancel()
+        return batches, acked_while_handling, stream.enable_acks
+
+    batches, acked_while_handling, enable_acks = asyncio.run(scenario())
+    assert batches == [[300, 300], [100]]  # closed at 600 >= 500 records; whole runs, never split
+    assert acked_while_handling == [[], [300, 300]]  # a batch's runs only once the next is asked for
+    assert enable_acks  # the stream's own acking is restored
