@@ -88,6 +88,7 @@ from services.ingest.tokens import Sender, add_token
 from services.privacy.pseudonym import Keyring
 from services.replay.offline import judge_lines
 from services.streaming.topic_admin import create_hub_topics, ensure_topics
+from tests.faults.hub_harness import group_lag
 
 SENDER_CODE = "10000001"  # the provider of aggregate_bench's latency messages
 LATENCY_RATES = (100.0, 500.0, 2000.0)
@@ -493,6 +494,16 @@ def stage_latency(
                     f"{'sustained' if step['sustained'] else 'NOT sustained'}; legs {step['stages']['legs_s']}")  # fmt: skip
         steps.append(step)
         if not step["all_reflected"]:
+            # where the missing messages are: uncommitted source records of each worker's group
+            step["group_lag_after_drain"] = {
+                "validate_raw": group_lag(
+                    broker.bootstrap, f"{prefix}jeugdhub-validate", RAW.full_name(prefix)
+                ),
+                "aggregate_validated": group_lag(
+                    broker.bootstrap, f"{prefix}jeugdhub-aggregate", VALIDATED.full_name(prefix)
+                ),
+            }
+            harness.log(f"  group lag after the drain: {step['group_lag_after_drain']}")
             harness.log("  not sustained: the remaining rates would only measure the backlog; stopping here")
             break
         time.sleep(2)
@@ -826,7 +837,9 @@ def markdown(doc: dict[str, Any]) -> str:
                 + (f"{step['http_errors']:,} not accepted {step.get('http_errors_by_status', '')}, "
                    if step["http_errors"] else "") +
                 f"reflected {step['reflected']:,}" + ("" if step.get("sustained", step["all_reflected"]) else
-                f" — NOT sustained ({step['reflected_rate_per_s']}/s end to end)") + _legs_text(step, m["nproc"] or 1),
+                f" — NOT sustained ({step['reflected_rate_per_s']}/s end to end)") + _legs_text(step, m["nproc"] or 1)
+                + (f"; group lag after the drain {step['group_lag_after_drain']}"
+                   if "group_lag_after_drain" in step else ""),
             ))  # fmt: skip
         missing = [
             r
