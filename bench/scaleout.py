@@ -32,6 +32,7 @@ from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
 
 WORKER_COUNTS = (1, 2, 3)
+IDLE_SAMPLE_S = 3.0
 VALIDATE_IN = "jeugdhub_validate_messages_in_total"
 VALIDATE_ACCEPTED = "jeugdhub_validate_accepted_total"
 AGGREGATE_APPLIED = "jeugdhub_aggregate_events_applied_total"
@@ -141,13 +142,19 @@ def step(
         finally:
             admin.close()
         pids = [w.pid for w in everyone]
-        cpu_before, broker_before = _cpu(pids), _cpu([broker.pid or 0])
+        # What the idle workers burn (timers, empty fetches, heartbeats): a cost per worker, not per
+        # message, which a longer window (a busier machine) would otherwise charge to the messages.
+        idle_started, idle_cpu = time.monotonic(), _cpu(pids)
+        time.sleep(IDLE_SAMPLE_S)
+        idle_cores = (_cpu(pids) - idle_cpu) / (time.monotonic() - idle_started)
+        cpu_before, broker_before, cpu_at = _cpu(pids), _cpu([broker.pid or 0]), time.monotonic()
         harness.log(f"scale-out {workers} worker(s) per service: groups stable; writing {n} raw records")
         written_at = time.monotonic()
         harness.produce(broker.bootstrap, RAW.full_name(prefix), records)
         produce_s = time.monotonic() - written_at
         first, done = _measure(validates, aggregates, n, timeout_s)
         cpu_s = _cpu(pids) - cpu_before
+        cpu_window_s = time.monotonic() - cpu_at
         broker_cpu_s = _cpu([broker.pid or 0]) - broker_before
         validate_in = [w.metric(VALIDATE_IN) or 0.0 for w in validates]
         applied = [w.metric(AGGREGATE_APPLIED) or 0.0 for w in aggregates]
@@ -171,6 +178,10 @@ def step(
         "workers_cpu_s": round(cpu_s, 2),
         "broker_cpu_s": round(broker_cpu_s, 2),
         "cpu_us_per_message": round((cpu_s + broker_cpu_s) / n * 1e6, 1),
+        "workers_idle_cores": round(idle_cores, 3),
+        "workers_cpu_us_per_message_net_of_idle": round(
+            max(0.0, cpu_s - idle_cores * cpu_window_s) / n * 1e6, 1
+        ),
         "validate_messages_per_worker": [int(v) for v in validate_in],
         "aggregate_applied_per_worker": [int(v) for v in applied],
         "reprocessed": int(sum(validate_in) - n),

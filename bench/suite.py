@@ -722,6 +722,14 @@ def _fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
+def _rates_option(latency: dict[str, Any]) -> str:
+    """' --latency-rates …' when a run's rates were not the default ones."""
+    rates = latency.get("rates")
+    if not rates or tuple(rates) == LATENCY_RATES:
+        return ""
+    return " --latency-rates " + " ".join(f"{r:g}" for r in rates)
+
+
 def _legs_text(step: dict[str, Any], cpus: int) -> str:
     """'; p50/p99 per leg' of a latency step (bench/latency_stages.py) and its CPU per message, with
     the rate ``cpus`` CPUs could carry at that cost; '' for older results."""
@@ -820,7 +828,10 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"scale-out: pipeline, {s['workers_per_service']} worker(s) per service",
                 f"{_fmt(s['messages_per_s'])} msg/s",
                 f"{_fmt(s['ratio_to_1_worker'], 2)} of 1 worker",
-                f"{s['cpu_us_per_message']} µs CPU/msg (workers + broker); validate per worker "
+                f"{s['cpu_us_per_message']} µs CPU/msg (workers + broker)"
+                + (f", workers {s['workers_cpu_us_per_message_net_of_idle']} net of their idle "
+                   f"{s['workers_idle_cores']} cores" if "workers_idle_cores" in s else "")
+                + "; validate per worker "
                 f"{s['validate_messages_per_worker']}, aggregate {s['aggregate_applied_per_worker']}"
                 + (f"; {s['reprocessed']} read twice" if s["reprocessed"] else ""),
             ))  # fmt: skip
@@ -903,6 +914,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Reproduce: `.venv/bin/python -m bench.suite{' --quick' if doc['quick'] else ''}"
         f"{' --only ' + ' '.join(doc['only']) if doc.get('only') else ''}"
         f"{''.join(f' --set {k}={v}' for k, v in doc.get('service_settings', {}).items())}"
+        f"{_rates_option(lat)}"
         f"{' --result ' + doc['result'] if doc.get('result', 'suite') != 'suite' else ''}` "
         f"(all figures of this table come from one run on one broker; raw numbers in {doc.get('result', 'suite')}.json).",
         "",
