@@ -47,7 +47,8 @@ from services.privacy.erasure import ErasureEntry
 from services.privacy.erasure_topic import ErasureFollower
 from services.privacy.links import LinkFollower
 from services.privacy.rotation import YouthLink
-from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
+from services.streaming.batches import Record, Routed, send_record_batches
+from services.streaming.changelog import send_changelog as send_table_changelog
 from services.streaming.delivery import deliver
 from services.streaming.producer import kafka_producer
 from services.streaming.web import faust_is_ready
@@ -128,7 +129,6 @@ class ErasureSweep:
             if not forgotten:
                 return
             producer = kafka_producer(self.app)
-            changelog_topic = str(table.changelog_topic.get_topic_name())
             facts = cast(list[Record], forgotten.facts)
             changelog = cast(list[Routed], forgotten.changelog)
 
@@ -136,7 +136,8 @@ class ErasureSweep:
                 return await send_record_batches(producer, self.facts_topic, facts)
 
             async def send_changelog() -> list[Any]:
-                return await send_routed_batches(producer, changelog_topic, changelog)
+                # acknowledged tombstones give the partition its store offset back (changelog.py)
+                return await send_table_changelog(producer, table, changelog)
 
             # Facts first: a crash before the changelog's tombstones leaves the youth in the table,
             # and the rescan after the restart forgets it again (services/aggregate/forget.py).
