@@ -117,7 +117,12 @@ def _prefix(tag: str) -> str:
 
 
 def _passthrough(
-    bootstrap: str, source: str, messages: int, timeout_s: float, script: str = "baseline"
+    bootstrap: str,
+    source: str,
+    messages: int,
+    timeout_s: float,
+    script: str = "baseline",
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``bench/baseline.py`` (plain aiokafka) or ``bench/faust_baseline.py`` (a faust agent) as a
     child process from ``source`` to a fresh 6-partition topic."""
@@ -125,7 +130,7 @@ def _passthrough(
     ensure_topics(bootstrap, [dest], partitions=6)
     out = subprocess.run(
         [sys.executable, "-m", f"bench.{script}", "--bootstrap", bootstrap,
-         "--source", source, "--dest", dest, "--messages", str(messages)],
+         "--source", source, "--dest", dest, "--messages", str(messages), *extra],
         cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL,
         preexec_fn=set_parent_death_signal,
     )  # fmt: skip
@@ -238,6 +243,10 @@ def stage_aggregate(
         broker.bootstrap, VALIDATED.full_name(validate_prefix), accepted, sizes.stage_timeout_s,
         script="faust_baseline",
     )  # fmt: skip
+    faust_runs = _passthrough(
+        broker.bootstrap, VALIDATED.full_name(validate_prefix), accepted, sizes.stage_timeout_s,
+        script="faust_baseline", extra=("--runs",),
+    )  # fmt: skip
     harness.log(f"  passthrough {passthrough['messages_per_s']:,.0f}/s, faust passthrough "
                 f"{faust_passthrough['messages_per_s']:,.0f}/s; aggregate_bench.throughput")  # fmt: skip
     args = argparse.Namespace(
@@ -251,6 +260,7 @@ def stage_aggregate(
         **result,
         "passthrough": passthrough,
         "faust_passthrough": faust_passthrough,
+        "faust_runs_passthrough": faust_runs,
         "ratio_to_passthrough": round(rate / passthrough["messages_per_s"], 3)
         if passthrough["messages_per_s"]
         else None,
@@ -806,6 +816,16 @@ def markdown(doc: dict[str, Any]) -> str:
                     f"{_fmt(fpt['messages_per_s'])} msg/s",
                     _fmt(fpt["messages_per_s"] / pt["messages_per_s"], 3) if pt["messages_per_s"] else "",
                     f"{fpt['messages']:,} records; the floor of any faust stage (bench/faust_baseline.py)",
+                )
+            )
+        frp = a.get("faust_runs_passthrough")
+        if frp:
+            rows.append(
+                (
+                    "faust agent passthrough, runs (validated records)",
+                    f"{_fmt(frp['messages_per_s'])} msg/s",
+                    _fmt(frp["messages_per_s"] / pt["messages_per_s"], 3) if pt["messages_per_s"] else "",
+                    f"{frp['messages']:,} records; the hub's run path (bench/faust_baseline.py --runs)",
                 )
             )
         rows.append(("aggregate alone (1 worker)", f"{_fmt(a['messages_per_s'])} msg/s",
