@@ -29,7 +29,8 @@ RUN python -m pip install "mypy>=1.10" "setuptools>=68" "types-setuptools>=68" "
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY services ./services
-RUN python -m pip wheel --wheel-dir /wheels .
+RUN python -m pip wheel --wheel-dir /wheels . \
+ && (cd /wheels && sha256sum *.whl) > /wheels.sha256
 # mypy type-checks what the compiled modules import, so the dependencies are installed here too.
 RUN python -m pip install --no-index --find-links /wheels jeugdhub \
  && JEUGDHUB_CORE_BUILD_DIR=/core JEUGDHUB_CORE_BUILD_CACHE=off python -m services.compiled build \
@@ -45,6 +46,10 @@ RUN groupadd --system --gid 10001 jeugdhub \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/jeugdhub --no-create-home \
         --shell /usr/sbin/nologin jeugdhub \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/jeugdhub
+# The wheels' checksums first: a layer cache (buildah --layers) does not key a RUN on what it
+# mounts, so without this COPY a changed wheel was not installed (a stale jeugdhub, found by the
+# core build check below). The list stays in the image: what was installed.
+COPY --from=build /wheels.sha256 /opt/jeugdhub/wheels.sha256
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-index --find-links /wheels jeugdhub
 # The compiled core. JEUGDHUB_CORE_BUILD=compiled: a worker whose build does not match its sources
