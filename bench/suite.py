@@ -388,6 +388,26 @@ def _without_digit_runs(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "placement_id": str(message["placement_id"]).translate(_NO_DIGITS)}
 
 
+class YouthMessages:
+    """The latency stage's messages: each a new youth in closed care (+1 national occupancy)."""
+
+    def __init__(self, rng: random.Random, as_of: date) -> None:
+        self._rng, self._as_of = rng, as_of
+        self._bsns: set[str] = set()
+
+    def take(self, count: int) -> list[dict[str, Any]]:
+        """``count`` messages of youth not seen before. A random BSN drawn twice (about 5 in 30,000)
+        is the same youth, whose second message adds nothing to the occupancy and so would never
+        count as reflected: such draws are skipped."""
+        out: list[dict[str, Any]] = []
+        while len(out) < count:
+            message = _without_digit_runs(aggregate_bench._new_youth_message(self._rng, self._as_of))
+            if message["bsn"] not in self._bsns:
+                self._bsns.add(message["bsn"])
+                out.append(message)
+        return out
+
+
 def _latency_cpu(broker: Broker, workers: tuple[Child, ...]) -> dict[str, float]:
     """CPU seconds so far of the broker, each worker and this process (the HTTP client)."""
     cpu = {w.name: harness.cpu_seconds(w.pid) or 0.0 for w in workers}
@@ -426,8 +446,7 @@ def stage_latency(
     rng = random.Random(seed)
     as_of = date.fromisoformat(aggregate_bench.AS_OF)
 
-    def messages(count: int) -> list[dict[str, Any]]:
-        return [_without_digit_runs(aggregate_bench._new_youth_message(rng, as_of)) for _ in range(count)]
+    messages = YouthMessages(rng, as_of).take
 
     def bodies(count: int) -> list[bytes]:
         return [orjson.dumps(message) for message in messages(count)]

@@ -131,3 +131,10 @@ def test_the_report_has_one_scaleout_row_per_worker_count_and_the_two_cores_text
     assert "| scale-out: pipeline, 2 worker(s) per service | 800 msg/s | 0.80 of 1 worker |" in text
     assert "1 read twice" in text
     assert "Scale-out on 2 CPUs: TWO CORES TEXT" in text
+
+
+def test_latency_messages_are_each_a_new_youth_across_takes() -> None:
+    messages = suite.YouthMessages(random.Random(2026), date(2026, 3, 31))
+    taken = messages.take(50) + messages.take(7_500) + messages.take(30_000)
+    assert len(taken) == 37_550
+    assert len({m["bsn"] for m in taken}) == len(taken)  # the seed draws 7 BSNs twice
