@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import faust
 
+import services
 from services.observability.logs import logging_config, setup_logging
 from services.settings import WorkerSettings
 
@@ -32,7 +33,7 @@ def start_worker(
     ``jeugdhub <name>: <reason>``, exit status 2."""
     setup_logging(settings.log_level)
     log = logging.getLogger(f"jeugdhub.{name}")
-    log.info("starting", extra={"settings": settings.masked()})
+    log.info("starting", extra={"settings": settings.masked(), "core_build": services.BUILD})
     refused: tuple[type[Exception], ...] = (*refusals, OSError)
     try:
         app = build_app()
