@@ -18,14 +18,14 @@ patch the generator's classes use it) or ``compiled`` (the build or an ImportErr
 from __future__ import annotations
 
 import hashlib
-import importlib.machinery
-import importlib.util
 import os
 import sys
 import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.compiled.mypyc_build import group_libraries, load_group_library
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO = PACKAGE_DIR.parents[1]
@@ -88,14 +88,8 @@ def activate(package_path: list[str]) -> str:
         if choice.mode == "compiled":
             raise ImportError(f"JEUGDHUB_SIMULATOR_BUILD=compiled, but there is {reason} ({target})")
         return f"pure ({reason})"
-    libraries = list(target.glob(f"{LIBRARY}*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
-    if len(libraries) == 1 and LIBRARY not in sys.modules:
-        # Loaded here by path, so the build directory needs no place on sys.path.
-        spec = importlib.util.spec_from_file_location(LIBRARY, libraries[0])
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load the simulator build's library {libraries[0]}")
-        library = importlib.util.module_from_spec(spec)
-        sys.modules[LIBRARY] = library
-        spec.loader.exec_module(library)
+    libraries = group_libraries(target, LIBRARY)
+    if len(libraries) == 1:
+        load_group_library(LIBRARY, libraries[0], "simulator build")
     package_path.insert(0, str(target / "hubdev" / "simulate"))
     return "compiled"

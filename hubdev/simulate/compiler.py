@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from hubdev.simulate.build import COMPILED_MODULES, COMPLETE, GROUP, REPO, BuildChoice, build_path
+from services.compiled.mypyc_build import compile_group
 
 
 def build(choice: BuildChoice | None = None, *, quiet: bool = False) -> Path:
@@ -63,25 +63,8 @@ def build(choice: BuildChoice | None = None, *, quiet: bool = False) -> Path:
 
 def _compile_into(scratch: Path) -> None:
     """The compiler run itself (in a child process: mypy and setuptools stay out of the caller)."""
-    from mypyc.build import mypycify  # the test extra; imported only when compiling
-    from setuptools import setup
-
     paths = [f"hubdev/simulate/{m}.py" for m in COMPILED_MODULES]
-    # mypyc types its result as setuptools' or distutils' Extension, setuptools' setup() wants the
-    # former; they are the same class when setuptools is installed.
-    extensions: list[Any] = mypycify(paths, opt_level="3", group_name=GROUP, target_dir=str(scratch / "c"))
-    setup(
-        name="jeugdhub-simulator-build",
-        ext_modules=extensions,
-        script_args=[
-            "--quiet",
-            "build_ext",
-            "--build-lib",
-            str(scratch / "lib"),
-            "--build-temp",
-            str(scratch / "obj"),
-        ],
-    )
+    compile_group(paths, GROUP, "jeugdhub-simulator-build", scratch)
 
 
 def main(argv: list[str] | None = None) -> int:

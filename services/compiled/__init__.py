@@ -40,6 +40,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from services.compiled.mypyc_build import compile_group, group_libraries, load_group_library
+
 ROOT = Path(__file__).resolve().parents[2]
 """The directory holding ``services/``: the sources' root and, by default, ``.build/core``."""
 COMPILED_MODULES = (
@@ -158,16 +160,10 @@ def activate(environ: Mapping[str, str] = os.environ) -> str:
             raise ImportError(f"JEUGDHUB_CORE_BUILD=compiled, but there is {reason} ({target})")
         STATE["build"] = f"pure ({reason})"
         return STATE["build"]
-    libraries = list(target.glob(f"{LIBRARY}*{importlib.machinery.EXTENSION_SUFFIXES[0]}"))
+    libraries = group_libraries(target, LIBRARY)
     if len(libraries) != 1:
         raise ImportError(f"the core build {target} has {len(libraries)} group libraries, expected 1")
-    if LIBRARY not in sys.modules:
-        spec = importlib.util.spec_from_file_location(LIBRARY, libraries[0])
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load the core build's library {libraries[0]}")
-        library = importlib.util.module_from_spec(spec)
-        sys.modules[LIBRARY] = library
-        spec.loader.exec_module(library)
+    load_group_library(LIBRARY, libraries[0], "core build")
     if not any(isinstance(f, _BuildFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _BuildFinder(target))
     STATE["build"] = "compiled"
@@ -335,23 +331,8 @@ def build(environ: Mapping[str, str] = os.environ, *, quiet: bool = False) -> Pa
 
 def _compile_into(scratch: Path) -> None:
     """The compiler run itself (in the child process)."""
-    from mypyc.build import mypycify  # the test extra; imported only when compiling
-    from setuptools import setup
-
     paths = [str(source_path(m).relative_to(ROOT)) for m in COMPILED_MODULES]
-    extensions: list[Any] = mypycify(paths, opt_level="3", group_name=GROUP, target_dir=str(scratch / "c"))
-    setup(
-        name="jeugdhub-core-build",
-        ext_modules=extensions,
-        script_args=[
-            "--quiet",
-            "build_ext",
-            "--build-lib",
-            str(scratch / "lib"),
-            "--build-temp",
-            str(scratch / "obj"),
-        ],
-    )
+    compile_group(paths, GROUP, "jeugdhub-core-build", scratch)
 
 
 def main(argv: list[str] | None = None) -> int:
