@@ -2,9 +2,14 @@
 
 The agent only moves bytes: :func:`services.validate.answer.answer_batch` decodes each RawMessage
 envelope, asks the pure :func:`services.validate.pipeline.process` for the outcome and stores the
-duplicate-table entry; the agent sends the outputs. It awaits every send's acknowledgement before
-the batch's offsets may be committed (at-least-once); a raw record processed again after a crash finds its own offset in the
-duplicate table and produces the same outputs again (see pipeline/dedup).
+duplicate-table entry; the agent sends the outputs and the table's changelog records. It awaits
+every send's acknowledgement before the batch's offsets may be committed (at-least-once); a raw
+record processed again after a crash finds its own offset in the duplicate table, produces the same
+outputs again and writes its entry again (see pipeline/dedup and answer.py ``_judge``).
+
+The table lives in RocksDB under ``JEUGDHUB_DATA_DIR`` by default (``JEUGDHUB_TABLE_STORE``): the
+store takes a batch's entries in ``drain`` and the changelog's acknowledgements move its persisted
+offsets (:meth:`ChangelogWriter.send`), so a restart reads only the changelog's tail.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from services.contracts.topics import LINKS, RAW, REJECTED, RETOUR, VALIDATED
 from services.privacy.erasure_topic import ErasureFollower
 from services.privacy.links import LinkFollower
 from services.privacy.pseudonym import Keyring
-from services.streaming.batches import Record, Routed, send_record_batches, send_routed_batches
-from services.streaming.changelog import state_table
+from services.streaming.batches import Record, Routed, send_record_batches
+from services.streaming.changelog import ChangelogWriter, state_table
 from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
 from services.streaming.lag import update_lag
@@ -80,7 +85,7 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
         await links.loaded.wait()
         batch = answer_batch(out, records, dedup, keyring, regions, erasures.erasures, links.links)
         changelog = dedup.drain()
-        await deliver(lambda: send_outputs(app, batch.records, (dedup.topic, changelog)), "validate")
+        await deliver(lambda: send_outputs(app, batch.records, dedup, changelog), "validate")
         try:
             now_ms = time.time() * 1000.0
             observe = metrics.latency.observe
@@ -107,10 +112,11 @@ def create_app(settings: ValidateSettings, keyring: Keyring, regions: RegionTabl
 
 
 async def send_outputs(
-    app: faust.App, batch: dict[str, list[Record]], changelog: tuple[str, list[Routed]]
+    app: faust.App, batch: dict[str, list[Record]], dedup: ChangelogWriter, changelog: list[Routed]
 ) -> list[Awaitable[Any]]:
     """Queue every output record and the table's changelog records of this batch (see
-    ChangelogWriter); the futures resolve when Kafka acknowledged them (acks=all).
+    ChangelogWriter); the futures resolve when Kafka acknowledged them (acks=all). The changelog's
+    acknowledgements move the RocksDB store's persisted offsets (:meth:`ChangelogWriter.send`).
 
     One record batch per topic-partition (:func:`send_record_batches`) through the app's producer,
     not faust's per-record ``Topic.send`` (codecs, FutureMessage, sensors): the values are bytes
@@ -121,5 +127,5 @@ async def send_outputs(
     for topic, records in batch.items():
         if records:
             pending.extend(await send_record_batches(producer, topic, records))
-    pending.extend(await send_routed_batches(producer, changelog[0], changelog[1]))
+    pending.extend(await dedup.send(producer, changelog))
     return pending
