@@ -99,7 +99,7 @@ def judge_feed(
         lines = offline.read_lines(handle, path.stat().st_size, sys.stderr.isatty())
         if digest is not None:
             lines = _hashed(lines, digest)
-        return offline.judge_lines(lines, keyring, regions, on_rejection)
+        return offline.judge_lines(lines, keyring, regions, on_rejection, compact=True)
 
 
 def note_bad_lines(command: str, path: Path, result: ReplayResult) -> None:

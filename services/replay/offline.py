@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, BinaryIO, cast
 
 from services.aggregate.facts import build_youth_facts
 from services.aggregate.figures import FigureAccumulator, contribution, region_figures
+from services.aggregate.timeline import Message, keep_message
 from services.contracts.records import RejectionJSON, SenderJSON, ValidatedJSON
 from services.contracts.regions import RegionTable
 from services.privacy.pseudonym import Keyring
 from services.regulator.public import public_document, public_row
 from services.regulator.targets import check_baseline, evaluate, targets_object
+from services.replay.kept import KeptMessages
 from services.validate.dedup import DedupEntry
 from services.validate.dedup import Outcome as DedupOutcome
 from services.validate.pipeline import RawInput, process
@@ -32,12 +33,13 @@ RejectionSink = Callable[[RejectionJSON], None]
 
 @dataclass
 class ReplayResult:
-    """Counts per outcome (one per input line) and the accepted messages grouped per youth."""
+    """Counts per outcome (one per input line) and the accepted messages grouped per youth: flat
+    dicts (:data:`ValidatedJSON`), or :class:`KeptMessages` when judged with ``compact``."""
 
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
-    by_youth: dict[str, list[ValidatedJSON]] = field(default_factory=lambda: defaultdict(list))
+    by_youth: dict[str, Sequence[Message]] = field(default_factory=dict)
     bad_lines: list[int] = field(default_factory=list)
 
 
@@ -46,8 +48,15 @@ def judge_lines(
     keyring: Keyring,
     regions: RegionTable,
     on_rejection: RejectionSink | None = None,
+    *,
+    compact: bool = False,
 ) -> ReplayResult:
     """Validate every line in file order; the rejection record's ``source_offset`` is its line number.
+
+    ``compact`` keeps each accepted message as the tuple of what the figures read
+    (:class:`KeptMessages`; the offline commands, which keep every message until the end: about
+    half of replay's peak memory) rather than as the full flat dict (callers that re-encode the
+    validated records, such as the benches).
 
     The cycle collector is off meanwhile: every accepted message is kept, so each of its full
     collections walked a heap that only grows (4 % of replay's CPU) while judging makes no cycles
@@ -55,7 +64,7 @@ def judge_lines(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _judge_lines(lines, keyring, regions, on_rejection)
+        return _judge_lines(lines, keyring, regions, on_rejection, compact)
     finally:
         if collecting:
             gc.enable()
@@ -66,6 +75,7 @@ def _judge_lines(
     keyring: Keyring,
     regions: RegionTable,
     on_rejection: RejectionSink | None,
+    compact: bool,
 ) -> ReplayResult:
     result = ReplayResult()
     seen: dict[str, bytes] = {}  # the duplicate table, each entry packed (_pack_entry)
@@ -74,7 +84,8 @@ def _judge_lines(
         packed = seen.get(key)
         return None if packed is None else _unpack_entry(packed)
 
-    by_youth = result.by_youth
+    full: dict[str, list[ValidatedJSON]] = {}
+    kept: dict[str, KeptMessages] = {}
     senders: dict[tuple[str, str], SenderJSON] = {}
     shared: dict[str, str] = {}
     for line_no, line in enumerate(lines, start=1):
@@ -87,9 +98,16 @@ def _judge_lines(
         if outcome.status == "accepted" and outcome.validated is not None:
             result.accepted += 1
             validated = outcome.validated
-            messages = by_youth.get(validated["youth_pseudonym"])
+            youth = validated["youth_pseudonym"]
+            if compact:
+                records = kept.get(youth)
+                if records is None:
+                    records = kept[youth] = KeptMessages(youth)
+                records.kept.append(keep_message(cast(Message, validated), shared))
+                continue
+            messages = full.get(youth)
             if messages is None:
-                messages = by_youth[validated["youth_pseudonym"]] = []
+                messages = full[youth] = []
             else:
                 # Every message is kept until the end: share the youth's pseudonym string and one
                 # sender dict per sender (equal values either way; nothing mutates them later).
@@ -107,6 +125,7 @@ def _judge_lines(
                 result.bad_lines.append(line_no)
             if on_rejection is not None:
                 on_rejection(rejection)
+    result.by_youth = cast(dict[str, Sequence[Message]], kept if compact else full)
     return result
 
 
