@@ -131,7 +131,7 @@ def test_resources_and_security_context(command: str) -> None:
     assert "emptyDir" in volumes[mounts["/tmp"]], "a read-only root needs a writable /tmp"
     if command in ("validate", "aggregate"):  # faust writes "<app id>-data" into the working dir
         assert "emptyDir" in volumes[mounts[container["workingDir"]]]
-    if command == "aggregate":  # its table's RocksDB databases: on the pod's own persistent volume
+    if command in ("validate", "aggregate"):  # its table's RocksDB databases: on the pod's own volume
         data_dir = container_env(container)["JEUGDHUB_DATA_DIR"]
         (volume,) = [m["name"] for m in container["volumeMounts"] if data_dir.startswith(m["mountPath"] + "/")
                      and m["mountPath"] != container["workingDir"]]  # fmt: skip
