@@ -78,10 +78,17 @@ def _judge_lines(
     compact: bool,
 ) -> ReplayResult:
     result = ReplayResult()
-    seen: dict[str, bytes] = {}  # the duplicate table, each entry packed (_pack_entry)
+    # The duplicate table, each entry packed (_pack_entry). A "<sender code>:<message_id>" key is
+    # held as sender code -> message_id -> entry, the message_id being the kept message's own
+    # string: a key string per line cost as much memory as a kept message's tuple. (A key holds
+    # no ":" only in its hashed form, which is held as it is; so the split is one-to-one.)
+    seen: dict[str, dict[str, bytes]] = {}
+    hashed: dict[str, bytes] = {}
 
     def lookup(key: str) -> DedupEntry | None:
-        packed = seen.get(key)
+        code, colon, message_id = key.partition(":")
+        by_id = seen.get(code) if colon else None
+        packed = hashed.get(key) if not colon else None if by_id is None else by_id.get(message_id)
         return None if packed is None else _unpack_entry(packed)
 
     full: dict[str, list[ValidatedJSON]] = {}
@@ -94,7 +101,7 @@ def _judge_lines(
             continue
         outcome = process(RawInput(payload, "json", None, None, None, line_no), lookup, keyring, regions)
         if outcome.dedup_key is not None and outcome.dedup_entry is not None:
-            seen[outcome.dedup_key] = _pack_entry(outcome.dedup_entry)
+            _remember(seen, hashed, outcome.dedup_key, _pack_entry(outcome.dedup_entry), outcome.validated)
         if outcome.status == "accepted" and outcome.validated is not None:
             result.accepted += 1
             validated = outcome.validated
@@ -127,6 +134,26 @@ def _judge_lines(
                 on_rejection(rejection)
     result.by_youth = cast(dict[str, Sequence[Message]], kept if compact else full)
     return result
+
+
+def _remember(
+    seen: dict[str, dict[str, bytes]],
+    hashed: dict[str, bytes],
+    key: str,
+    packed: bytes,
+    validated: ValidatedJSON | None,
+) -> None:
+    """Store a duplicate-table entry where ``_judge_lines``' ``lookup`` finds it."""
+    code, colon, message_id = key.partition(":")
+    if not colon:
+        hashed[key] = packed
+        return
+    if validated is not None and validated["message_id"] == message_id:
+        message_id = validated["message_id"]  # the string the kept message holds: one object
+    by_id = seen.get(code)
+    if by_id is None:
+        by_id = seen[code] = {}
+    by_id[message_id] = packed
 
 
 def _pack_entry(entry: DedupEntry) -> bytes:

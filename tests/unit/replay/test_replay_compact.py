@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 
 from hubdev.paths import SPEC_EXAMPLES
@@ -117,3 +118,26 @@ def test_the_worked_example_gives_the_same_documents_compact_and_full() -> None:
     ) == history_documents(
         HistorySource.from_replay(full), DATES, regions, baseline=date(2024, 1, 1), public=True
     )
+
+
+def test_the_duplicate_table_tells_resends_by_sender_and_message_id_in_both_key_forms() -> None:
+    """Keys are held per sender code (and hashed keys as they are): a re-send is a duplicate, a
+    changed copy a conflict, the same message_id from another sender a new message."""
+    lines = (SPEC_EXAMPLES / "feed.jsonl").read_bytes().splitlines()
+    regions = load_region_table(SPEC_EXAMPLES / "regions.csv")
+    keyring = ephemeral_keyring()
+    accepted = orjson.loads(next(line for line in lines if judge_lines([line], keyring, regions).accepted))
+    odd_id = {**accepted, "message_id": "not a uuid: hashed key"}  # rejected, but its key is stored
+    changed = {**accepted, "created_at": "2025-01-01T00:00:00Z"}
+    other_sender = {
+        **accepted,
+        "sender": {**accepted["sender"], "code": accepted["sender"]["code"][::-1] + "9"},
+    }
+    feed = [orjson.dumps(m) for m in (accepted, odd_id, accepted, odd_id, changed, other_sender)]
+    rejections: list[str] = []
+    result = judge_lines(
+        feed, keyring, regions, lambda r: rejections.extend(e["code"] for e in r["errors"]), compact=True
+    )
+    assert result.duplicates == 2
+    assert "JH030" in rejections
+    assert sum(len(m) for m in result.by_youth.values()) == result.accepted
