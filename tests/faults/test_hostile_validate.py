@@ -235,14 +235,17 @@ def test_a_malformed_message_id_resent_is_still_a_duplicate() -> None:
     assert all(BSN not in key for key in table.data)
 
 
-def test_a_rule_that_raises_gives_an_unprocessable_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
-    import services.validate.pipeline as pipeline
+class BrokenTable(MemoryTable):
+    """A duplicate table whose read raises, as a bug in a rule or a lookup would while judging."""
 
-    def broken(*_: Any) -> Any:
-        raise RuntimeError("a bug in a rule")
+    def get(self, key: str) -> Any:
+        raise RuntimeError("a bug while judging")
 
-    monkeypatch.setattr(pipeline, "check_rules", broken)
-    outputs = answer(raw_value(orjson.dumps(message())))
+
+def test_an_exception_while_judging_gives_an_unprocessable_rejection() -> None:
+    """Raised inside the pipeline's judging, wherever it comes from (here the duplicate lookup; the
+    pipeline runs compiled, so a rule cannot be monkeypatched: its callers bind it directly)."""
+    outputs = answer(raw_value(orjson.dumps(message())), BrokenTable())
     assert_one_bounded_private_outcome(outputs, (BSN, BIRTH))
     (retour,) = retours(outputs)
     assert retour["status"] == "rejected"
