@@ -105,7 +105,7 @@ class WorkerSettings(HubSettings):
     table_store: Literal["rocksdb", "memory"] = Field(
         "memory",
         description="JEUGDHUB_TABLE_STORE: where the tables live between changelog writes: rocksdb (in "
-        "JEUGDHUB_DATA_DIR, restarts read the changelog tail; the aggregate's default) or memory (every "
+        "JEUGDHUB_DATA_DIR, restarts read the changelog tail; validate's and the aggregate's default) or memory (every "
         "start reads the whole changelog; docs/performance.md, Restarts)",
     )
 
