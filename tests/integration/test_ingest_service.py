@@ -27,7 +27,7 @@ from hubdev.records import placement
 from services.cli import main as jeugdhub
 from services.contracts.canonical import inbound_from_json, record_from_json
 from services.contracts.codec import decode, encode
-from services.contracts.topics import RAW, RETOUR
+from services.contracts.topics import AUDIT, RAW, RETOUR
 from services.ingest.app import create_app
 from services.ingest.cursor import partition_for
 from services.ingest.settings import IngestSettings
@@ -137,7 +137,9 @@ async def high_watermarks(bootstrap: str, topic: str) -> int:
 
 @pytest.fixture
 def hub_topics(kafka_bootstrap: str, unique_prefix: str) -> str:
-    create_hub_topics(kafka_bootstrap, unique_prefix, specs=(RAW, RETOUR))
+    # The audit topic too: a retour page waits for its access record, and a topic the broker must
+    # auto-create on the first send can take longer than the write timeout on a loaded machine.
+    create_hub_topics(kafka_bootstrap, unique_prefix, specs=(RAW, RETOUR, AUDIT))
     return unique_prefix
 
 
