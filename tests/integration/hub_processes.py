@@ -49,6 +49,22 @@ def service_env(bootstrap: str, prefix: str, extra: Mapping[str, str] | None = N
     return env
 
 
+def example_env(
+    bootstrap: str, prefix: str, tmp_path: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The services' environment for the worked example: a test keyring written to ``tmp_path``,
+    the example's regions, and *extra* (the day, batch size, store...)."""
+    return service_env(
+        bootstrap,
+        prefix,
+        {
+            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
+            "JEUGDHUB_REGIONS_FILE": str(SPEC_EXAMPLES / "regions.csv"),
+            **(extra or {}),
+        },
+    )
+
+
 def day_file_env(
     bootstrap: str, prefix: str, keyring_file: Path, as_of_file: Path, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:

@@ -26,12 +26,11 @@ from hubdev.processes import Child
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
 from tests.integration.hub_processes import (
+    example_env,
     produce,
     running,
-    service_env,
     service_process,
     wait_for_published,
-    write_keyring,
 )
 from tests.integration.messages_support import expand_feed, raw_records
 from tests.integration.test_aggregate_service import AS_OF, EXAMPLES, _replay_rows
@@ -91,12 +90,11 @@ def test_restart_reads_the_changelog_tail_and_stale_or_empty_stores_end_right(
     lines = expand_feed((EXAMPLES / "feed.jsonl").read_bytes().splitlines(), copies=4, seed=11)
     third = len(lines) // 3
     parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
-    env = service_env(
+    env = example_env(
         kafka_bootstrap,
         unique_prefix,
+        tmp_path,
         {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
             "JEUGDHUB_AS_OF": AS_OF,
             "JEUGDHUB_BATCH_SIZE": "50",
         },

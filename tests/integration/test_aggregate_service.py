@@ -20,13 +20,12 @@ from services.privacy.pseudonym import ephemeral_keyring
 from services.replay.offline import figures_document, judge_lines
 from services.streaming.topic_admin import create_hub_topics
 from tests.integration.hub_processes import (
+    example_env,
     produce,
     read_all,
     running,
-    service_env,
     service_process,
     wait_for_published,
-    write_keyring,
 )
 from tests.integration.messages_support import expand_feed, raw_records
 
@@ -52,12 +51,11 @@ def test_streaming_figures_equal_replay_and_survive_sigkill(
     lines = expand_feed((EXAMPLES / "feed.jsonl").read_bytes().splitlines(), copies=4, seed=5)
     assert len(lines) > 3000
     first, second = lines[: len(lines) // 2], lines[len(lines) // 2 :]
-    env = service_env(
+    env = example_env(
         kafka_bootstrap,
         unique_prefix,
+        tmp_path,
         {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
             "JEUGDHUB_AS_OF": AS_OF,
             "JEUGDHUB_BATCH_SIZE": "50",
         },
@@ -129,13 +127,11 @@ def test_rebuild_without_the_aggregate_reads_the_validated_topic_and_equals_repl
     create_hub_topics(kafka_bootstrap, unique_prefix)
     lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
     produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
-    env = service_env(
+    env = example_env(
         kafka_bootstrap,
         unique_prefix,
-        {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
-        },
+        tmp_path,
+        {},
     )
     with running("validate", env, tmp_path / "validate.log"):
         read_all(kafka_bootstrap, f"{unique_prefix}jeugdhub.retour.v1", expect=len(lines))

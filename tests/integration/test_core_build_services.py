@@ -24,11 +24,10 @@ from services import compiled
 from services.contracts.topics import RAW
 from services.streaming.topic_admin import create_hub_topics
 from tests.integration.hub_processes import (
+    example_env,
     produce,
     running,
-    service_env,
     wait_for_published,
-    write_keyring,
 )
 from tests.integration.messages_support import raw_records
 
@@ -71,12 +70,11 @@ def test_workers_run_the_compiled_core_and_publish_replays_figures(
     create_hub_topics(kafka_bootstrap, unique_prefix)
     lines = (EXAMPLES / "feed.jsonl").read_bytes().splitlines()
     produce(kafka_bootstrap, RAW.full_name(unique_prefix), raw_records(lines))
-    env = service_env(
+    env = example_env(
         kafka_bootstrap,
         unique_prefix,
+        tmp_path,
         {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
             "JEUGDHUB_AS_OF": AS_OF,
             "JEUGDHUB_CORE_BUILD": os.environ.get("JEUGDHUB_CORE_BUILD", "auto"),
         },

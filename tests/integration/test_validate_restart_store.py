@@ -24,7 +24,7 @@ from hubdev.processes import Child
 from services.contracts.codec import decode
 from services.contracts.topics import RAW, RETOUR
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, service_env, service_process, write_keyring
+from tests.integration.hub_processes import example_env, produce, read_all, service_process
 from tests.integration.messages_support import expand_feed, raw_records
 from tests.integration.test_aggregate_restart_store import _changelog_end, _restored
 from tests.integration.test_aggregate_service import EXAMPLES
@@ -79,12 +79,11 @@ def test_restart_reads_the_dedup_changelog_tail_and_every_store_ends_whole(
     create_hub_topics(kafka_bootstrap, unique_prefix)
     lines = expand_feed((EXAMPLES / "feed.jsonl").read_bytes().splitlines(), copies=2, seed=5)
     half = len(lines) // 2
-    env = service_env(
+    env = example_env(
         kafka_bootstrap,
         unique_prefix,
+        tmp_path,
         {
-            "JEUGDHUB_KEYRING_FILE": str(write_keyring(tmp_path / "keyring.json")),
-            "JEUGDHUB_REGIONS_FILE": str(EXAMPLES / "regions.csv"),
             "JEUGDHUB_BATCH_SIZE": "50",
             # no JEUGDHUB_TABLE_STORE: rocksdb is validate's default
         },
