@@ -69,14 +69,11 @@ def merge_messages(
 ) -> set[str]:
     """Add each record's message to its youth's stored messages; returns the youths touched.
 
-    Every youth of the batch is written (its changelog record sent again) and counts as touched,
-    also when the re-read message is already stored: the RocksDB store takes a batch's values
-    before its changelog records are acknowledged, so after a crash in between the store holds a
-    value the changelog lacks, and only writing it again brings the changelog level (else a cold
-    start or another worker would restore the youth without it). Likewise its facts: after a crash
-    between the changelog record and the facts record (or a fenced-out worker that wrote only the
-    first) they would otherwise never be published. Records and facts are upserts, so a repeat
-    changes no figure; messages are re-read only after a crash or a rebalance. An undecodable record is logged and skipped:
+    A youth's entry is written only when a message is new or differs from the stored one. Every
+    youth of the batch counts as touched, not only changed ones: after a crash between the
+    changelog record and the facts record (or a fenced-out worker that wrote only the first) the
+    re-read message is already in the table, and its facts would otherwise never be published.
+    Facts are upserts, so a repeat changes no figure. An undecodable record is logged and skipped:
     one bad record must not cost the batch (services/streaming/delivery.py).
     """
     touched: set[str] = set()
@@ -94,8 +91,9 @@ def merge_messages(
             continue
         if erasures is not None and is_left_out(erasures, youth, message):
             continue  # erased on request: as if never accepted (services/privacy/erasure.py)
-        stored[key] = message
-        messages_of.set(youth, stored)
+        if stored.get(key) != message:
+            stored[key] = message
+            messages_of.set(youth, stored)
         touched.add(youth)
     return touched
 

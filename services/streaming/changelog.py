@@ -20,10 +20,11 @@ key. A key written several times in one batch gets one record, its last value, w
 compacted changelog keeps.
 
 With the RocksDB store (``JEUGDHUB_TABLE_STORE=rocksdb``, services/streaming/rocksdb_store.py)
-the values of a batch are written to the partition databases in :meth:`ChangelogWriter.drain`,
-before their records are sent, and the store's persisted offset is set from each acknowledged
-record batch (:func:`send_changelog`): the last offset it holds, never more, so a restart reads
-only the changelog after what the store reflects.
+a drained value is *in flight*: :meth:`ChangelogWriter.get` reads it, but it reaches the partition
+database only when Kafka acknowledged the record batch that carries it, in the same RocksDB write as
+the store's persisted offset (the batch's last offset; :func:`send_changelog`). The store thus never
+holds a value its changelog lacks, nor the changelog one the offset does not cover: after a SIGKILL
+at any point a restart restores exactly what the changelog holds, as the in-memory store does.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from faust.types import TP
 
 from services.contracts.topics import COMPACTED_STATE_CONFIG
 from services.streaming.batches import Routed, send_routed_batches
-from services.streaming.partitioner import partition_for
 
 # faust.utils.json.dumps with orjson: the table's "json" key and value codecs write exactly these.
 _FAUST_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
@@ -72,6 +72,8 @@ class ChangelogWriter:
     def __init__(self, table: Any) -> None:
         self._table = table
         self._pending: dict[str, tuple[Any, str]] = {}
+        self._in_flight: dict[bytes, tuple[Any, bytes]] = {}
+        """RocksDB store only: encoded key -> (value, value bytes) drained but not yet acknowledged."""
         self._partitioned_store: bool | None = None
 
     @property
@@ -79,7 +81,7 @@ class ChangelogWriter:
         """The hub's RocksDB store takes encoded values per partition; the memory store objects.
         Asked lazily: faust creates a table's store on first use."""
         if self._partitioned_store is None:
-            self._partitioned_store = hasattr(self._table.data, "write_partition")
+            self._partitioned_store = hasattr(self._table.data, "write_acknowledged")
         return self._partitioned_store
 
     @property
@@ -93,7 +95,11 @@ class ChangelogWriter:
             return pending[0]
         data = self._table.data  # the store faust recovers into (created on first use)
         if self._partitioned:
-            raw = data.get_encoded(faust_json(key))
+            encoded = faust_json(key)
+            flying = self._in_flight.get(encoded)
+            if flying is not None:
+                return flying[0]
+            raw = data.get_encoded(encoded)
             return None if raw is None else orjson.loads(raw)
         return data.get(key)
 
@@ -114,8 +120,8 @@ class ChangelogWriter:
     def drain(self) -> list[Routed]:
         """(partition key, key, value) of every key set since the last drain, last value per key.
 
-        With the RocksDB store the values go into the store here, one write per partition, before
-        the caller sends the records: the store may be ahead of the changelog, never behind it.
+        With the RocksDB store the values stay in flight (readable here, not yet in the store) until
+        :meth:`send`'s record batches are acknowledged.
         """
         pending, self._pending = self._pending, {}
         records = [
@@ -123,47 +129,56 @@ class ChangelogWriter:
             for key, (value, route) in pending.items()
         ]
         if self._partitioned and records:
-            partitions = int(self._table.partitions)
-            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-            for route, key, value in records:
-                by_partition.setdefault(partition_for(route, partitions), []).append((key, value))
-            for partition, items in by_partition.items():
-                self._table.data.write_partition(partition, items)
+            flying = self._in_flight
+            for (value, _), (_, key_bytes, value_bytes) in zip(pending.values(), records, strict=True):
+                flying[key_bytes] = (value, value_bytes)
         return records
 
     async def send(self, producer: Any, records: list[Routed]) -> list[asyncio.Future[Any]]:
-        """Send :meth:`drain`'s records; the acknowledgements move the store's persisted offsets."""
-        return await send_changelog(producer, self._table, records)
+        """Send :meth:`drain`'s records; each acknowledged batch goes into the store with its offset."""
+        return await send_changelog(producer, self._table, records, self._in_flight)
 
 
-async def send_changelog(producer: Any, table: Any, records: list[Routed]) -> list[asyncio.Future[Any]]:
+async def send_changelog(
+    producer: Any,
+    table: Any,
+    records: list[Routed],
+    in_flight: dict[bytes, tuple[Any, bytes]] | None = None,
+) -> list[asyncio.Future[Any]]:
     """Send changelog records of *table* as :func:`send_routed_batches` does and, once a record batch
-    is acknowledged, set the store's persisted offset of its partition to the batch's last offset
-    (aiokafka's batch future gives its *base* offset; the batch's record count gives the last).
+    is acknowledged, write its values and the partition's persisted offset (the batch's last offset:
+    aiokafka's batch future gives its *base* offset, the batch's record count the last) to the store
+    in one RocksDB write, then drop them from ``in_flight`` (:class:`ChangelogWriter`'s values not
+    yet stored) unless a newer value took their place.
 
-    Only for records already in the store (written by :meth:`ChangelogWriter.drain`, or deletions
-    the store made): the offset then never claims a record the store does not reflect. A partition
-    no longer open here (revoked meanwhile) is left alone. The memory store keeps no offsets.
+    A tombstone (value None) writes nothing: the store deleted the key already and withdrew the
+    offset until now (:meth:`services.streaming.rocksdb_store.Store._del`). A partition no longer
+    open here (revoked meanwhile) is left alone. The memory store keeps no offsets.
     """
     store = table.data
-    if not hasattr(store, "has_partition"):
+    if not hasattr(store, "write_acknowledged"):
         return await send_routed_batches(producer, table.changelog_topic.get_topic_name(), records)
     topic = str(table.changelog_topic.get_topic_name())
 
-    def acked(count: int, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None or count == 0:
+    def acked(items: list[tuple[bytes, bytes | None]], future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None or not items:
             return
         metadata = future.result()
         if store.has_partition(metadata.partition):
-            store.set_persisted_offset(TP(topic, metadata.partition), metadata.offset + count - 1)
+            store.write_acknowledged(TP(topic, metadata.partition), items, metadata.offset + len(items) - 1)
+        if in_flight:
+            for key, value in items:
+                flying = in_flight.get(key)
+                if flying is not None and flying[1] is value:
+                    del in_flight[key]
 
-    return await send_routed_batches(_AckedOffsets(producer, acked), topic, records)
+    return await send_routed_batches(_AckedBatches(producer, acked), topic, records)
 
 
-class _AckedOffsets:
-    """The producer as :func:`send_routed_batches` uses it, with a callback on every batch future
-    that knows the batch's record count (registered before anyone awaits the future, so it has run
-    when the sender's ``await`` returns)."""
+class _AckedBatches:
+    """The producer as :func:`send_routed_batches` uses it, whose batches remember their records and
+    call back on acknowledgement (registered before anyone awaits the future, so it has run when the
+    sender's ``await`` returns)."""
 
     def __init__(self, producer: Any, acked: Any) -> None:
         self._producer = producer
@@ -172,14 +187,34 @@ class _AckedOffsets:
     async def partitions_for(self, topic: str) -> Any:
         return await self._producer.partitions_for(topic)
 
-    def create_batch(self) -> Any:
-        return self._producer.create_batch()
+    def create_batch(self) -> _RememberingBatch:
+        return _RememberingBatch(self._producer.create_batch())
 
-    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = await self._producer.send_batch(builder, topic, partition=partition)
-        count = builder.record_count()
-        future.add_done_callback(lambda f: self._acked(count, f))
+    async def send_batch(
+        self, builder: _RememberingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self._producer.send_batch(
+            builder.builder, topic, partition=partition
+        )
+        items = builder.items
+        future.add_done_callback(lambda f: self._acked(items, f))
         return future
+
+
+class _RememberingBatch:
+    """An aiokafka ``BatchBuilder`` that keeps the (key, value) pairs it took."""
+
+    __slots__ = ("builder", "items")
+
+    def __init__(self, builder: Any) -> None:
+        self.builder = builder
+        self.items: list[tuple[bytes, bytes | None]] = []
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: Any) -> Any:
+        taken = self.builder.append(key=key, value=value, timestamp=timestamp)
+        if taken is not None:
+            self.items.append((key, value))
+        return taken
 
 
 def state_table(app: Any, name: str, partitions: int) -> ChangelogWriter:

@@ -5,14 +5,17 @@ A worker's tables live in one RocksDB database per changelog partition under its
 the last changelog record it reflects (faust's *persisted offset*); faust's recovery then reads only
 the changelog after it, so a restarted worker reads the tail instead of the whole changelog.
 
-The rule that keeps this exact: **the persisted offset never claims a record the store does not
-reflect.** The hub writes its tables through :class:`services.streaming.changelog.ChangelogWriter`,
-which puts the values here *before* it sends their changelog records and sets the persisted offset
-only from the acknowledged record batches (the last offset of each). So:
+The rule that keeps this exact: **the store holds what the changelog holds up to its persisted
+offset, no more and no less.** The hub writes its tables through
+:class:`services.streaming.changelog.ChangelogWriter`, which keeps a batch's values *in flight*
+(readable, not stored) until Kafka acknowledged their changelog record batch, and then writes them
+here together with the persisted offset (the batch's last offset) in one RocksDB write
+(:meth:`Store.write_acknowledged`). So:
 
-* value stored, changelog record lost (SIGKILL before the acknowledgement): the persisted offset is
-  still the older one and the source message's offset was not committed; the message is read and
-  written again, as with the in-memory store.
+* a SIGKILL before the acknowledgement: neither value nor offset is stored, and the source
+  message's offset was not committed; the message is read and judged again against exactly what
+  the changelog holds, as with the in-memory store.
+* a SIGKILL after it: value and offset are both stored, and the changelog holds the record.
 * a key deleted here (the erasure and retention sweeps pop it), its tombstone not yet acknowledged:
   the deletion also removes the persisted offset (:meth:`Store._del`), so a crash in between makes
   the next start read that partition's whole changelog, which still holds the youth, and the sweep
@@ -140,6 +143,10 @@ class Store(faust_rocksdb.Store):
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         """The store reflects every changelog record of *tp* up to and including *offset*."""
         batch = rocksdict.WriteBatch(raw_mode=True)
+        self._put_offset(batch, tp, offset)
+        self._db_for_partition(tp.partition).write(batch)
+
+    def _put_offset(self, batch: Any, tp: TP, offset: int) -> None:
         batch.put(self.offset_key, str(offset).encode())
         batch.put(WRITTEN_AT_KEY, repr(time.time()).encode())
         topic_id = self.topic_id(tp.topic)
@@ -147,7 +154,6 @@ class Store(faust_rocksdb.Store):
             batch.put(TOPIC_ID_KEY, topic_id.encode())
         else:
             batch.delete(TOPIC_ID_KEY)  # cannot be compared: the next start reads the partition whole
-        self._db_for_partition(tp.partition).write(batch)
 
     def topic_id(self, topic: str) -> str | None:
         """The changelog topic's id, asked of Kafka once per topic (None when it cannot be had)."""
@@ -165,14 +171,19 @@ class Store(faust_rocksdb.Store):
         """The stored value bytes of an encoded key, without faust's codec machinery."""
         return self._get(key)
 
-    def write_partition(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Put encoded (key, value) pairs into one partition's database in one write."""
+    def write_acknowledged(self, tp: TP, items: Iterable[tuple[bytes, bytes | None]], offset: int) -> None:
+        """Encoded (key, value) pairs of an acknowledged changelog batch of *tp*, and *offset* (its
+        last record's) as the persisted offset, in one RocksDB write: the database never holds a
+        value without the offset that covers it, nor the offset without the value. A None value (a
+        tombstone) was deleted already and only moves the offset."""
         batch = rocksdict.WriteBatch(raw_mode=True)
         index = self._key_index
         for key, value in items:
-            batch.put(key, value)
-            index[key] = partition
-        self._db_for_partition(partition).write(batch)
+            if value is not None:
+                batch.put(key, value)
+                index[key] = tp.partition
+        self._put_offset(batch, tp, offset)
+        self._db_for_partition(tp.partition).write(batch)
 
     def _set(self, key: bytes, value: bytes | None) -> None:
         raise TypeError("tables are written through ChangelogWriter (services/streaming/changelog.py)")

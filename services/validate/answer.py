@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Protocol
 
 from services.contracts.canonical import format_timestamp, record_from_json, validated_from_json
 from services.contracts.codec import decode, encode
@@ -31,7 +31,6 @@ from services.validate.metrics import ValidateMetrics
 from services.validate.pipeline import (
     Outcome,
     RawInput,
-    identity,
     process,
     unprocessable,
     unreadable_raw,
@@ -108,14 +107,6 @@ _received_at_text = lru_cache(maxsize=4096)(format_timestamp)
 """Records of one ingest batch share their received_at second: format each once."""
 
 
-class _Rewrite(NamedTuple):
-    """A stored entry to write again unchanged: (table key, stored value, changelog route)."""
-
-    key: str
-    value: Any
-    route: str | None
-
-
 def _judge(
     value: bytes,
     partition: int,
@@ -125,20 +116,14 @@ def _judge(
     regions: RegionTable,
     erasures: Refusals | None = None,
     links: LinkSet | None = None,
-) -> tuple[Outcome, _Rewrite | None]:
-    """The record's outcome and, for a record re-read after a crash, its entry to write again.
-
-    The RocksDB store takes a batch's entries before their changelog records are acknowledged
-    (ChangelogWriter.drain), so after a crash in between the store holds an entry, naming this
-    very record's offset, that the changelog lacks. The pipeline stores nothing for such a record
-    (its decision is REPLAY); writing the stored entry again, unchanged, sends its changelog record
-    again, so a cold start or another worker restores it too. The same holds for an entry naming
-    this offset with other content (a re-created raw topic, a CONFLICT): unchanged either way.
-    """
+) -> Outcome:
+    """The record's outcome; a record re-read after a crash finds its own entry (REPLAY) only when
+    the changelog holds it, since the table stores nothing before its changelog record is
+    acknowledged (services/streaming/changelog.py), and then the entry needs no new record."""
     try:
         raw = decode("RawMessage", value)
     except ContractError as exc:
-        return unreadable_raw(f"raw record is not a RawMessage: {exc}", partition, offset), None
+        return unreadable_raw(f"raw record is not a RawMessage: {exc}", partition, offset)
     raw_input = RawInput(
         payload=raw["payload"],
         format=raw["format"],
@@ -147,27 +132,12 @@ def _judge(
         source_partition=partition,
         source_offset=offset,
     )
-    own: list[tuple[str, Any]] = []
 
     def lookup(key: str) -> DedupEntry | None:
         stored = dedup.get(key)
-        if stored is None:
-            return None
-        entry = DedupEntry.from_dict(stored)
-        if entry.source_offset == offset:
-            own.append((key, stored))
-        return entry
+        return None if stored is None else DedupEntry.from_dict(stored)
 
-    outcome = process(raw_input, lookup, keyring, regions, erasures, links)
-    if not own or outcome.dedup_key is not None:
-        return outcome, None
-    key, stored = own[-1]
-    # Only after a crash or a rebalance: decode the payload again for the entry's changelog
-    # partition (the raw record's key, which a hashed table key does not reveal).
-    found = identity(raw_input)
-    if found.key != key:  # cannot happen: process looked up identity's key
-        return outcome, None
-    return outcome, _Rewrite(key, stored, found.route)
+    return process(raw_input, lookup, keyring, regions, erasures, links)
 
 
 def answer_record(
@@ -188,7 +158,7 @@ def answer_record(
     ``UNPROCESSABLE`` rejection; nothing of the failed attempt is kept (no table entry, no record).
     """
     try:
-        outcome, rewrite = _judge(value, partition, offset, dedup, keyring, regions, erasures, links)
+        outcome = _judge(value, partition, offset, dedup, keyring, regions, erasures, links)
         produced = _output_records(out, outcome)
     except Exception as exc:
         log.exception(
@@ -200,8 +170,6 @@ def answer_record(
     else:
         if outcome.dedup_key is not None and outcome.dedup_entry is not None:
             dedup.set(outcome.dedup_key, outcome.dedup_entry.to_dict(), outcome.dedup_route)
-        elif rewrite is not None:
-            dedup.set(rewrite.key, rewrite.value, rewrite.route)
         if outcome.link is not None and outcome.validated is not None and links is not None:
             links.apply(outcome.validated["youth_pseudonym"], outcome.link)
     for topic, key, record in produced:

@@ -5,11 +5,11 @@ envelope, asks the pure :func:`services.validate.pipeline.process` for the outco
 duplicate-table entry; the agent sends the outputs and the table's changelog records. It awaits
 every send's acknowledgement before the batch's offsets may be committed (at-least-once); a raw
 record processed again after a crash finds its own offset in the duplicate table, produces the same
-outputs again and writes its entry again (see pipeline/dedup and answer.py ``_judge``).
+outputs again (see pipeline/dedup).
 
 The table lives in RocksDB under ``JEUGDHUB_DATA_DIR`` by default (``JEUGDHUB_TABLE_STORE``): the
-store takes a batch's entries in ``drain`` and the changelog's acknowledgements move its persisted
-offsets (:meth:`ChangelogWriter.send`), so a restart reads only the changelog's tail.
+store takes a batch's entries, with its persisted offset, when their changelog record batches are
+acknowledged (:meth:`ChangelogWriter.send`), so a restart reads only the changelog's tail.
 """
 
 from __future__ import annotations

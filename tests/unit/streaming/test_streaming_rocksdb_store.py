@@ -1,6 +1,7 @@
 """The RocksDB table store (services/streaming/rocksdb_store.py) and ChangelogWriter on it: values
-land in their source partition's database, the persisted offset comes only from acknowledged batches
-(their last offset), a deletion withdraws it, an old or foreign database is emptied."""
+land in their source partition's database only with the acknowledgement of their changelog batch,
+together with the persisted offset (the batch's last), a deletion withdraws the offset, an old or
+foreign database is emptied."""
 
 from __future__ import annotations
 
@@ -32,38 +33,13 @@ def _writer(tmp_path: Path) -> tuple[ChangelogWriter, Any]:
     table: Any = app.tables["youth-messages"]
     assert isinstance(table.data, Store)
     table.data.lookup_topic_id = lambda bootstrap, topic: TOPIC_ID  # Kafka's answer, without Kafka
+    for partition in range(PARTITIONS):  # assigned: faust opens their databases (assign_partitions)
+        table.data._db_for_partition(partition)
     return writer, table
 
 
 def _db(table: Any, key: str) -> Any:
     return table.data._db_for_partition(partition_for(key.encode(), PARTITIONS))
-
-
-def test_the_aggregate_uses_rocksdb_and_other_workers_memory_by_default() -> None:
-    assert AggregateSettings().table_store == "rocksdb"
-    assert WorkerSettings().table_store == "memory"
-
-
-def test_values_are_written_at_drain_into_the_source_partitions_database(tmp_path: Path) -> None:
-    writer, table = _writer(tmp_path)
-    writer.set("youth-a", {"m1": {"x": 1}})
-    assert writer.get("youth-a") == {"m1": {"x": 1}}  # the pending value, before the drain
-    assert _db(table, "youth-a").get(b'"youth-a"') is None
-    writer.set("youth-a", {"m1": {"x": 1}, "m2": {"x": 2}})
-    records = writer.drain()
-    assert records == [(b"youth-a", b'"youth-a"', b'{"m1":{"x":1},"m2":{"x":2}}')]
-    assert _db(table, "youth-a").get(b'"youth-a"') == records[0][2]
-    assert writer.get("youth-a") == {"m1": {"x": 1}, "m2": {"x": 2}}
-    assert table.data.get("youth-a") == {"m1": {"x": 1}, "m2": {"x": 2}}  # faust's own read path
-    assert writer.get("nobody") is None
-
-
-def test_a_hashed_key_goes_to_the_partition_of_its_route(tmp_path: Path) -> None:
-    writer, table = _writer(tmp_path)
-    route = next(r for r in (f"src{i}" for i in range(100)) if partition_for(r.encode(), 6) != 0)
-    writer.set("hashed-key", {"v": 1}, route=route)
-    writer.drain()
-    assert _db(table, route).get(b'"hashed-key"') == b'{"v":1}'
 
 
 class _Batch:
@@ -108,6 +84,129 @@ class _Producer:
         base = self.ends.get(partition, 0)
         self.ends[partition] = base + batch.record_count()
         future.set_result(_Metadata(partition, base))
+
+
+def _store(writer: ChangelogWriter) -> None:
+    """Drain the writer and let Kafka acknowledge every batch (a fake producer)."""
+
+    async def run() -> None:
+        producer = _Producer()
+        futures = await writer.send(producer, writer.drain())
+        for index in range(len(producer.sent)):
+            producer.ack(index)
+        await asyncio.gather(*futures)
+
+    asyncio.run(run())
+
+
+def test_the_aggregate_uses_rocksdb_and_other_workers_memory_by_default() -> None:
+    assert AggregateSettings().table_store == "rocksdb"
+    assert WorkerSettings().table_store == "memory"
+
+
+def test_values_are_stored_only_when_their_changelog_batch_is_acknowledged(tmp_path: Path) -> None:
+    writer, table = _writer(tmp_path)
+    store = table.data
+    tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
+    writer.set("youth-a", {"m1": {"x": 1}})
+    assert writer.get("youth-a") == {"m1": {"x": 1}}  # the pending value, before the drain
+    writer.set("youth-a", {"m1": {"x": 1}, "m2": {"x": 2}})
+    records = writer.drain()
+    assert records == [(b"youth-a", b'"youth-a"', b'{"m1":{"x":1},"m2":{"x":2}}')]
+    assert writer.get("youth-a") == {"m1": {"x": 1}, "m2": {"x": 2}}  # in flight: readable ...
+    assert _db(table, "youth-a").get(b'"youth-a"') is None  # ... but not stored
+
+    async def run() -> None:
+        producer = _Producer()
+        producer.ends[tp.partition] = 41
+        (future,) = await writer.send(producer, records)
+        assert _db(table, "youth-a").get(b'"youth-a"') is None and store.persisted_offset(tp) is None
+        producer.ack(0)
+        await future
+
+    asyncio.run(run())
+    # value and offset together
+    assert _db(table, "youth-a").get(b'"youth-a"') == records[0][2]
+    assert store.persisted_offset(tp) == 41
+    assert writer.get("youth-a") == {"m1": {"x": 1}, "m2": {"x": 2}}
+    assert table.data.get("youth-a") == {"m1": {"x": 1}, "m2": {"x": 2}}  # faust's own read path
+    assert writer._in_flight == {}
+    assert writer.get("nobody") is None
+
+
+def test_a_crash_before_the_acknowledgement_leaves_the_store_as_the_changelog_is(tmp_path: Path) -> None:
+    """SIGKILL between the send and Kafka's answer: the next start (a new store on the same
+    directory) finds neither the value nor a newer offset, so the re-read message is judged against
+    what the changelog holds, as with the in-memory store."""
+    writer, table = _writer(tmp_path)
+    writer.set("youth-a", {"m": 1})
+    _store(writer)
+    tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
+    stored_offset = table.data.persisted_offset(tp)
+    assert stored_offset == 0
+
+    async def crash() -> None:
+        writer.set("youth-a", {"m": 1, "n": 2})
+        failing = _Producer()
+        (future,) = await writer.send(failing, writer.drain())
+        future.set_exception(RuntimeError("not acknowledged"))  # or never answered: the same
+        with pytest.raises(RuntimeError):
+            await future
+
+    asyncio.run(crash())
+    assert _db(table, "youth-a").get(b'"youth-a"') == b'{"m":1}'
+    assert table.data.persisted_offset(tp) == stored_offset
+    for db in table.data._dbs.values():  # the process ends: its databases are closed
+        db.close()
+    table.data._dbs.clear()
+    reopened, _ = _writer(tmp_path)
+    assert reopened.get("youth-a") == {"m": 1}
+
+
+def test_a_partition_revoked_before_the_acknowledgement_is_left_to_its_new_owner(tmp_path: Path) -> None:
+    writer, table = _writer(tmp_path)
+    tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
+    writer.set("youth-a", {"m": 1})
+
+    async def run() -> None:
+        producer = _Producer()
+        (future,) = await writer.send(producer, writer.drain())
+        table.data._dbs.pop(tp.partition)  # what faust's revoke_partitions does
+        producer.ack(0)
+        await future
+
+    asyncio.run(run())
+    assert not table.data.has_partition(tp.partition) and writer._in_flight == {}
+    assert table.data.persisted_offset(tp) is None  # reopened: nothing claimed, the changelog is read
+
+
+def test_an_older_acknowledgement_does_not_hide_a_newer_value_in_flight(tmp_path: Path) -> None:
+    writer, table = _writer(tmp_path)
+    writer.set("youth-a", {"v": 1})
+    first = writer.drain()
+    writer.set("youth-a", {"v": 2})
+    second = writer.drain()
+
+    async def run() -> None:
+        producer = _Producer()
+        (one,) = await writer.send(producer, first)
+        (two,) = await writer.send(producer, second)
+        producer.ack(0)
+        await one
+        assert writer.get("youth-a") == {"v": 2}  # the newer one is still in flight
+        producer.ack(1)
+        await two
+
+    asyncio.run(run())
+    assert writer.get("youth-a") == {"v": 2} and _db(table, "youth-a").get(b'"youth-a"') == b'{"v":2}'
+
+
+def test_a_hashed_key_goes_to_the_partition_of_its_route(tmp_path: Path) -> None:
+    writer, table = _writer(tmp_path)
+    route = next(r for r in (f"src{i}" for i in range(100)) if partition_for(r.encode(), 6) != 0)
+    writer.set("hashed-key", {"v": 1}, route=route)
+    _store(writer)
+    assert _db(table, route).get(b'"hashed-key"') == b'{"v":1}'
 
 
 def test_the_persisted_offset_is_the_last_offset_of_each_acknowledged_batch(tmp_path: Path) -> None:
@@ -156,7 +255,7 @@ def test_a_deletion_withdraws_its_partitions_offset_until_the_tombstone_is_ackno
     pb = partition_for(b.encode(), PARTITIONS)
     writer.set(a, {"m": 1})
     writer.set(b, {"m": 2})
-    writer.drain()
+    _store(writer)
     store.set_persisted_offset(TP(writer.topic, pa), 10)
     store.set_persisted_offset(TP(writer.topic, pb), 20)
     assert store.pop(a) == {"m": 1}
@@ -179,7 +278,7 @@ def test_an_old_or_foreign_database_is_emptied_and_read_whole(tmp_path: Path) ->
     writer, table = _writer(tmp_path)
     store = table.data
     writer.set("youth-a", {"m": 1})
-    writer.drain()
+    _store(writer)
     tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
     store.set_persisted_offset(tp, 5)
     assert store.persisted_offset(tp) == 5 and store.get("youth-a") == {"m": 1}
@@ -188,7 +287,7 @@ def test_an_old_or_foreign_database_is_emptied_and_read_whole(tmp_path: Path) ->
     assert store.persisted_offset(tp) is None
     assert store.get("youth-a") is None  # a tombstone after it may be compacted away: start empty
     writer.set("youth-a", {"m": 1})
-    writer.drain()
+    _store(writer)
     db.delete(WRITTEN_AT_KEY)
     db.put(Store.offset_key, b"5")  # faust's own offset, without the hub's time
     assert store.persisted_offset(tp) is None and store.get("youth-a") is None
@@ -231,7 +330,7 @@ def test_iteration_shows_only_table_entries(tmp_path: Path, monkeypatch: pytest.
     writer, table = _writer(tmp_path)
     store = table.data
     writer.set("youth-a", {"m": 1})
-    writer.drain()
+    _store(writer)
     store.set_persisted_offset(TP(writer.topic, partition_for(b"youth-a", PARTITIONS)), 3)
     monkeypatch.setattr(store, "_dbs_for_actives", lambda: iter(list(store._dbs.values())))
     assert dict(store.items()) == {"youth-a": {"m": 1}}
@@ -255,7 +354,7 @@ def test_a_database_of_another_incarnation_of_the_changelog_is_emptied(tmp_path:
     writer, table = _writer(tmp_path)
     store = table.data
     writer.set("youth-a", {"m": 1})
-    writer.drain()
+    _store(writer)
     tp = TP(writer.topic, partition_for(b"youth-a", PARTITIONS))
     store.set_persisted_offset(tp, 7)
     db = store._db_for_partition(tp.partition)
@@ -267,7 +366,7 @@ def test_a_database_of_another_incarnation_of_the_changelog_is_emptied(tmp_path:
     assert store.get("youth-a") is None
     # Kafka not reachable for the id: not comparable, so not trusted either
     writer.set("youth-a", {"m": 1})
-    writer.drain()
+    _store(writer)
     store.set_persisted_offset(tp, 8)
     store._topic_ids.clear()
     store.lookup_topic_id = lambda bootstrap, topic: None
