@@ -81,7 +81,7 @@ def merge_messages(
         try:
             message = validated_to_json(decode("ValidatedMessage", record.value))
             youth = youth_of(record, message)
-            stored: dict[str, Any] = dict(messages_of.get(youth) or {})
+            stored: dict[str, Any] = dict(messages_of.get(youth, youth) or {})
             key = message_key(message)
         except Exception as exc:
             log.error(
@@ -133,7 +133,7 @@ def facts_records(messages_of: StateTable, youths: Iterable[str], regions: Regio
     """
     out: list[Record] = []
     for youth in youths:
-        messages = as_one_youth(youth, messages_of.get(youth).values())
+        messages = as_one_youth(youth, messages_of.get(youth, youth).values())
         try:
             facts = build_youth_facts(messages, regions)
         except Exception:

@@ -37,6 +37,7 @@ from faust.types import TP
 
 from services.contracts.topics import COMPACTED_STATE_CONFIG
 from services.streaming.batches import Routed, send_routed_batches
+from services.streaming.partitioner import partition_for
 
 # faust.utils.json.dumps with orjson: the table's "json" key and value codecs write exactly these.
 _FAUST_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
@@ -57,7 +58,7 @@ class StateTable(Protocol):
     @property
     def topic(self) -> str: ...
 
-    def get(self, key: str) -> Any: ...
+    def get(self, key: str, route: str | None = None) -> Any: ...
 
     def set(self, key: str, value: Any, route: str | None = None) -> None: ...
 
@@ -75,6 +76,7 @@ class ChangelogWriter:
         self._in_flight: dict[bytes, tuple[Any, bytes]] = {}
         """RocksDB store only: encoded key -> (value, value bytes) drained but not yet acknowledged."""
         self._partitioned_store: bool | None = None
+        self._partitions = int(table.partitions)
 
     @property
     def _partitioned(self) -> bool:
@@ -89,7 +91,9 @@ class ChangelogWriter:
         """The table's changelog topic."""
         return str(self._table.changelog_topic.get_topic_name())
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, route: str | None = None) -> Any:
+        """The value of *key*; ``route`` (the key it was :meth:`set` with, or the key itself) lets
+        the RocksDB store read its partition's database only. Without it every partition is asked."""
         pending = self._pending.get(key)
         if pending is not None:
             return pending[0]
@@ -99,7 +103,10 @@ class ChangelogWriter:
             flying = self._in_flight.get(encoded)
             if flying is not None:
                 return flying[0]
-            raw = data.get_encoded(encoded)
+            partition = None
+            if route is not None:
+                partition = partition_for(route.encode("utf-8", "surrogatepass"), self._partitions)
+            raw = data.get_encoded(encoded, partition)
             return None if raw is None else orjson.loads(raw)
         return data.get(key)
 

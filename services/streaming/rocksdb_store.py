@@ -167,8 +167,17 @@ class Store(faust_rocksdb.Store):
         return partition in self._dbs
 
     # -- reads and writes -----------------------------------------------------------------------
-    def get_encoded(self, key: bytes) -> bytes | None:
-        """The stored value bytes of an encoded key, without faust's codec machinery."""
+    def get_encoded(self, key: bytes, partition: int | None = None) -> bytes | None:
+        """The stored value bytes of an encoded key, without faust's codec machinery.
+
+        With its ``partition`` (the writer knows it from the key's route) one database is asked;
+        faust's own read asks every partition's database in turn for a key it has not seen (each
+        new message's duplicate-table key in validate: +13 % CPU per message when measured).
+        """
+        if partition is not None:
+            db = self._dbs.get(partition)
+            if db is not None:
+                return db.get(key)  # type: ignore[no-any-return]
         return self._get(key)
 
     def write_acknowledged(self, tp: TP, items: Iterable[tuple[bytes, bytes | None]], offset: int) -> None:
@@ -177,11 +186,9 @@ class Store(faust_rocksdb.Store):
         value without the offset that covers it, nor the offset without the value. A None value (a
         tombstone) was deleted already and only moves the offset."""
         batch = rocksdict.WriteBatch(raw_mode=True)
-        index = self._key_index
-        for key, value in items:
-            if value is not None:
+        for key, value in items:  # not in faust's key index: the writer reads by partition, and
+            if value is not None:  # an index of every key would grow with the state
                 batch.put(key, value)
-                index[key] = tp.partition
         self._put_offset(batch, tp, offset)
         self._db_for_partition(tp.partition).write(batch)
 

@@ -134,7 +134,8 @@ def _judge(
     )
 
     def lookup(key: str) -> DedupEntry | None:
-        stored = dedup.get(key)
+        # A table key other than a hash (pipeline.table_key) is its own route: one partition to ask.
+        stored = dedup.get(key, None if key.startswith("#") else key)
         return None if stored is None else DedupEntry.from_dict(stored)
 
     return process(raw_input, lookup, keyring, regions, erasures, links)

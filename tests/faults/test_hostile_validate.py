@@ -41,7 +41,7 @@ class MemoryTable:
         self.data: dict[str, Any] = {}
         self.routes: dict[str, str] = {}
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, route: str | None = None) -> Any:
         return self.data.get(key)
 
     def set(self, key: str, value: Any, route: str | None = None) -> None:
@@ -238,7 +238,7 @@ def test_a_malformed_message_id_resent_is_still_a_duplicate() -> None:
 class BrokenTable(MemoryTable):
     """A duplicate table whose read raises, as a bug in a rule or a lookup would while judging."""
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, route: str | None = None) -> Any:
         raise RuntimeError("a bug while judging")
 
 

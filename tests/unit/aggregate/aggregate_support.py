@@ -226,7 +226,7 @@ class DictTable:
         self.pending: dict[str, tuple[Any, str]] = {}
         self.writes = 0
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, route: str | None = None) -> Any:
         return self.data.get(key)
 
     def set(self, key: str, value: Any, route: str | None = None) -> None:

@@ -371,3 +371,20 @@ def test_a_database_of_another_incarnation_of_the_changelog_is_emptied(tmp_path:
     store._topic_ids.clear()
     store.lookup_topic_id = lambda bootstrap, topic: None
     assert store.persisted_offset(tp) is None and store.get("youth-a") is None
+
+
+def test_a_read_with_its_route_asks_only_that_partitions_database(tmp_path: Path) -> None:
+    """faust's own read asks every partition's database for a key it has not seen; the writer,
+    given the key's route, asks one (a key planted in another partition is not found that way)."""
+    writer, table = _writer(tmp_path)
+    route = next(r for r in (f"src{i}" for i in range(100)) if partition_for(r.encode(), 6) != 0)
+    writer.set("hashed-key", {"v": 1}, route=route)
+    writer.set("youth-a", {"v": 2})
+    _store(writer)
+    assert writer.get("hashed-key", route) == {"v": 1}
+    assert writer.get("hashed-key") == {"v": 1}  # without its route: found by asking every partition
+    assert writer.get("youth-a", "youth-a") == {"v": 2}
+    elsewhere = (partition_for(b"planted", PARTITIONS) + 1) % PARTITIONS
+    table.data._db_for_partition(elsewhere).put(b'"planted"', b'{"v":3}')
+    assert writer.get("planted", "planted") is None
+    assert writer.get("planted") == {"v": 3}

@@ -29,7 +29,7 @@ class DictTable:
         self.data: dict[str, Any] = {}
         self.pending: dict[str, str] = {}
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str, route: str | None = None) -> Any:
         return self.data.get(key)
 
     def set(self, key: str, value: Any, route: str | None = None) -> None:
