@@ -51,7 +51,7 @@ from services.streaming.changelog import send_changelog as send_table_changelog
 from services.streaming.changelog import state_table
 from services.streaming.delivery import deliver, handle_batches
 from services.streaming.faust_app import new_faust_app
-from services.streaming.lag import update_lag
+from services.streaming.lag import caught_up, update_lag
 from services.streaming.partitioner import partition_for
 from services.streaming.producer import kafka_producer
 from services.streaming.runs import source_topic
@@ -67,6 +67,8 @@ class AggregateService:
     state: FiguresState
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     erasures: ErasureSweep | None = None
+    applied: dict[int, int] = field(default_factory=dict)
+    """Validated partition -> the last offset applied (its outputs acknowledged) since the start."""
 
 
 def create_app(
@@ -109,6 +111,7 @@ def create_app(
             return pending
 
         await deliver(send, "aggregate")
+        service.applied.update(batch.highest)
         metrics.events_applied.inc(len(records))
         update_lag(app, metrics.lag, validated_topic.get_topic_name(), batch.highest)
 
@@ -187,7 +190,10 @@ def create_app(
 class RetentionSweep:
     """Drops expired youth (services/aggregate/retention.py) of the validated partitions this worker
     owns: once per as-of date, the first time after the worker has loaded the figures state and its
-    table, so at start (after catching up) and whenever the date moves. Deletes the youth's table
+    table *and* applied every validated record of its partitions that the broker held (lag 0), so
+    at start (after catching up) and whenever the date moves. Without the last condition a restarted
+    worker swept before re-reading the records after its last commit: a youth whose newer message
+    was among them looked expired and lost its history (found by the fault suite's scenario c). Deletes the youth's table
     entry and writes the tombstones ``forget.py`` gives: the facts' first, acknowledged, then the
     changelog's; every worker's ``FactsFollower`` then removes the youth from its figures."""
 
@@ -218,6 +224,8 @@ class RetentionSweep:
         owned = self.owned_partitions()
         if not owned:
             return  # not (yet) in the group: sweep once partitions are assigned
+        if not caught_up(self.app, self.validated_topic, owned, self.service.applied):
+            return  # records of its partitions not yet applied: they may renew a youth
         await self.sweep(day, owned)
         self.swept = day
 

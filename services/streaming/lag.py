@@ -53,6 +53,37 @@ def update_lag(app: faust.App, gauge: Gauge, topic: str, highest: dict[int, int]
             )
 
 
+def caught_up(app: faust.App, topic: str, partitions: set[int], processed: dict[int, int]) -> bool:
+    """Has the agent processed every record of these *partitions* of *topic* the broker held when
+    the consumer last fetched them (lag 0 by :func:`partition_lag`)? ``processed``: partition ->
+    the last offset the agent processed since this worker started. False while anything is unknown
+    (no fetch answered yet, a rebalance), so the caller waits and asks again."""
+    faust_consumer: Any = app.consumer
+    for partition in partitions:
+        tp = TP(topic, partition)
+        try:
+            highwater, position = _fetch_state(faust_consumer, tp)
+            read_offset = faust_consumer._read_offset.get(tp)
+        except Exception:  # unassigned, rebalancing or stopping
+            return False
+        if not source_caught_up(highwater, position, read_offset, processed.get(partition)):
+            return False
+    return True
+
+
+def source_caught_up(
+    highwater: int | None, position: int | None, read_offset: int | None, processed: int | None
+) -> bool:
+    """One partition of :func:`caught_up`: everything up to the high water fetched and processed.
+    ``processed`` None: nothing processed since the start, so any record handed to the streams is
+    still waiting."""
+    if highwater is None or position is None:
+        return False
+    if read_offset is not None and (processed is None or read_offset > processed):
+        return False
+    return position >= highwater
+
+
 def _fetch_state(faust_consumer: Any, tp: TP) -> tuple[int | None, int | None]:
     """(high water, fetch position) of *tp* from the worker's aiokafka consumer, without awaiting.
 

@@ -2,7 +2,7 @@
 
 Kubernetes 1.33 from kubernetes-validate, Strimzi's CRDs generated from io.strimzi:api, and
 prometheus-operator's CRDs (hubdev/k8scheck). The tools and schemas are fetched once into
-deploy/local/cache/k8scheck (scripts/bootstrap.sh does it; the fixture does it too if bootstrap did
+deploy/local/cache/k8scheck (scripts/build-tools.sh does it for bootstrap and the test command; the fixture does it too if bootstrap did
 not); afterwards these tests run offline in seconds. A fetch failure fails the tests: they do not skip.
 The negative controls show that the check refuses what the API server would refuse.
 """

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.streaming.lag import partition_lag, update_lag
+from services.streaming.lag import partition_lag, source_caught_up, update_lag
 
 
 def test_a_commit_marker_after_the_last_record_is_no_lag() -> None:
@@ -52,3 +52,20 @@ def test_update_lag_sets_the_gauge_and_skips_partitions_it_cannot_read() -> None
     update_lag(app, gauge, "raw", {0: 9, 1: 3})  # partition 1 is no longer assigned: KeyError
     assert registry.get_sample_value("lag", {"partition": "0"}) == 0
     assert registry.get_sample_value("lag", {"partition": "1"}) is None
+
+
+def test_caught_up_only_when_every_record_up_to_the_high_water_is_fetched_and_processed() -> None:
+    """The retention sweep waits for this: a restarted worker must first apply the records after
+    its last commit (services/aggregate/service.py, RetentionSweep)."""
+    assert source_caught_up(highwater=10, position=10, read_offset=9, processed=9)
+    assert source_caught_up(highwater=0, position=0, read_offset=None, processed=None)  # empty
+    assert source_caught_up(highwater=10, position=10, read_offset=None, processed=None)  # all committed
+    assert not source_caught_up(highwater=10, position=7, read_offset=6, processed=6)  # not fetched yet
+    assert not source_caught_up(highwater=10, position=10, read_offset=9, processed=8)  # buffered
+    assert not source_caught_up(
+        highwater=10, position=10, read_offset=9, processed=None
+    )  # re-read, not applied
+    assert not source_caught_up(
+        highwater=None, position=0, read_offset=None, processed=None
+    )  # no fetch answered
+    assert not source_caught_up(highwater=10, position=None, read_offset=None, processed=None)  # rebalancing
