@@ -57,23 +57,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   echo "$want" > "$stamp"
 fi
-# The manifest schema check's pinned tools and schemas (kubeconform, kustomize, Kubernetes, Strimzi
-# and prometheus-operator schemas; deploy/k8s/README.md): fetched and built once into
-# deploy/local/cache/k8scheck (Go module proxy, Maven Central, a JDK 21+), a no-op afterwards.
-.venv/bin/jeugdhub k8s-check --fetch-only
-# The simulator's compiled build (mypyc; docs/simulator.md): a no-op when it matches the sources.
-# Without a C compiler, or if compiling fails, the simulator runs from its Python source (slower).
-if command -v cc >/dev/null || command -v gcc >/dev/null; then
-  .venv/bin/python -m hubdev.simulate.compiler \
-    || echo "bootstrap: the simulator's compiled build failed; it runs from its Python source" >&2
-  # The hub's compiled core (mypyc; services/compiled, docs/performance.md "Compiled core"): the
-  # same rule; copied from the machine's cache (~/.cache/jeugdhub/core-build) when these sources
-  # were built there before. scripts/test.sh sets JEUGDHUB_BOOTSTRAP_CORE_BUILD=later and makes it
-  # while ruff and mypy run.
-  if [ "${JEUGDHUB_BOOTSTRAP_CORE_BUILD:-}" != "later" ]; then
-    .venv/bin/python -m services.compiled build \
-      || echo "bootstrap: the core's compiled build failed; the services run from their Python source" >&2
-  fi
-else
-  echo "bootstrap: no C compiler (cc): the simulator and the core run from their Python source (slower)" >&2
+# The builds the tests and `make run` need: scripts/test.sh sets JEUGDHUB_BOOTSTRAP_BUILDS=later and
+# makes them itself, beside ruff and mypy (scripts/build-tools.sh). Here they run one after another.
+if [ "${JEUGDHUB_BOOTSTRAP_BUILDS:-}" != "later" ]; then
+  scripts/build-tools.sh all
 fi

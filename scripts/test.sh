@@ -3,22 +3,24 @@
 # start (and stop) their own Kafka broker; nothing needs to run beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-JEUGDHUB_BOOTSTRAP_CORE_BUILD=later scripts/bootstrap.sh --tests
+JEUGDHUB_BOOTSTRAP_BUILDS=later scripts/bootstrap.sh --tests
 export PATH="$PWD/.venv/bin:$PATH"
-# The compiled core's build (a minute of mypyc and gcc when the machine's cache lacks it) runs on
-# the second core while ruff and mypy run; the tests wait for it, and fail if it is missing where
-# a C compiler is present (tests/unit/replay/test_core_build.py). It has a mypy cache of its own.
-core_build_pid=
-if command -v cc >/dev/null || command -v gcc >/dev/null; then
-  python -m services.compiled build & core_build_pid=$!
-  trap '[ -z "$core_build_pid" ] || kill "$core_build_pid" 2>/dev/null || true' EXIT
-fi
-echo "== ruff"; ruff check . && ruff format --check .
-echo "== mypy"; mypy
-if [ -n "$core_build_pid" ]; then
-  wait "$core_build_pid" || echo "test.sh: the core's compiled build failed; the tests that need it fail" >&2
-  core_build_pid=
-fi
+# The manifest check's tools (about a minute on a fresh clone: Go builds, downloads, a JVM) and the
+# compiled builds (simulator and core: mypyc and gcc, a minute each when the machine's cache lacks
+# them) run as two background jobs while ruff and mypy run; pytest starts when all are done.
+mkdir -p .build
+scripts/build-tools.sh k8s > .build/tools-k8s.log 2>&1 & k8s_pid=$!
+scripts/build-tools.sh compiled > .build/tools-compiled.log 2>&1 & compiled_pid=$!
+trap 'kill "$k8s_pid" "$compiled_pid" 2>/dev/null || true' EXIT
+lint_rc=0
+{ echo "== ruff"; ruff check . && ruff format --check . && echo "== mypy" && mypy; } || lint_rc=$?
+builds_rc=0
+wait "$k8s_pid" || builds_rc=$?
+wait "$compiled_pid" || builds_rc=$?
+cat .build/tools-k8s.log .build/tools-compiled.log
+rm -f .build/tools-k8s.log .build/tools-compiled.log
+[ "$lint_rc" -eq 0 ] || exit "$lint_rc"
+[ "$builds_rc" -eq 0 ] || { echo "test.sh: the test tools could not be built (above)" >&2; exit "$builds_rc"; }
 echo "== pytest"
 set +e
 pytest "$@"
