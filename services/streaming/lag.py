@@ -74,12 +74,14 @@ def caught_up(app: faust.App, topic: str, partitions: set[int], processed: dict[
 def source_caught_up(
     highwater: int | None, position: int | None, read_offset: int | None, processed: int | None
 ) -> bool:
-    """One partition of :func:`caught_up`: everything up to the high water fetched and processed.
-    ``processed`` None: nothing processed since the start, so any record handed to the streams is
-    still waiting."""
+    """One partition of :func:`caught_up`: fetched up to the high water, and the last record handed
+    to the streams (``read_offset``) processed. faust's seek sets ``read_offset`` to the offset it
+    seeks to, which then equals the fetch position: no record handed yet. ``processed`` None:
+    nothing processed since the start."""
     if highwater is None or position is None:
         return False
-    if read_offset is not None and (processed is None or read_offset > processed):
+    handed = read_offset is not None and read_offset < position  # a record, not a seek's mark
+    if handed and read_offset is not None and (processed is None or processed < read_offset):
         return False
     return position >= highwater
 
