@@ -19,7 +19,7 @@ from hubdev.paths import SPEC_EXAMPLES
 from hubdev.processes import JEUGDHUB, Child
 from services.contracts.canonical import record_to_json
 from services.contracts.codec import decode
-from services.contracts.topics import AGGREGATES
+from services.contracts.topics import AGGREGATES, VALIDATED
 
 
 def write_keyring(path: Path, key_id: str = "k1") -> Path:
@@ -205,3 +205,33 @@ def wait_for_published(
             return rows
         time.sleep(0.3)
     return rows
+
+
+def committed_to_end(bootstrap: str, prefix: str, timeout_s: float = 60) -> dict[TopicPartition, int]:
+    """Wait until the aggregate's group has committed every validated record; the offsets. (Only
+    transaction markers, never records, may follow a committed offset.)"""
+    topic = VALIDATED.full_name(prefix)
+    consumer = KafkaConsumer(  # in the aggregate's group only to read its offsets: never commits
+        bootstrap_servers=bootstrap,
+        group_id=f"{prefix}jeugdhub-aggregate",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            committed = {tp: consumer.committed(tp) or 0 for tp in tps}
+            for tp in tps:
+                consumer.seek(tp, committed[tp])
+            ends = consumer.end_offsets(tps)
+            after = 0
+            while any(consumer.position(tp) < ends[tp] for tp in tps):
+                after += sum(len(batch) for batch in consumer.poll(timeout_ms=500).values())
+            if after == 0:
+                return committed
+            time.sleep(0.5)
+        raise AssertionError(f"the aggregate never committed all of {topic}")
+    finally:
+        consumer.close()

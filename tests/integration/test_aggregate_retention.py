@@ -24,6 +24,7 @@ from services.privacy.pseudonym import load_keyring
 from services.replay.offline import judge_lines
 from services.streaming.topic_admin import create_hub_topics
 from tests.integration.hub_processes import (
+    committed_to_end,
     day_file_env,
     produce,
     read_all,
@@ -32,7 +33,6 @@ from tests.integration.hub_processes import (
 )
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import aggregate_process, replay_rows, set_day, wait_for_snapshots
-from tests.integration.test_history_from_topic import _committed_to_end as committed_to_end
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,6 +60,17 @@ def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 90) -> N
         time.sleep(0.5)
 
 
+def retention_env(
+    bootstrap: str, prefix: str, keyring_file: Path, as_of_file: Path, day: date
+) -> dict[str, str]:
+    """The services' environment: the worker's day read from ``as_of_file`` (set to ``day``), the
+    test's short horizon."""
+    set_day(as_of_file, day)
+    return day_file_env(
+        bootstrap, prefix, keyring_file, as_of_file, {"JEUGDHUB_RETENTION_HORIZON_DAYS": str(HORIZON_DAYS)}
+    )
+
+
 def expected_expiry(lines: list[bytes], keyring_file: Path) -> tuple[dict[str, YouthFacts], set[str]]:
     """Every youth's facts under the pseudonyms validate will give, and those expired on LATER."""
     regions = load_region_table(SPEC_EXAMPLES / "regions.csv")
@@ -82,14 +93,7 @@ def test_expired_youth_are_tombstoned_the_figures_stay_and_a_restart_does_not_re
     facts, gone = expected_expiry(lines, keyring_file)
 
     as_of_file = tmp_path / "as-of"
-    set_day(as_of_file, FIRST)
-    env = day_file_env(
-        kafka_bootstrap,
-        unique_prefix,
-        keyring_file,
-        as_of_file,
-        {"JEUGDHUB_RETENTION_HORIZON_DAYS": str(HORIZON_DAYS)},
-    )
+    env = retention_env(kafka_bootstrap, unique_prefix, keyring_file, as_of_file, FIRST)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
     facts_topic = YOUTH_FACTS.full_name(prefix)
     changelog_topic = f"{prefix}jeugdhub-aggregate-youth-messages-changelog"
@@ -186,14 +190,8 @@ def test_a_restarted_worker_applies_the_records_after_its_commit_before_it_sweep
     first_part = [line for n, line in enumerate(lines) if n not in held]
 
     as_of_file = tmp_path / "as-of"
-    set_day(as_of_file, LATER)  # the first start sweeps an empty table; nothing after until a restart
-    env = day_file_env(
-        kafka_bootstrap,
-        unique_prefix,
-        keyring_file,
-        as_of_file,
-        {"JEUGDHUB_RETENTION_HORIZON_DAYS": str(HORIZON_DAYS)},
-    )
+    # the first start sweeps an empty table; nothing after until a restart
+    env = retention_env(kafka_bootstrap, unique_prefix, keyring_file, as_of_file, LATER)
     bootstrap, prefix = kafka_bootstrap, unique_prefix
     worker = aggregate_process(env, tmp_path, "aggregate-1")
     try:

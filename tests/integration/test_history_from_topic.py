@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +24,14 @@ from services.cli import main
 from services.contracts.regions import load_region_table
 from services.contracts.topics import RAW, RETOUR, VALIDATED
 from services.streaming.topic_admin import create_hub_topics
-from tests.integration.hub_processes import produce, read_all, running_all, service_env, write_keyring
+from tests.integration.hub_processes import (
+    committed_to_end,
+    produce,
+    read_all,
+    running_all,
+    service_env,
+    write_keyring,
+)
 from tests.integration.messages_support import raw_records
 from tests.integration.test_aggregate_daily import replay_rows, wait_for_snapshots
 
@@ -50,36 +56,6 @@ def _history_from_topic(env: dict[str, str], *options: str) -> subprocess.Comple
         check=False,
         stdin=subprocess.DEVNULL,
     )
-
-
-def _committed_to_end(bootstrap: str, prefix: str, timeout_s: float = 60) -> dict[TopicPartition, int]:
-    """Wait until the aggregate's group has committed every validated record; the offsets. (Only
-    transaction markers, never records, may follow a committed offset.)"""
-    topic = VALIDATED.full_name(prefix)
-    consumer = KafkaConsumer(  # in the aggregate's group only to read its offsets: never commits
-        bootstrap_servers=bootstrap,
-        group_id=f"{prefix}{APP_ID}",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(tps)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            committed = {tp: consumer.committed(tp) or 0 for tp in tps}
-            for tp in tps:
-                consumer.seek(tp, committed[tp])
-            ends = consumer.end_offsets(tps)
-            after = 0
-            while any(consumer.position(tp) < ends[tp] for tp in tps):
-                after += sum(len(batch) for batch in consumer.poll(timeout_ms=500).values())
-            if after == 0:
-                return committed
-            time.sleep(0.5)
-        raise AssertionError(f"the aggregate never committed all of {topic}")
-    finally:
-        consumer.close()
 
 
 def _delete_records(bootstrap: str, offsets: dict[TopicPartition, int]) -> None:
@@ -120,7 +96,7 @@ def test_history_and_rebuild_read_the_state_when_the_validated_topic_has_lost_re
     services = (("validate", env, tmp_path / "validate.log"), ("aggregate", env, tmp_path / "aggregate.log"))
     with running_all(*services) as (_validate, aggregate):
         wait_for_snapshots(kafka_bootstrap, unique_prefix, AS_OF, replay_rows(first, AS_OF))
-        applied = _committed_to_end(kafka_bootstrap, unique_prefix)
+        applied = committed_to_end(kafka_bootstrap, unique_prefix)
         aggregate.stop()
         assert sum(applied.values()) > 0
         _delete_records(kafka_bootstrap, applied)  # the first half is now only in the changelog
